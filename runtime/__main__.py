@@ -1,0 +1,5 @@
+"""`python -m runtime` runs the command line."""
+
+from runtime.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,105 @@
+"""The `runtime` command line: argparse, one small function per subcommand.
+
+Exit codes: 0 success, 1 the user's files are invalid (or a check failed), 2 a file cannot
+be read or the command line is wrong. Logs and errors go to stderr, one line each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from runtime import __version__
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler | None = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return handler(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    # -c is accepted anywhere after the command: every subparser inherits it
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "-c",
+        "--config",
+        type=Path,
+        default=None,
+        help="config file (default: $RUNTIME_CONFIG, else ./config.json5)",
+    )
+    parser = argparse.ArgumentParser(
+        prog="runtime", description="A declarative runtime for Facebook Messenger bots."
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    validate = commands.add_parser(
+        "validate", parents=[common], help="check the config and flows; exit 1 if invalid"
+    )
+    validate.add_argument("--json", action="store_true", help="print problems as JSON")
+    validate.set_defaults(handler=run_validate)
+
+    schema = commands.add_parser("schema", parents=[common], help="print the config's JSON Schema")
+    schema.set_defaults(handler=run_schema)
+    return parser
+
+
+def config_path(args: argparse.Namespace) -> Path:
+    from runtime.config.load import default_config_path
+
+    given: Path | None = args.config
+    return given if given is not None else default_config_path()
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    from runtime.errors import ConfigError, ConfigReadError
+    from runtime.validation.problems import problems_to_json
+
+    path = config_path(args)
+    try:
+        from runtime.config.load import load_config
+
+        loaded = load_config(path)
+    except ConfigError as err:
+        _print_problems(err.problems, as_json=args.json)
+        return 2 if isinstance(err, ConfigReadError) else 1
+    if args.json:
+        print(problems_to_json(loaded.warnings))
+    else:
+        _print_problems(loaded.warnings, as_json=False)
+        accounts = len(loaded.config.accounts)
+        summary = f"{path}: valid ({accounts} account{'s' if accounts != 1 else ''}"
+        summary += f", {len(loaded.warnings)} warning{'s' if len(loaded.warnings) != 1 else ''})"
+        print(summary)
+    return 0
+
+
+def _print_problems(problems: Sequence[object], *, as_json: bool) -> None:
+    from runtime.validation.problems import Problem, problems_to_json
+
+    found = [problem for problem in problems if isinstance(problem, Problem)]
+    if as_json:
+        print(problems_to_json(found))
+        return
+    for problem in found:
+        print(problem.format(), file=sys.stderr)
+
+
+def run_schema(args: argparse.Namespace) -> int:
+    from runtime.validation.jsonschema import json_schema
+
+    print(json.dumps(json_schema("config", title="Messenger runtime config"), indent=2))
+    return 0

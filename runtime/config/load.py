@@ -1,0 +1,158 @@
+"""load_config: one config file in, a validated, immutable `Config` out (or every problem)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+
+from runtime.config.accounts import resolve_accounts
+from runtime.config.audit import security_warnings
+from runtime.config.json5file import find_env_references, read_json5, substitute_env
+from runtime.config.model import (
+    DEFAULT_FLOWS,
+    DEFAULT_GRAPH_API_BASE,
+    DEFAULT_GRAPH_API_VERSION,
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    DEFAULT_STATE_PATH,
+    GRAPH_API_BASE_ENV,
+    TOKEN_ENV,
+    Account,
+    Config,
+    GraphSettings,
+    ServerSettings,
+    StateBackend,
+    StateSettings,
+)
+from runtime.errors import ConfigError
+from runtime.secret import Secret
+from runtime.validation.problems import Problem
+from runtime.validation.schema import drop_invalid, validate_document
+
+CONFIG_ENV = "RUNTIME_CONFIG"
+DEFAULT_CONFIG_FILE = "config.json5"
+
+
+def default_config_path(env: Mapping[str, str] | None = None) -> Path:
+    """`$RUNTIME_CONFIG` when set, else `./config.json5`."""
+    environ = os.environ if env is None else env
+    return Path(environ.get(CONFIG_ENV) or DEFAULT_CONFIG_FILE)
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedConfig:
+    """A valid config and the warnings found on the way."""
+
+    config: Config
+    warnings: tuple[Problem, ...] = field(default=())
+
+
+def load_config(path: Path, *, env: Mapping[str, str] | None = None) -> LoadedConfig:
+    """Read, substitute, validate and resolve a config file.
+
+    Raises ConfigReadError when the file cannot be read, ConfigError with every problem found
+    otherwise. Nothing secret appears in a problem.
+    """
+    environ = dict(os.environ if env is None else env)
+    document = read_json5(path)
+    file = document.display
+    substituted, problems = substitute_env(document.data, environ, file=file)
+    data = substituted if isinstance(substituted, Mapping) else {}
+    env_token = environ.get(TOKEN_ENV, "").strip()
+    normalized, schema_problems = validate_document(
+        data, "config", file=file, secrets=frozenset({env_token} - {""})
+    )
+    # a value whose `${VAR}` is missing has its message already; the schema's is noise
+    unset = {problem.path for problem in problems}
+    problems.extend(p for p in schema_problems if p.path not in unset)
+    normalized = drop_invalid(normalized, problems)
+
+    base_dir = path.parent
+    channels = normalized.get("channels")
+    messenger = channels.get("messenger") if isinstance(channels, Mapping) else None
+    accounts: dict[str, Account] = {}
+    disabled: list[str] = []
+    if not isinstance(messenger, Mapping):
+        messenger = {}  # the schema has said it is required
+    else:
+        accounts, disabled, account_problems = resolve_accounts(
+            messenger, base_dir=base_dir, env=environ, file=file
+        )
+        problems.extend(account_problems)
+    state, state_problems = _state_settings(normalized.get("state"), base_dir, file)
+    reported = {problem.path for problem in problems}
+    problems.extend(p for p in state_problems if p.path not in reported)
+    if problems:
+        raise ConfigError(problems)
+
+    config = Config(
+        path=path,
+        base_dir=base_dir,
+        version=hashlib.sha256(document.raw).hexdigest()[:12],
+        accounts=MappingProxyType(accounts),
+        disabled_accounts=tuple(disabled),
+        flow_sources=_flow_sources(normalized.get("flows")),
+        graph=_graph_settings(messenger, environ),
+        server=_server_settings(normalized.get("server")),
+        state=state,
+    )
+    warnings = security_warnings(config, env_paths=find_env_references(document.data))
+    return LoadedConfig(config=config, warnings=tuple(warnings))
+
+
+def _flow_sources(flows: object) -> tuple[str, ...]:
+    if isinstance(flows, str):
+        return (flows,)
+    if isinstance(flows, list):
+        return tuple(str(item) for item in flows)
+    return DEFAULT_FLOWS
+
+
+def _graph_settings(messenger: Mapping[str, object], env: Mapping[str, str]) -> GraphSettings:
+    base = env.get(GRAPH_API_BASE_ENV, "").strip() or messenger.get("graphApiBase")
+    version = messenger.get("graphApiVersion")
+    return GraphSettings(
+        api_base=str(base or DEFAULT_GRAPH_API_BASE).rstrip("/"),
+        api_version=str(version or DEFAULT_GRAPH_API_VERSION),
+    )
+
+
+def _server_settings(server: object) -> ServerSettings:
+    values = server if isinstance(server, Mapping) else {}
+    return ServerSettings(
+        host=str(values.get("host", DEFAULT_HOST)), port=int(values.get("port", DEFAULT_PORT))
+    )
+
+
+def _state_settings(
+    state: object, base_dir: Path, file: str
+) -> tuple[StateSettings, list[Problem]]:
+    values = state if isinstance(state, Mapping) else {}
+    backend = StateBackend(str(values.get("backend", StateBackend.SQLITE)))
+    url = values.get("url")
+    problems: list[Problem] = []
+    if backend is StateBackend.REDIS and not isinstance(url, str):
+        problems.append(
+            Problem(file=file, path="state.url", message="is required with backend 'redis'")
+        )
+    if backend is StateBackend.SQLITE and url is not None:
+        problems.append(
+            Problem(file=file, path="state.url", message="is only used with backend 'redis'")
+        )
+    if backend is StateBackend.REDIS and "path" in values:
+        problems.append(
+            Problem(file=file, path="state.path", message="is only used with backend 'sqlite'")
+        )
+    path = base_dir / str(values.get("path", DEFAULT_STATE_PATH))
+    return (
+        StateSettings(
+            backend=backend,
+            path=path if backend is StateBackend.SQLITE else None,
+            url=Secret(url) if isinstance(url, str) else None,
+        ),
+        problems,
+    )

@@ -1,0 +1,115 @@
+"""The loaded config as frozen, typed values; camelCase file keys become snake_case here."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from runtime.secret import Secret
+
+DEFAULT_ACCOUNT_ID = "default"
+DEFAULT_AGENT_ID = "main"
+DEFAULT_GRAPH_API_BASE = "https://graph.facebook.com"
+DEFAULT_GRAPH_API_VERSION = "v25.0"
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8080
+DEFAULT_STATE_PATH = ".runtime/state.db"
+DEFAULT_FLOWS = ("flows/",)
+TOKEN_ENV = "MESSENGER_PAGE_ACCESS_TOKEN"  # noqa: S105 - the variable's name, not a token
+GRAPH_API_BASE_ENV = "MESSENGER_GRAPH_API_BASE"
+
+
+class DmPolicy(StrEnum):
+    """Who may message the bot (the seed document's DM policies)."""
+
+    PAIRING = "pairing"
+    ALLOWLIST = "allowlist"
+    OPEN = "open"
+    DISABLED = "disabled"
+
+
+class TokenSource(StrEnum):
+    """Where an account's Page Access Token came from, in order of precedence."""
+
+    CONFIG = "pageAccessToken"
+    FILE = "tokenFile"
+    ENV = TOKEN_ENV
+
+
+class StateBackend(StrEnum):
+    SQLITE = "sqlite"
+    REDIS = "redis"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Account:
+    """One Messenger page the bot answers for, with every inherited key resolved.
+
+    `key_path` is where the account lives in the file (`channels.messenger` or
+    `channels.messenger.accounts.<id>`), for messages about it.
+    """
+
+    id: str
+    key_path: str
+    name: str | None
+    page_id: str | None
+    page_access_token: Secret
+    token_source: TokenSource
+    token_file: Path | None
+    app_secret: Secret | None
+    verify_token: Secret
+    dm_policy: DmPolicy
+    allow_from: frozenset[str]
+    pairing_message: str | None
+    agent_id: str
+    sender_actions: bool
+
+    @property
+    def label(self) -> str:
+        """How logs and errors name the account: `'support' (Support Page)`."""
+        return f"'{self.id}'" + (f" ({self.name})" if self.name else "")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GraphSettings:
+    api_base: str
+    api_version: str
+
+    @property
+    def messages_url(self) -> str:
+        """The Send API endpoint: `{base}/{version}/me/messages` (the token goes in params)."""
+        return f"{self.api_base.rstrip('/')}/{self.api_version}/me/messages"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServerSettings:
+    host: str
+    port: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StateSettings:
+    backend: StateBackend
+    path: Path | None  # sqlite
+    url: Secret | None  # redis; a URL may carry a password
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Config:
+    """Everything `config.json5` says, resolved. Only enabled accounts are in `accounts`.
+
+    `version` is a short hash of the file's bytes; `base_dir` is the config file's folder,
+    which relative paths (flows, tokenFile, state.path) are resolved against.
+    """
+
+    path: Path
+    base_dir: Path
+    version: str
+    accounts: Mapping[str, Account]
+    disabled_accounts: tuple[str, ...]
+    flow_sources: tuple[str, ...]
+    graph: GraphSettings
+    server: ServerSettings
+    state: StateSettings

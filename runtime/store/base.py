@@ -1,0 +1,214 @@
+"""The one interface every state store implements, and the records it holds.
+
+Everything the runtime must remember between requests, across restarts and across worker
+processes goes through `Store`: processed message ids (dedupe), each user's last inbound time
+(the 24-hour window), sessions, pairing requests and approved senders, the durable inbox of
+accepted webhook events and the durable outbox of pending sends.
+
+Times are Unix seconds (float) passed in by the caller, never read from the clock inside a
+store, so tests and the engine decide what "now" is.
+
+`claim_message_ids` and `accept_inbound` share one record of seen message ids, and every
+caller is expected to use the same dedupe ttl: a message id goes through one of them, never
+both. A call cancelled while its transaction runs may still complete it; a lease taken that
+way runs out and is offered again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from runtime.session import Session
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PairingRequest:
+    """A stranger's request to talk to the bot, approved with its `code`."""
+
+    code: str
+    account_id: str
+    psid: str
+    created_at: float
+    expires_at: float
+    last_sent_at: float  # when the code was last sent to the person (resent at most hourly)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApprovedSender:
+    account_id: str
+    psid: str
+    approved_at: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewInbound:
+    """A webhook event to keep: `body` is its JSON; `message_id` (when it has one) dedupes it."""
+
+    account_id: str
+    psid: str
+    body: str
+    message_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InboundEvent:
+    id: int
+    account_id: str
+    psid: str
+    body: str
+    received_at: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewOutbound:
+    """A Send API request to make: `body` is its JSON, without the access token."""
+
+    account_id: str
+    psid: str
+    body: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutboundMessage:
+    id: int
+    account_id: str
+    psid: str
+    body: str
+    created_at: float
+    attempts: int
+    next_attempt_at: float
+    last_error: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeadLetter:
+    """An outbound message the Graph API refused for good, kept for `runtime outbox`."""
+
+    id: int
+    account_id: str
+    psid: str
+    body: str
+    created_at: float
+    failed_at: float
+    attempts: int
+    error: str
+
+
+class Store(Protocol):
+    """Async state store. Every method is atomic on its own, across processes too."""
+
+    async def open(self) -> None:
+        """Create or upgrade what the store needs; called once before any other method."""
+
+    async def close(self) -> None: ...
+
+    # -- dedupe -----------------------------------------------------------------------------
+    async def claim_message_ids(
+        self, message_ids: Sequence[str], *, now: float, ttl: float
+    ) -> frozenset[str]:
+        """Record the ids and return those not seen within `ttl` seconds (the new ones)."""
+
+    # -- the 24-hour window ------------------------------------------------------------------
+    async def record_inbound(self, account_id: str, psid: str, at: float) -> None:
+        """Remember the time of a user's latest message (an older `at` never wins)."""
+
+    async def last_inbound(self, account_id: str, psid: str) -> float | None: ...
+
+    # -- sessions ----------------------------------------------------------------------------
+    async def load_session(self, key: str) -> Session | None: ...
+
+    async def save_session(self, session: Session) -> None: ...
+
+    async def delete_session(self, key: str) -> bool:
+        """Forget a session; True if there was one."""
+
+    # -- pairing -----------------------------------------------------------------------------
+    async def pending_pairing(
+        self, account_id: str, psid: str, *, now: float
+    ) -> PairingRequest | None:
+        """The unexpired request of this sender on this account, if any."""
+
+    async def create_pairing(
+        self, request: PairingRequest, *, now: float, max_pending: int
+    ) -> PairingRequest | None:
+        """Store a new request and return it; None if its code is taken by a pending one.
+
+        Expired requests no longer count (they are kept a day, so `take_pairing` can still
+        say "expired", and their codes are free again); if the account has `max_pending`
+        unexpired requests, the oldest ones are dropped to make room.
+        """
+
+    async def mark_pairing_sent(self, code: str, at: float) -> None: ...
+
+    async def list_pairings(
+        self, account_id: str | None = None, *, now: float
+    ) -> list[PairingRequest]:
+        """Unexpired requests, oldest first, of one account or of all."""
+
+    async def take_pairing(self, code: str) -> PairingRequest | None:
+        """Remove the request with this code and return it, expired or not (codes are used once)."""
+
+    async def approve_sender(self, account_id: str, psid: str, at: float) -> None: ...
+
+    async def revoke_sender(self, account_id: str, psid: str) -> bool:
+        """Withdraw an approval; True if the sender was approved."""
+
+    async def is_approved(self, account_id: str, psid: str) -> bool: ...
+
+    async def list_approved(self, account_id: str | None = None) -> list[ApprovedSender]: ...
+
+    # -- durable inbox -----------------------------------------------------------------------
+    async def accept_inbound(
+        self, events: Sequence[NewInbound], *, now: float, dedupe_ttl: float
+    ) -> list[int]:
+        """Keep a POST's events in one transaction; return the ids of those kept.
+
+        An event whose `message_id` was seen within `dedupe_ttl` is dropped (a redelivery),
+        so accepting and deduplicating are one write.
+        """
+
+    async def claim_inbound(
+        self, worker: str, *, now: float, lease: float, limit: int
+    ) -> list[InboundEvent]:
+        """Lease up to `limit` events for `worker`, at most one per (account, psid).
+
+        Only a sender's oldest unfinished event is offered, and none while another of that
+        sender's events is leased, so each user's messages are processed in order, one at a
+        time, by whichever worker claims them. A lease that runs out is offered again.
+        """
+
+    async def complete_inbound(self, event_id: int) -> None: ...
+
+    async def release_inbound(self, event_id: int) -> None:
+        """Give a claimed event back unprocessed (graceful shutdown)."""
+
+    async def count_inbound(self) -> int:
+        """Events accepted and not yet completed."""
+
+    # -- durable outbox ----------------------------------------------------------------------
+    async def enqueue_outbound(self, messages: Sequence[NewOutbound], *, now: float) -> list[int]:
+        """Keep messages to send, in one transaction, in the order given."""
+
+    async def claim_outbound(
+        self, worker: str, *, now: float, lease: float, limit: int
+    ) -> list[OutboundMessage]:
+        """Lease due messages, at most one per (account, psid): each user's oldest unsent one."""
+
+    async def complete_outbound(self, message_id: int) -> None:
+        """The Graph API accepted it: forget it."""
+
+    async def retry_outbound(self, message_id: int, *, at: float, error: str) -> None:
+        """A temporary failure: count the attempt and offer it again at `at`."""
+
+    async def dead_letter_outbound(self, message_id: int, *, now: float, error: str) -> None:
+        """A permanent failure: move it to the dead letters."""
+
+    async def list_dead_letters(self) -> list[DeadLetter]: ...
+
+    async def requeue_dead_letter(self, dead_letter_id: int, *, now: float) -> bool:
+        """Put a dead letter back in the outbox; False if there is no such id."""
+
+    async def count_outbound(self) -> int:
+        """Messages waiting to be sent (dead letters not counted)."""

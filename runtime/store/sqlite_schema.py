@@ -1,0 +1,245 @@
+"""The SQL of the SQLite store: its tables, as numbered migrations, and every statement."""
+
+from __future__ import annotations
+
+# `PRAGMA user_version` holds the number of the last migration applied to a database file.
+# To change the schema, append a migration (a tuple of statements) under the next number and
+# bump SCHEMA_VERSION; `open` applies the missing ones in order, in one transaction.
+SCHEMA_VERSION = 1
+
+_V1: tuple[str, ...] = (
+    # Dedupe: message ids already processed, and when they were last seen.
+    """
+    CREATE TABLE IF NOT EXISTS seen_messages (
+        message_id TEXT PRIMARY KEY,
+        seen_at    REAL NOT NULL
+    ) WITHOUT ROWID
+    """,
+    "CREATE INDEX IF NOT EXISTS seen_messages_by_time ON seen_messages (seen_at)",
+    # The 24-hour window: each user's latest inbound message time.
+    """
+    CREATE TABLE IF NOT EXISTS last_inbound (
+        account_id TEXT NOT NULL,
+        psid       TEXT NOT NULL,
+        at         REAL NOT NULL,
+        PRIMARY KEY (account_id, psid)
+    ) WITHOUT ROWID
+    """,
+    # Sessions, each one `Session.to_json()` document.
+    """
+    CREATE TABLE IF NOT EXISTS sessions (
+        key        TEXT PRIMARY KEY,
+        body       TEXT NOT NULL,
+        updated_at REAL NOT NULL
+    )
+    """,
+    # Pairing requests, pending and recently expired (rowid breaks ties in age).
+    """
+    CREATE TABLE IF NOT EXISTS pairings (
+        code         TEXT PRIMARY KEY,
+        account_id   TEXT NOT NULL,
+        psid         TEXT NOT NULL,
+        created_at   REAL NOT NULL,
+        expires_at   REAL NOT NULL,
+        last_sent_at REAL NOT NULL
+    )
+    """,
+    "CREATE INDEX IF NOT EXISTS pairings_by_account ON pairings (account_id, created_at)",
+    "CREATE INDEX IF NOT EXISTS pairings_by_expiry ON pairings (expires_at)",
+    """
+    CREATE TABLE IF NOT EXISTS approved_senders (
+        account_id  TEXT NOT NULL,
+        psid        TEXT NOT NULL,
+        approved_at REAL NOT NULL,
+        PRIMARY KEY (account_id, psid)
+    ) WITHOUT ROWID
+    """,
+    # The durable inbox. AUTOINCREMENT: an id is never reused, so a worker whose lease ran
+    # out can never complete or release some later event by mistake.
+    """
+    CREATE TABLE IF NOT EXISTS inbox (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        account_id  TEXT NOT NULL,
+        psid        TEXT NOT NULL,
+        body        TEXT NOT NULL,
+        received_at REAL NOT NULL,
+        lease_owner TEXT,
+        lease_until REAL
+    )
+    """,
+    # Covers the claim query: each sender's oldest id and whether any of theirs is leased.
+    """
+    CREATE INDEX IF NOT EXISTS inbox_by_sender
+        ON inbox (account_id, psid, id, lease_until)
+    """,
+    # The durable outbox, same shape plus retry bookkeeping.
+    """
+    CREATE TABLE IF NOT EXISTS outbox (
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
+        account_id      TEXT NOT NULL,
+        psid            TEXT NOT NULL,
+        body            TEXT NOT NULL,
+        created_at      REAL NOT NULL,
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at REAL NOT NULL,
+        last_error      TEXT,
+        lease_owner     TEXT,
+        lease_until     REAL
+    )
+    """,
+    """
+    CREATE INDEX IF NOT EXISTS outbox_by_user
+        ON outbox (account_id, psid, id, lease_until)
+    """,
+    # Dead letters keep the id the message had in the outbox (outbox ids are never reused),
+    # so a log line about message 42 and `runtime outbox` agree.
+    """
+    CREATE TABLE IF NOT EXISTS dead_letters (
+        id         INTEGER PRIMARY KEY,
+        account_id TEXT NOT NULL,
+        psid       TEXT NOT NULL,
+        body       TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        failed_at  REAL NOT NULL,
+        attempts   INTEGER NOT NULL,
+        error      TEXT NOT NULL
+    )
+    """,
+)
+
+# Migration number -> the statements that bring a database from the previous number to it.
+MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1}
+
+# The statements SQLiteStore runs, grouped as the Store protocol groups its methods.
+
+# -- dedupe ----------------------------------------------------------------------------------
+PURGE_SEEN = "DELETE FROM seen_messages WHERE seen_at < ?"
+IS_SEEN = "SELECT 1 FROM seen_messages WHERE message_id = ?"
+RECORD_SEEN = """
+    INSERT INTO seen_messages (message_id, seen_at) VALUES (?, ?)
+    ON CONFLICT (message_id) DO UPDATE SET seen_at = max(seen_at, excluded.seen_at)
+"""
+
+# -- the 24-hour window ----------------------------------------------------------------------
+RECORD_INBOUND = """
+    INSERT INTO last_inbound (account_id, psid, at) VALUES (?, ?, ?)
+    ON CONFLICT (account_id, psid) DO UPDATE SET at = max(at, excluded.at)
+"""
+LAST_INBOUND = "SELECT at FROM last_inbound WHERE account_id = ? AND psid = ?"
+
+# -- sessions --------------------------------------------------------------------------------
+LOAD_SESSION = "SELECT body FROM sessions WHERE key = ?"
+SAVE_SESSION = """
+    INSERT INTO sessions (key, body, updated_at) VALUES (?, ?, ?)
+    ON CONFLICT (key) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at
+"""
+DELETE_SESSION = "DELETE FROM sessions WHERE key = ?"
+
+# -- pairing ---------------------------------------------------------------------------------
+PENDING_PAIRING = """
+    SELECT code, account_id, psid, created_at, expires_at, last_sent_at FROM pairings
+    WHERE account_id = ? AND psid = ? AND expires_at > ?
+    ORDER BY created_at DESC, rowid DESC LIMIT 1
+"""
+PURGE_PAIRINGS = "DELETE FROM pairings WHERE expires_at <= ?"
+DROP_EXPIRED_CODE = "DELETE FROM pairings WHERE code = ? AND expires_at <= ?"
+CODE_TAKEN = "SELECT 1 FROM pairings WHERE code = ?"
+COUNT_PENDING = "SELECT count(*) FROM pairings WHERE account_id = ? AND expires_at > ?"
+EVICT_OLDEST_PENDING = """
+    DELETE FROM pairings WHERE rowid IN (
+        SELECT rowid FROM pairings WHERE account_id = ? AND expires_at > ?
+        ORDER BY created_at, rowid LIMIT ?
+    )
+"""
+INSERT_PAIRING = """
+    INSERT INTO pairings (code, account_id, psid, created_at, expires_at, last_sent_at)
+    VALUES (:code, :account_id, :psid, :created_at, :expires_at, :last_sent_at)
+"""
+MARK_PAIRING_SENT = "UPDATE pairings SET last_sent_at = ? WHERE code = ?"
+LIST_PAIRINGS = """
+    SELECT code, account_id, psid, created_at, expires_at, last_sent_at FROM pairings
+    WHERE (:account IS NULL OR account_id = :account) AND expires_at > :now
+    ORDER BY created_at, rowid
+"""
+TAKE_PAIRING = """
+    DELETE FROM pairings WHERE code = ?
+    RETURNING code, account_id, psid, created_at, expires_at, last_sent_at
+"""
+APPROVE = """
+    INSERT INTO approved_senders (account_id, psid, approved_at) VALUES (?, ?, ?)
+    ON CONFLICT (account_id, psid) DO NOTHING
+"""
+REVOKE = "DELETE FROM approved_senders WHERE account_id = ? AND psid = ?"
+IS_APPROVED = "SELECT 1 FROM approved_senders WHERE account_id = ? AND psid = ?"
+LIST_APPROVED = """
+    SELECT account_id, psid, approved_at FROM approved_senders
+    WHERE :account IS NULL OR account_id = :account
+    ORDER BY approved_at, account_id, psid
+"""
+
+# -- durable inbox ---------------------------------------------------------------------------
+INSERT_INBOUND = """
+    INSERT INTO inbox (account_id, psid, body, received_at) VALUES (?, ?, ?, ?)
+"""
+# Each sender's oldest event, for the senders none of whose events holds a running lease.
+# total() sums the true (1) comparisons, ignoring the NULL lease of unleased events.
+CLAIMABLE_INBOUND = """
+    SELECT inbox.id, inbox.account_id, inbox.psid, inbox.body, inbox.received_at
+    FROM inbox
+    JOIN (
+        SELECT min(id) AS id FROM inbox
+        GROUP BY account_id, psid
+        HAVING total(lease_until > :now) = 0
+    ) AS head USING (id)
+    ORDER BY inbox.id
+    LIMIT :limit
+"""
+LEASE_INBOUND = "UPDATE inbox SET lease_owner = ?, lease_until = ? WHERE id = ?"
+COMPLETE_INBOUND = "DELETE FROM inbox WHERE id = ?"
+RELEASE_INBOUND = "UPDATE inbox SET lease_owner = NULL, lease_until = NULL WHERE id = ?"
+COUNT_INBOUND = "SELECT count(*) FROM inbox"
+
+# -- durable outbox --------------------------------------------------------------------------
+INSERT_OUTBOUND = """
+    INSERT INTO outbox (account_id, psid, body, created_at, next_attempt_at)
+    VALUES (?, ?, ?, ?, ?)
+"""
+# As for the inbox, plus: a user's oldest message must be due, else none of theirs is offered.
+CLAIMABLE_OUTBOUND = """
+    SELECT outbox.id, outbox.account_id, outbox.psid, outbox.body, outbox.created_at,
+           outbox.attempts, outbox.next_attempt_at, outbox.last_error
+    FROM outbox
+    JOIN (
+        SELECT min(id) AS id FROM outbox
+        GROUP BY account_id, psid
+        HAVING total(lease_until > :now) = 0
+    ) AS head USING (id)
+    WHERE outbox.next_attempt_at <= :now
+    ORDER BY outbox.id
+    LIMIT :limit
+"""
+LEASE_OUTBOUND = "UPDATE outbox SET lease_owner = ?, lease_until = ? WHERE id = ?"
+COMPLETE_OUTBOUND = "DELETE FROM outbox WHERE id = ?"
+RETRY_OUTBOUND = """
+    UPDATE outbox
+    SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?,
+        lease_owner = NULL, lease_until = NULL
+    WHERE id = ?
+"""
+# The failed attempt that makes a message a dead letter counts as one of its attempts.
+DEAD_LETTER = """
+    INSERT INTO dead_letters (id, account_id, psid, body, created_at, failed_at, attempts, error)
+    SELECT id, account_id, psid, body, created_at, :now, attempts + 1, :error
+    FROM outbox WHERE id = :id
+"""
+LIST_DEAD_LETTERS = """
+    SELECT id, account_id, psid, body, created_at, failed_at, attempts, error
+    FROM dead_letters ORDER BY failed_at, id
+"""
+# A requeued message gets a new id, so it goes to the end of its user's queue.
+REQUEUE = """
+    INSERT INTO outbox (account_id, psid, body, created_at, next_attempt_at)
+    SELECT account_id, psid, body, :now, :now FROM dead_letters WHERE id = :id
+"""
+DELETE_DEAD_LETTER = "DELETE FROM dead_letters WHERE id = ?"
+COUNT_OUTBOUND = "SELECT count(*) FROM outbox"

@@ -1,0 +1,1 @@
+"""Checking the user's files: problems as values, Cerberus schemas, semantic checks."""

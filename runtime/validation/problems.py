@@ -1,0 +1,59 @@
+"""Problem: one mistake (or warning) in one file, with where it is and how to fix it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+def key_path(parts: Iterable[object]) -> str:
+    """`("channels", "messenger", "allowFrom", 2)` -> `"channels.messenger.allowFrom.2"`."""
+    return ".".join(str(part) for part in parts)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Problem:
+    """One finding. `path` is the dotted key path inside the file ("" for the whole file)."""
+
+    file: str
+    path: str
+    message: str
+    severity: Severity = Severity.ERROR
+    line: int | None = None
+    column: int | None = None
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity is Severity.ERROR
+
+    def format(self) -> str:
+        """One line: `config.json5: channels.messenger.dmPolicy: unknown value 'closed'; ...`."""
+        where = self.file
+        if self.line is not None:
+            where += f":{self.line}" + (f":{self.column}" if self.column is not None else "")
+        label = "warning: " if self.severity is Severity.WARNING else ""
+        if self.path:
+            return f"{where}: {self.path}: {label}{self.message}"
+        return f"{where}: {label}{self.message}"
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "file": self.file,
+            "path": self.path,
+            "line": self.line,
+            "column": self.column,
+            "severity": str(self.severity),
+            "message": self.message,
+        }
+
+
+def problems_to_json(problems: Sequence[Problem]) -> str:
+    """The `--json` output of `runtime validate`: a list CI pipelines can read."""
+    return json.dumps([problem.as_dict() for problem in problems], indent=2)

@@ -1,0 +1,231 @@
+"""Invalid configs: every mistake is reported at once, as `file: key.path: message`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from runtime.config.load import load_config
+from runtime.errors import ConfigError, ConfigReadError
+from runtime.validation.problems import Problem
+from tests.conftest import WriteConfig
+
+GOOD = 'pageAccessToken: "EAAG-token", verifyToken: "verify"'
+
+
+def problems_of(path: Path, env: dict[str, str] | None = None) -> list[Problem]:
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, env={} if env is None else env)
+    return list(caught.value.problems)
+
+
+def lines_of(path: Path, env: dict[str, str] | None = None) -> list[str]:
+    return [problem.format() for problem in problems_of(path, env)]
+
+
+INVALID = [
+    pytest.param(
+        f'{{ channels: {{ messenger: {{ {GOOD}, dmPolicy: "closed" }} }} }}',
+        "channels.messenger.dmPolicy: unknown value 'closed'; "
+        "expected one of pairing, allowlist, open, disabled",
+        id="unknown-dm-policy",
+    ),
+    pytest.param(
+        f'{{ channels: {{ messenger: {{ {GOOD}, pageAcessToken: "x" }} }} }}',
+        "channels.messenger.pageAcessToken: unknown key; did you mean `pageAccessToken`?",
+        id="misspelt-key",
+    ),
+    pytest.param(
+        f'{{ channels: {{ messenger: {{ {GOOD}, accounts: {{ a: {{ dmPolcy: "open" }} }} }} }} }}',
+        "channels.messenger.accounts.a.dmPolcy: unknown key; did you mean `dmPolicy`?",
+        id="misspelt-account-key",
+    ),
+    pytest.param(
+        f"{{ channels: {{ messenger: {{ {GOOD} }} }}, sever: {{ port: 1 }} }}",
+        "sever: unknown key; did you mean `server`?",
+        id="misspelt-top-level-key",
+    ),
+    pytest.param(
+        '{ channels: { messenger: { pageAccessToken: "t" } } }',
+        "channels.messenger: account 'default' has no verifyToken: Meta's webhook subscription "
+        "handshake cannot succeed without it; set verifyToken to a string of your choice and "
+        "enter the same in the App Dashboard",
+        id="missing-verify-token",
+    ),
+    pytest.param(
+        '{ channels: { messenger: { verifyToken: "v" } } }',
+        "channels.messenger: account 'default' has no page access token: set "
+        "channels.messenger.pageAccessToken, channels.messenger.tokenFile, or the environment "
+        "variable MESSENGER_PAGE_ACCESS_TOKEN",
+        id="missing-token",
+    ),
+    pytest.param(
+        '{ channels: { messenger: { verifyToken: "v", accounts: { shop: { name: "Shop" } } } } }',
+        "channels.messenger.accounts.shop: account 'shop' has no page access token: set "
+        "channels.messenger.accounts.shop.pageAccessToken, "
+        "channels.messenger.accounts.shop.tokenFile (MESSENGER_PAGE_ACCESS_TOKEN serves only "
+        "the account named 'default')",
+        id="missing-token-named-account",
+    ),
+    pytest.param(
+        f'{{ channels: {{ messenger: {{ {GOOD}, allowFrom: ["12", "abc"] }} }} }}',
+        "channels.messenger.allowFrom.1: invalid value 'abc': a PSID is a string of digits, "
+        "optionally prefixed messenger:, fb: or facebook:",
+        id="allow-from-not-a-psid",
+    ),
+    pytest.param(
+        f"{{ channels: {{ messenger: {{ {GOOD}, allowFrom: [12.5] }} }} }}",
+        "channels.messenger.allowFrom.0: expected a string or an integer, got a number",
+        id="allow-from-float",
+    ),
+    pytest.param(
+        f'{{ channels: {{ messenger: {{ {GOOD}, allowFrom: "123" }} }} }}',
+        "channels.messenger.allowFrom: expected a list, got a string",
+        id="allow-from-not-a-list",
+    ),
+    pytest.param(
+        f'{{ channels: {{ messenger: {{ {GOOD}, enabled: "yes" }} }} }}',
+        "channels.messenger.enabled: expected true or false, got a string",
+        id="enabled-not-boolean",
+    ),
+    pytest.param(
+        f"{{ channels: {{ messenger: {{ {GOOD} }} }}, server: {{ port: 70000 }} }}",
+        "server.port: must be at most 65535, got 70000",
+        id="port-out-of-range",
+    ),
+    pytest.param(
+        f'{{ channels: {{ messenger: {{ {GOOD} }} }}, state: {{ backend: "mysql" }} }}',
+        "state.backend: unknown value 'mysql'; expected one of sqlite, redis",
+        id="unknown-state-backend",
+    ),
+    pytest.param(
+        f'{{ channels: {{ messenger: {{ {GOOD} }} }}, state: {{ backend: "redis" }} }}',
+        "state.url: is required with backend 'redis'",
+        id="redis-without-url",
+    ),
+    pytest.param(
+        f'{{ channels: {{ messenger: {{ {GOOD}, graphApiVersion: "25" }} }} }}',
+        "channels.messenger.graphApiVersion: invalid value '25': a version such as v25.0",
+        id="bad-graph-version",
+    ),
+    pytest.param(
+        f'{{ channels: {{ messenger: {{ {GOOD}, pageId: "page-1" }} }} }}',
+        "channels.messenger.pageId: invalid value 'page-1': a page id is a string of digits",
+        id="page-id-not-digits",
+    ),
+    pytest.param(
+        f"{{ channels: {{ messenger: {{ {GOOD}, accounts: {{}} }} }} }}",
+        "channels.messenger.accounts: is empty: add an account, or remove `accounts` to use the "
+        "keys above",
+        id="empty-accounts",
+    ),
+    pytest.param(
+        f'{{ channels: {{ messenger: {{ {GOOD}, accounts: {{ "a b": {{}} }} }} }} }}',
+        "channels.messenger.accounts.a b: invalid value 'a b': an account id may use letters, "
+        "digits, '_', '.' and '-' (it appears in the webhook URL)",
+        id="account-id-with-space",
+    ),
+    pytest.param(
+        f"""{{ channels: {{ messenger: {{ {GOOD}, accounts: {{
+             a: {{ pageId: "42" }}, b: {{ pageId: 42 }} }} }} }} }}""",
+        "channels.messenger.accounts.b.pageId: page id 42 is also account 'a''s: the shared "
+        "webhook path could not tell them apart",
+        id="duplicate-page-id",
+    ),
+    pytest.param(
+        f"{{ channels: {{ messenger: {{ {GOOD} }} }}, flows: [] }}",
+        "flows: must not be empty",
+        id="empty-flow-list",
+    ),
+    pytest.param(
+        "{ server: { port: 8080 } }",
+        "channels: is required",
+        id="no-channels",
+    ),
+    pytest.param(
+        f'{{ channels: {{ messenger: {{ {GOOD}, appSecret: "${{FB_APP_SECRET}}" }} }} }}',
+        "channels.messenger.appSecret: environment variable FB_APP_SECRET is not set",
+        id="missing-env-variable",
+    ),
+    pytest.param(
+        f'{{ channels: {{ messenger: {{ {GOOD}, tokenFile: "nope.txt" }} }} }}',
+        None,  # pageAccessToken wins, so a missing tokenFile is not read: no problem at all
+        id="token-file-unread-when-token-inline",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), INVALID)
+def test_each_mistake_names_its_key_path(
+    write_config: WriteConfig, text: str, expected: str | None
+) -> None:
+    path = write_config(text)
+    if expected is None:
+        assert load_config(path, env={}).config.accounts
+        return
+    assert lines_of(path) == [f"{path}: {expected}"]
+
+
+def test_channels_must_hold_messenger(write_config: WriteConfig) -> None:
+    path = write_config("{ channels: {} }")
+    assert f"{path}: channels.messenger: is required" in lines_of(path)
+
+
+def test_every_mistake_of_a_file_is_reported_at_once(write_config: WriteConfig) -> None:
+    path = write_config(
+        """{ channels: { messenger: { pageAcessToken: "t", dmPolicy: "closed",
+             allowFrom: ["x"], accounts: { a: { enabled: 1 } } } },
+             server: { port: 0 }, bogus: true }"""
+    )
+    paths = [problem.path for problem in problems_of(path)]
+    assert paths == [
+        "bogus",
+        "channels.messenger.accounts.a.enabled",
+        "channels.messenger.allowFrom.0",
+        "channels.messenger.dmPolicy",
+        "channels.messenger.pageAcessToken",
+        "server.port",
+        "channels.messenger.accounts.a",  # it has no token (a second message, from resolution)
+        "channels.messenger.accounts.a",  # nor a verifyToken
+    ]
+
+
+def test_a_json5_syntax_error_gives_line_and_column(write_config: WriteConfig) -> None:
+    path = write_config('{\n  channels: {\n    messenger: { pageAccessToken: "t",, }\n  }\n}\n')
+    [problem] = problems_of(path)
+    assert (problem.line, problem.column) == (3, 40)
+    assert problem.format() == f'{path}:3:40: JSON5 syntax error: Unexpected " "'
+
+
+def test_a_top_level_that_is_not_an_object_is_an_error(write_config: WriteConfig) -> None:
+    path = write_config("[1, 2]")
+    assert lines_of(path) == [f"{path}:1:1: the top level must be an object {{ ... }}"]
+
+
+def test_an_unreadable_token_file_names_the_file_not_the_token(write_config: WriteConfig) -> None:
+    path = write_config(
+        '{ channels: { messenger: { tokenFile: "missing.txt", verifyToken: "v" } } }'
+    )
+    assert lines_of(path) == [
+        f"{path}: channels.messenger.tokenFile: cannot read 'missing.txt': "
+        "No such file or directory"
+    ]
+
+
+def test_an_empty_token_file_is_an_error(write_config: WriteConfig) -> None:
+    path = write_config('{ channels: { messenger: { tokenFile: "t.txt", verifyToken: "v" } } }')
+    (path.parent / "t.txt").write_text("\n")
+    assert lines_of(path) == [f"{path}: channels.messenger.tokenFile: 't.txt' is empty"]
+
+
+def test_a_missing_file_cannot_be_read(tmp_path: Path) -> None:
+    with pytest.raises(ConfigReadError) as caught:
+        load_config(tmp_path / "nope.json5", env={})
+    assert caught.value.problems[0].message == "cannot read: No such file or directory"
+
+
+def test_a_folder_given_as_the_config_cannot_be_read(tmp_path: Path) -> None:
+    with pytest.raises(ConfigReadError) as caught:
+        load_config(tmp_path, env={})
+    assert caught.value.problems[0].message == "cannot read: Is a directory"

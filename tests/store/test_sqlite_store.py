@@ -1,0 +1,589 @@
+"""SQLiteStore against real database files: every Store method, reopening, two processes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from types import MappingProxyType
+
+import pytest
+
+import runtime
+from runtime.errors import StoreError
+from runtime.session import Session
+from runtime.store.base import NewInbound, NewOutbound, PairingRequest, Store
+from runtime.store.sqlite import SQLiteStore
+
+HOUR = 3600.0
+DAY = 86_400.0
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "state" / "not" / "yet" / "runtime.db"
+
+
+@pytest.fixture
+async def store(db_path: Path) -> AsyncIterator[SQLiteStore]:
+    store = SQLiteStore(db_path)
+    await store.open()
+    yield store
+    await store.close()
+
+
+def pairing(
+    code: str, *, account: str = "page-1", psid: str = "u1", at: float = 0.0, ttl: float = HOUR
+) -> PairingRequest:
+    return PairingRequest(
+        code=code,
+        account_id=account,
+        psid=psid,
+        created_at=at,
+        expires_at=at + ttl,
+        last_sent_at=at,
+    )
+
+
+def inbound(psid: str, body: str, message_id: str | None = None) -> NewInbound:
+    return NewInbound(account_id="page-1", psid=psid, body=body, message_id=message_id)
+
+
+def outbound(psid: str, body: str, account: str = "page-1") -> NewOutbound:
+    return NewOutbound(account_id=account, psid=psid, body=body)
+
+
+def test_sqlite_store_implements_the_store_protocol(db_path: Path) -> None:
+    store: Store = SQLiteStore(db_path)  # checked by mypy
+    assert not db_path.parent.exists()  # nothing happens before open()
+    del store
+
+
+# -- opening, closing, reopening -------------------------------------------------------------
+async def test_the_database_is_created_at_a_nested_path_in_wal_mode(db_path: Path) -> None:
+    assert not db_path.parent.exists()
+    store = SQLiteStore(db_path)
+    await store.open()
+    await store.open()  # opening again is harmless
+    await store.close()
+    assert pragmas(db_path) == ("wal", 1)
+
+
+def pragmas(path: Path) -> tuple[str, int]:
+    """The journal mode and schema version of a database file, which must exist."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+    finally:
+        conn.close()
+    return mode, version
+
+
+async def test_everything_survives_reopening_the_file(db_path: Path) -> None:
+    first = SQLiteStore(db_path)
+    await first.open()
+    await first.claim_message_ids(["m1"], now=0.0, ttl=HOUR)
+    await first.record_inbound("page-1", "u1", 5.0)
+    await first.save_session(Session(key="k", account_id="page-1", psid="u1", vars={"n": 1}))
+    await first.create_pairing(pairing("ABC"), now=0.0, max_pending=3)
+    await first.approve_sender("page-1", "u2", 1.0)
+    [event_id] = await first.accept_inbound([inbound("u1", "e")], now=0.0, dedupe_ttl=HOUR)
+    await first.enqueue_outbound([outbound("u1", "hello")], now=0.0)
+    await first.close()
+
+    second = SQLiteStore(db_path)
+    await second.open()
+    try:
+        assert await second.claim_message_ids(["m1"], now=1.0, ttl=HOUR) == frozenset()
+        assert await second.last_inbound("page-1", "u1") == 5.0
+        session = await second.load_session("k")
+        assert session is not None
+        assert session.vars == {"n": 1}
+        assert await second.pending_pairing("page-1", "u1", now=1.0) == pairing("ABC")
+        assert await second.is_approved("page-1", "u2")
+        [event] = await second.claim_inbound("w", now=1.0, lease=60.0, limit=10)
+        assert (event.id, event.body) == (event_id, "e")
+        [message] = await second.claim_outbound("w", now=1.0, lease=60.0, limit=10)
+        assert message.body == "hello"
+    finally:
+        await second.close()
+
+
+async def test_a_file_that_is_not_a_database_raises_store_error_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "garbage.db"
+    path.write_bytes(b"this is not a database file, not at all" * 100)
+    with pytest.raises(StoreError, match=r"garbage\.db") as caught:
+        await SQLiteStore(path).open()
+    assert isinstance(caught.value.__cause__, sqlite3.Error)
+
+
+async def test_a_folder_that_cannot_be_made_raises_store_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where the folder should be")
+    with pytest.raises(StoreError, match="cannot open the store") as caught:
+        await SQLiteStore(blocker / "runtime.db").open()
+    assert isinstance(caught.value.__cause__, OSError)
+
+
+async def test_a_database_from_a_newer_runtime_is_refused(db_path: Path) -> None:
+    db_path.parent.mkdir(parents=True)
+    conn = sqlite3.connect(db_path)
+    conn.execute("PRAGMA user_version = 999")
+    conn.close()
+    with pytest.raises(StoreError, match="999"):
+        await SQLiteStore(db_path).open()
+
+
+async def test_a_closed_store_raises_store_error(db_path: Path) -> None:
+    store = SQLiteStore(db_path)
+    with pytest.raises(StoreError, match="not open"):
+        await store.count_inbound()
+    await store.open()
+    await store.close()
+    await store.close()  # closing twice is harmless
+    with pytest.raises(StoreError, match="not open"):
+        await store.count_outbound()
+
+
+# -- dedupe ----------------------------------------------------------------------------------
+async def test_new_message_ids_are_reported_new(store: SQLiteStore) -> None:
+    assert await store.claim_message_ids(["a", "b"], now=0.0, ttl=HOUR) == {"a", "b"}
+
+
+async def test_a_redelivered_message_id_is_not_new_again(store: SQLiteStore) -> None:
+    await store.claim_message_ids(["a"], now=0.0, ttl=HOUR)
+    assert await store.claim_message_ids(["a", "b"], now=10.0, ttl=HOUR) == {"b"}
+
+
+async def test_an_id_repeated_in_one_call_is_new_once(store: SQLiteStore) -> None:
+    assert await store.claim_message_ids(["a", "a"], now=0.0, ttl=HOUR) == {"a"}
+    assert await store.claim_message_ids(["a"], now=1.0, ttl=HOUR) == frozenset()
+
+
+async def test_ids_past_their_ttl_count_as_new(store: SQLiteStore) -> None:
+    await store.claim_message_ids(["a"], now=0.0, ttl=HOUR)
+    assert await store.claim_message_ids(["a"], now=HOUR + 1, ttl=HOUR) == {"a"}
+
+
+# -- the 24-hour window ----------------------------------------------------------------------
+async def test_last_inbound_is_none_for_someone_never_heard_from(store: SQLiteStore) -> None:
+    assert await store.last_inbound("page-1", "u1") is None
+
+
+async def test_an_older_inbound_time_never_overwrites_a_newer_one(store: SQLiteStore) -> None:
+    await store.record_inbound("page-1", "u1", 100.0)
+    await store.record_inbound("page-1", "u1", 50.0)
+    assert await store.last_inbound("page-1", "u1") == 100.0
+    await store.record_inbound("page-1", "u1", 150.0)
+    assert await store.last_inbound("page-1", "u1") == 150.0
+
+
+async def test_inbound_times_are_kept_per_account_and_user(store: SQLiteStore) -> None:
+    await store.record_inbound("page-1", "u1", 1.0)
+    await store.record_inbound("page-2", "u1", 2.0)
+    assert await store.last_inbound("page-1", "u1") == 1.0
+    assert await store.last_inbound("page-2", "u1") == 2.0
+    assert await store.last_inbound("page-1", "u2") is None
+
+
+# -- sessions --------------------------------------------------------------------------------
+async def test_a_session_round_trips(store: SQLiteStore) -> None:
+    session = Session(
+        key="agent:a:messenger:dm:u1",
+        account_id="page-1",
+        psid="u1",
+        vars=MappingProxyType({"name": "Zoë", "order": {"items": [1, 2]}, "ok": True}),
+        flow="signup",
+        step=2,
+        retries=1,
+        updated_at=12.5,
+    )
+    await store.save_session(session)
+    assert await store.load_session(session.key) == session
+
+
+async def test_saving_a_session_again_replaces_it(store: SQLiteStore) -> None:
+    await store.save_session(Session(key="k", account_id="a", psid="u", flow="f", step=0))
+    await store.save_session(Session(key="k", account_id="a", psid="u", updated_at=2.0))
+    loaded = await store.load_session("k")
+    assert loaded is not None
+    assert (loaded.flow, loaded.step, loaded.updated_at) == (None, None, 2.0)
+
+
+async def test_deleting_a_session_forgets_it(store: SQLiteStore) -> None:
+    assert await store.load_session("k") is None
+    await store.save_session(Session(key="k", account_id="a", psid="u"))
+    assert await store.delete_session("k") is True
+    assert await store.delete_session("k") is False
+    assert await store.load_session("k") is None
+
+
+# -- pairing ---------------------------------------------------------------------------------
+async def test_a_created_pairing_is_pending_for_that_sender_only(store: SQLiteStore) -> None:
+    request = pairing("ABC", psid="u1")
+    assert await store.create_pairing(request, now=0.0, max_pending=3) == request
+    assert await store.pending_pairing("page-1", "u1", now=1.0) == request
+    assert await store.pending_pairing("page-1", "u2", now=1.0) is None
+    assert await store.pending_pairing("page-2", "u1", now=1.0) is None
+
+
+async def test_an_expired_pairing_is_neither_pending_nor_listed(store: SQLiteStore) -> None:
+    await store.create_pairing(pairing("ABC", ttl=HOUR), now=0.0, max_pending=3)
+    assert await store.pending_pairing("page-1", "u1", now=HOUR) is None
+    assert await store.list_pairings(now=HOUR) == []
+
+
+async def test_pairings_are_listed_oldest_first_per_account_or_all(store: SQLiteStore) -> None:
+    await store.create_pairing(pairing("B", psid="u2", at=2.0), now=2.0, max_pending=5)
+    await store.create_pairing(pairing("A", psid="u1", at=1.0), now=2.0, max_pending=5)
+    await store.create_pairing(pairing("C", account="page-2", at=3.0), now=3.0, max_pending=5)
+    everything = await store.list_pairings(now=4.0)
+    assert [request.code for request in everything] == ["A", "B", "C"]
+    page_1 = await store.list_pairings("page-1", now=4.0)
+    assert [request.code for request in page_1] == ["A", "B"]
+
+
+async def test_max_pending_evicts_the_oldest_of_that_account(store: SQLiteStore) -> None:
+    await store.create_pairing(pairing("OTHER", account="page-2"), now=0.0, max_pending=2)
+    for number, code in enumerate(["A", "B", "C"]):
+        request = pairing(code, psid=f"u{number}", at=float(number))
+        assert await store.create_pairing(request, now=float(number), max_pending=2) == request
+    assert [request.code for request in await store.list_pairings("page-1", now=3.0)] == ["B", "C"]
+    assert await store.take_pairing("A") is None
+    assert [request.code for request in await store.list_pairings("page-2", now=3.0)] == ["OTHER"]
+
+
+async def test_expired_requests_do_not_count_against_max_pending(store: SQLiteStore) -> None:
+    await store.create_pairing(pairing("OLD", psid="u0", ttl=10.0), now=0.0, max_pending=1)
+    await store.create_pairing(pairing("NEW", psid="u1", at=20.0), now=20.0, max_pending=1)
+    assert [request.code for request in await store.list_pairings(now=21.0)] == ["NEW"]
+    assert await store.take_pairing("OLD") is not None  # still known, as expired
+
+
+async def test_a_code_taken_by_a_pending_request_is_refused(store: SQLiteStore) -> None:
+    first = pairing("ABC", psid="u1")
+    await store.create_pairing(first, now=0.0, max_pending=3)
+    assert await store.create_pairing(pairing("ABC", psid="u2"), now=1.0, max_pending=3) is None
+    assert await store.list_pairings(now=1.0) == [first]
+
+
+async def test_the_code_of_an_expired_request_can_be_used_again(store: SQLiteStore) -> None:
+    await store.create_pairing(pairing("ABC", psid="u1", ttl=10.0), now=0.0, max_pending=3)
+    again = pairing("ABC", psid="u2", at=20.0)
+    assert await store.create_pairing(again, now=20.0, max_pending=3) == again
+    assert await store.take_pairing("ABC") == again
+
+
+async def test_a_code_is_taken_once_even_when_expired(store: SQLiteStore) -> None:
+    request = pairing("ABC", ttl=10.0)
+    await store.create_pairing(request, now=0.0, max_pending=3)
+    assert await store.take_pairing("ABC") == request  # expired by now: the caller says so
+    assert await store.take_pairing("ABC") is None
+    assert await store.take_pairing("NOPE") is None
+
+
+async def test_requests_expired_for_over_a_day_are_forgotten(store: SQLiteStore) -> None:
+    await store.create_pairing(pairing("OLD", psid="u0", ttl=10.0), now=0.0, max_pending=3)
+    await store.create_pairing(pairing("NEW", psid="u1", at=DAY + 20), now=DAY + 20, max_pending=3)
+    assert await store.take_pairing("OLD") is None
+
+
+async def test_marking_a_code_sent_records_the_time(store: SQLiteStore) -> None:
+    await store.create_pairing(pairing("ABC"), now=0.0, max_pending=3)
+    await store.mark_pairing_sent("ABC", 30.0)
+    pending = await store.pending_pairing("page-1", "u1", now=31.0)
+    assert pending is not None
+    assert pending.last_sent_at == 30.0
+
+
+async def test_approvals_are_scoped_per_account(store: SQLiteStore) -> None:
+    await store.approve_sender("page-1", "u1", 1.0)
+    assert await store.is_approved("page-1", "u1")
+    assert not await store.is_approved("page-2", "u1")
+    assert not await store.is_approved("page-1", "u2")
+
+
+async def test_revoking_withdraws_an_approval(store: SQLiteStore) -> None:
+    await store.approve_sender("page-1", "u1", 1.0)
+    assert await store.revoke_sender("page-1", "u1") is True
+    assert await store.revoke_sender("page-1", "u1") is False
+    assert not await store.is_approved("page-1", "u1")
+
+
+async def test_approved_senders_are_listed_per_account_or_all(store: SQLiteStore) -> None:
+    await store.approve_sender("page-2", "u9", 1.0)
+    await store.approve_sender("page-1", "u1", 2.0)
+    await store.approve_sender("page-1", "u1", 3.0)  # approving again keeps the first time
+    listed = await store.list_approved()
+    assert [(a.account_id, a.psid, a.approved_at) for a in listed] == [
+        ("page-2", "u9", 1.0),
+        ("page-1", "u1", 2.0),
+    ]
+    assert [a.psid for a in await store.list_approved("page-1")] == ["u1"]
+
+
+# -- durable inbox ---------------------------------------------------------------------------
+async def test_accepted_events_get_ids_in_order(store: SQLiteStore) -> None:
+    events = [inbound("u1", "1"), inbound("u2", "2"), inbound("u3", "3")]
+    ids = await store.accept_inbound(events, now=0.0, dedupe_ttl=HOUR)
+    assert len(ids) == 3
+    assert ids == sorted(ids)
+    assert await store.count_inbound() == 3
+
+
+async def test_accepting_drops_redeliveries_within_and_across_batches(store: SQLiteStore) -> None:
+    first = [inbound("u1", "a", "m1"), inbound("u1", "again", "m1"), inbound("u2", "b", None)]
+    assert len(await store.accept_inbound(first, now=0.0, dedupe_ttl=HOUR)) == 2
+    second = [
+        inbound("u1", "redelivered", "m1"),
+        inbound("u2", "c", None),
+        inbound("u3", "d", "m2"),
+    ]
+    assert len(await store.accept_inbound(second, now=1.0, dedupe_ttl=HOUR)) == 2
+    bodies = set()
+    while claimed := await store.claim_inbound("w", now=2.0, lease=60.0, limit=10):
+        for event in claimed:
+            bodies.add(event.body)
+            await store.complete_inbound(event.id)
+    assert bodies == {"a", "b", "c", "d"}
+
+
+async def test_accepting_and_claiming_ids_share_one_dedupe_memory(store: SQLiteStore) -> None:
+    await store.accept_inbound([inbound("u1", "a", "m1")], now=0.0, dedupe_ttl=HOUR)
+    assert await store.claim_message_ids(["m1"], now=1.0, ttl=HOUR) == frozenset()
+    kept = await store.accept_inbound([inbound("u1", "a", "m1")], now=HOUR + 2, dedupe_ttl=HOUR)
+    assert len(kept) == 1
+
+
+async def test_a_senders_next_event_waits_for_the_first_to_complete(store: SQLiteStore) -> None:
+    first, second = await store.accept_inbound(
+        [inbound("u1", "1"), inbound("u1", "2")], now=0.0, dedupe_ttl=HOUR
+    )
+    assert [e.id for e in await store.claim_inbound("w1", now=1.0, lease=60.0, limit=10)] == [first]
+    assert await store.claim_inbound("w2", now=2.0, lease=60.0, limit=10) == []
+    await store.complete_inbound(first)
+    [event] = await store.claim_inbound("w2", now=3.0, lease=60.0, limit=10)
+    assert (event.id, event.body, event.psid, event.received_at) == (second, "2", "u1", 0.0)
+    assert await store.count_inbound() == 1
+
+
+async def test_different_senders_are_offered_in_parallel(store: SQLiteStore) -> None:
+    events = [inbound("u1", "1a"), inbound("u1", "1b"), inbound("u2", "2a"), inbound("u3", "3a")]
+    await store.accept_inbound(events, now=0.0, dedupe_ttl=HOUR)
+    claimed = await store.claim_inbound("w1", now=1.0, lease=60.0, limit=10)
+    assert [event.body for event in claimed] == ["1a", "2a", "3a"]
+
+
+async def test_claim_respects_the_limit_oldest_first(store: SQLiteStore) -> None:
+    events = [inbound(f"u{n}", str(n)) for n in range(5)]
+    await store.accept_inbound(events, now=0.0, dedupe_ttl=HOUR)
+    assert await store.claim_inbound("w0", now=1.0, lease=60.0, limit=0) == []
+    first = await store.claim_inbound("w1", now=1.0, lease=60.0, limit=2)
+    second = await store.claim_inbound("w2", now=1.0, lease=60.0, limit=2)
+    assert [e.body for e in first] == ["0", "1"]
+    assert [e.body for e in second] == ["2", "3"]
+
+
+async def test_an_expired_lease_lets_another_worker_claim(store: SQLiteStore) -> None:
+    [event_id] = await store.accept_inbound([inbound("u1", "1")], now=0.0, dedupe_ttl=HOUR)
+    await store.claim_inbound("w1", now=0.0, lease=30.0, limit=10)
+    assert await store.claim_inbound("w2", now=29.0, lease=30.0, limit=10) == []
+    assert [e.id for e in await store.claim_inbound("w2", now=30.0, lease=30.0, limit=10)] == [
+        event_id
+    ]
+
+
+async def test_a_released_event_is_offered_again_at_once(store: SQLiteStore) -> None:
+    [event_id] = await store.accept_inbound([inbound("u1", "1")], now=0.0, dedupe_ttl=HOUR)
+    await store.claim_inbound("w1", now=0.0, lease=300.0, limit=10)
+    await store.release_inbound(event_id)
+    assert [e.id for e in await store.claim_inbound("w2", now=1.0, lease=30.0, limit=10)] == [
+        event_id
+    ]
+    assert await store.count_inbound() == 1
+
+
+async def test_concurrent_claims_in_one_process_never_share_an_event(store: SQLiteStore) -> None:
+    events = [inbound(f"u{n}", str(n)) for n in range(30)]
+    await store.accept_inbound(events, now=0.0, dedupe_ttl=HOUR)
+    batches = await asyncio.gather(
+        *(store.claim_inbound(f"w{n}", now=1.0, lease=60.0, limit=4) for n in range(10))
+    )
+    ids = [event.id for batch in batches for event in batch]
+    assert len(ids) == len(set(ids)) == 30
+
+
+# -- durable outbox --------------------------------------------------------------------------
+async def test_each_users_messages_are_sent_in_order(store: SQLiteStore) -> None:
+    ids = await store.enqueue_outbound(
+        [outbound("u1", "1a"), outbound("u2", "2a"), outbound("u1", "1b")], now=0.0
+    )
+    assert ids == sorted(ids)
+    claimed = await store.claim_outbound("w", now=0.0, lease=60.0, limit=10)
+    assert [m.body for m in claimed] == ["1a", "2a"]
+    assert claimed[0].attempts == 0
+    assert claimed[0].last_error is None
+    assert await store.claim_outbound("w", now=1.0, lease=60.0, limit=10) == []
+    await store.complete_outbound(claimed[0].id)
+    assert [m.body for m in await store.claim_outbound("w", now=2.0, lease=60.0, limit=10)] == [
+        "1b"
+    ]
+    assert await store.count_outbound() == 2
+
+
+async def test_a_message_not_yet_due_holds_back_only_its_users_later_ones(
+    store: SQLiteStore,
+) -> None:
+    await store.enqueue_outbound([outbound("u1", "1a"), outbound("u1", "1b")], now=0.0)
+    [first] = await store.claim_outbound("w", now=0.0, lease=60.0, limit=10)
+    await store.retry_outbound(first.id, at=100.0, error="HTTP 503")
+    await store.enqueue_outbound([outbound("u2", "2a")], now=1.0)
+    assert [m.body for m in await store.claim_outbound("w", now=50.0, lease=60.0, limit=10)] == [
+        "2a"
+    ]
+    [again] = await store.claim_outbound("w", now=100.0, lease=60.0, limit=10)
+    assert again.body == "1a"
+
+
+async def test_a_retry_counts_the_attempt_and_keeps_the_error(store: SQLiteStore) -> None:
+    [message_id] = await store.enqueue_outbound([outbound("u1", "hi")], now=0.0)
+    for attempt in (1, 2):
+        await store.claim_outbound("w", now=float(attempt), lease=600.0, limit=1)
+        await store.retry_outbound(message_id, at=10.0 * attempt, error=f"error {attempt}")
+    [message] = await store.claim_outbound("w2", now=20.0, lease=60.0, limit=1)
+    assert (message.attempts, message.last_error, message.next_attempt_at) == (2, "error 2", 20.0)
+
+
+async def test_an_expired_outbound_lease_is_offered_again(store: SQLiteStore) -> None:
+    await store.enqueue_outbound([outbound("u1", "hi")], now=0.0)
+    await store.claim_outbound("w1", now=0.0, lease=30.0, limit=1)
+    assert await store.claim_outbound("w2", now=10.0, lease=30.0, limit=1) == []
+    assert len(await store.claim_outbound("w2", now=31.0, lease=30.0, limit=1)) == 1
+
+
+async def test_a_dead_letter_leaves_the_outbox_and_unblocks_the_user(store: SQLiteStore) -> None:
+    first_id, _ = await store.enqueue_outbound(
+        [outbound("u1", "bad"), outbound("u1", "ok")], now=0.0
+    )
+    await store.claim_outbound("w", now=0.0, lease=60.0, limit=1)
+    await store.retry_outbound(first_id, at=1.0, error="HTTP 500")
+    await store.claim_outbound("w", now=1.0, lease=60.0, limit=1)
+    await store.dead_letter_outbound(first_id, now=2.0, error="(#100) Invalid parameter")
+    [dead] = await store.list_dead_letters()
+    assert (dead.id, dead.psid, dead.body, dead.created_at) == (first_id, "u1", "bad", 0.0)
+    assert (dead.failed_at, dead.attempts, dead.error) == (2.0, 2, "(#100) Invalid parameter")
+    assert await store.count_outbound() == 1
+    assert [m.body for m in await store.claim_outbound("w", now=3.0, lease=60.0, limit=10)] == [
+        "ok"
+    ]
+
+
+async def test_a_requeued_dead_letter_is_sent_again_last_and_fresh(store: SQLiteStore) -> None:
+    [bad_id] = await store.enqueue_outbound([outbound("u1", "bad")], now=0.0)
+    await store.dead_letter_outbound(bad_id, now=1.0, error="refused")
+    later_id, *_ = await store.enqueue_outbound([outbound("u1", "later")], now=2.0)
+    assert await store.requeue_dead_letter(bad_id, now=5.0) is True
+    assert await store.list_dead_letters() == []
+    assert await store.requeue_dead_letter(bad_id, now=5.0) is False
+    await store.complete_outbound(later_id)
+    [message] = await store.claim_outbound("w", now=5.0, lease=60.0, limit=10)
+    assert message.body == "bad"
+    assert message.id > later_id
+    assert (message.attempts, message.last_error, message.next_attempt_at) == (0, None, 5.0)
+
+
+async def test_requeueing_an_unknown_dead_letter_is_false(store: SQLiteStore) -> None:
+    assert await store.requeue_dead_letter(42, now=0.0) is False
+
+
+# -- two processes at once -------------------------------------------------------------------
+WORKER = r"""
+import asyncio, json, sys, time
+from pathlib import Path
+from runtime.store.base import NewInbound
+from runtime.store.sqlite import SQLiteStore
+
+async def main(path: str, name: str) -> None:
+    store = SQLiteStore(Path(path))
+    await store.open()
+    sys.stdin.readline()  # start together: the test writes "go" to both processes
+    for start in range(0, 200, 10):
+        batch = []
+        for n in range(start, start + 10):
+            mid = f"shared-{n}" if n % 4 == 0 else f"{name}-{n}"
+            body = json.dumps({"mid": mid, "by": name})
+            batch.append(NewInbound(account_id="page", psid=f"u{n % 7}", body=body, message_id=mid))
+        await store.accept_inbound(batch, now=time.time(), dedupe_ttl=3600.0)
+    claimed = []
+    while True:
+        events = await store.claim_inbound(name, now=time.time(), lease=3600.0, limit=4)
+        if not events and await store.count_inbound() == 0:
+            break
+        for event in events:
+            claimed.append({"id": event.id, "mid": json.loads(event.body)["mid"]})
+            await store.complete_inbound(event.id)
+    await store.close()
+    print(json.dumps(claimed))
+
+asyncio.run(main(sys.argv[1], sys.argv[2]))
+"""
+
+
+def test_two_processes_accept_and_claim_at_once_without_loss_or_overlap(db_path: Path) -> None:
+    env = dict(os.environ)
+    project = str(Path(runtime.__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [project, env.get("PYTHONPATH")]))
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, str(db_path), name],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for name in ("alpha", "beta")
+    ]
+    outputs: list[tuple[str, str, int]] = []
+    try:
+        for process in processes:
+            assert process.stdin is not None
+            process.stdin.write("go\n")
+            process.stdin.flush()
+        for process in processes:
+            stdout, stderr = process.communicate(timeout=120)
+            outputs.append((stdout, stderr, process.returncode))
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=10)
+
+    for _, stderr, returncode in outputs:
+        assert returncode == 0, stderr
+        assert "locked" not in stderr
+    claims = [claim for stdout, _, _ in outputs for claim in json.loads(stdout)]
+    ids = [claim["id"] for claim in claims]
+    mids = [claim["mid"] for claim in claims]
+    expected = {f"shared-{n}" for n in range(0, 200, 4)} | {
+        f"{name}-{n}" for name in ("alpha", "beta") for n in range(200) if n % 4
+    }
+    assert len(ids) == len(set(ids)), "an event was claimed twice"
+    assert len(mids) == len(set(mids)), "a redelivered message was kept twice"
+    assert set(mids) == expected, "an event was lost"
+
+    async def left_over() -> int:
+        store = SQLiteStore(db_path)
+        await store.open()
+        try:
+            return await store.count_inbound()
+        finally:
+            await store.close()
+
+    assert asyncio.run(left_over()) == 0
