@@ -11,8 +11,12 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from runtime import __version__
+
+if TYPE_CHECKING:
+    from runtime.bot import Bot
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -68,11 +72,11 @@ def run_validate(args: argparse.Namespace) -> int:
     from runtime.errors import ConfigError, ConfigReadError
     from runtime.validation.problems import problems_to_json
 
+    from runtime.build import build_bot
+
     path = config_path(args)
     try:
-        from runtime.config.load import load_config
-
-        loaded = load_config(path)
+        loaded = build_bot(path)
     except ConfigError as err:
         _print_problems(err.problems, as_json=args.json)
         return 2 if isinstance(err, ConfigReadError) else 1
@@ -80,11 +84,16 @@ def run_validate(args: argparse.Namespace) -> int:
         print(problems_to_json(loaded.warnings))
     else:
         _print_problems(loaded.warnings, as_json=False)
-        accounts = len(loaded.config.accounts)
-        summary = f"{path}: valid ({accounts} account{'s' if accounts != 1 else ''}"
-        summary += f", {len(loaded.warnings)} warning{'s' if len(loaded.warnings) != 1 else ''})"
-        print(summary)
+        print(f"{path}: valid ({_summary(loaded.bot, len(loaded.warnings))})")
     return 0
+
+
+def _summary(bot: Bot, warnings: int) -> str:
+    def counted(number: int, noun: str) -> str:
+        return f"{number} {noun}{'' if number == 1 else 's'}"
+
+    parts = [counted(len(bot.accounts), "account"), counted(len(bot.flows), "flow")]
+    return ", ".join([*parts, counted(warnings, "warning")])
 
 
 def _print_problems(problems: Sequence[object], *, as_json: bool) -> None:

@@ -47,3 +47,14 @@ class StoreError(Error):
 
 class PairingError(Error):
     """A pairing code that is unknown, expired or already used."""
+
+
+class TemplateError(Error):
+    """A template failed to render; says which flow, step and file it belongs to."""
+
+    def __init__(self, message: str, *, flow: str, step: int, file: str, field: str) -> None:
+        self.flow = flow
+        self.step = step
+        self.file = file
+        self.field = field
+        super().__init__(f"{file}: flows.{flow}.steps.{step}.{field}: {message}")

@@ -1,0 +1,169 @@
+"""Bot: the compiled, immutable result of the config and the flows; built by compiler.py only.
+
+A reload builds a new Bot and swaps one reference; a turn in flight keeps the Bot it started
+with.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from runtime.config.model import Account, Config
+from runtime.dialog.templates import Expression, Template
+
+FALLBACK_FLOW = "fallback"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepSource:
+    """Where a step was written, for messages: `flows/welcome.json5: flows.welcome.steps.2`."""
+
+    file: str
+    flow: str
+    index: int
+
+    @property
+    def key_path(self) -> str:
+        return f"flows.{self.flow}.steps.{self.index}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QuickReplySpec:
+    content_type: str = "text"
+    title: Template | None = None
+    payload: Template | None = None
+    image_url: Template | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ButtonSpec:
+    type: str
+    title: Template
+    payload: Template | None = None
+    url: Template | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CardSpec:
+    title: Template
+    subtitle: Template | None = None
+    image_url: Template | None = None
+    default_action_url: Template | None = None
+    buttons: tuple[ButtonSpec, ...] = ()
+
+
+class AnswerKind(StrEnum):
+    EMAIL = "email"
+    NUMBER = "number"
+    PHONE = "phone"
+    REGEX = "regex"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AnswerCheck:
+    """How an `ask` checks an answer; `pattern` is set for REGEX."""
+
+    kind: AnswerKind
+    pattern: re.Pattern[str] | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepBase:
+    source: StepSource
+    when: Expression | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TextStep(StepBase):
+    text: Template
+    quick_replies: tuple[QuickReplySpec, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ButtonsStep(StepBase):
+    text: Template
+    buttons: tuple[ButtonSpec, ...]
+    quick_replies: tuple[QuickReplySpec, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CardsStep(StepBase):
+    cards: tuple[CardSpec, ...]
+    quick_replies: tuple[QuickReplySpec, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AttachmentStep(StepBase):
+    type: str
+    url: Template
+    quick_replies: tuple[QuickReplySpec, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AskStep(StepBase):
+    """Send `prompt`, then wait: the next message answers it and is saved as `save_as`."""
+
+    prompt: Template
+    save_as: str
+    check: AnswerCheck | None = None
+    retry: Template | None = None
+    quick_replies: tuple[QuickReplySpec, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SetStep(StepBase):
+    """Set variables; a string value is a template, anything else is kept as it is."""
+
+    values: tuple[tuple[str, Template | object], ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GotoStep(StepBase):
+    flow: str
+
+
+Step = TextStep | ButtonsStep | CardsStep | AttachmentStep | AskStep | SetStep | GotoStep
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CompiledFlow:
+    name: str
+    file: str
+    steps: tuple[Step, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TriggerIndex:
+    """Which flow an event starts. Payloads, keywords and attachment types are dict lookups,
+    so matching costs the same with 10 or 10,000 flows; regexes are tried in file order.
+    """
+
+    by_payload: Mapping[str, str]
+    by_keyword: Mapping[str, str]  # normalized with `normalize_keyword`
+    by_attachment: Mapping[str, str]
+    regexes: tuple[tuple[re.Pattern[str], str], ...]
+    fallback: str | None
+
+
+def normalize_keyword(text: str) -> str:
+    """Keywords match the whole message, case and surrounding space ignored."""
+    return text.strip().casefold()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Bot:
+    """Everything needed to answer: the config, the flows, the trigger index."""
+
+    version: str
+    config: Config
+    flows: Mapping[str, CompiledFlow]
+    triggers: TriggerIndex
+    pairing_messages: Mapping[str, Template]  # by account id
+    accounts_by_page_id: Mapping[str, Account] = field(default_factory=dict)
+
+    @property
+    def accounts(self) -> Mapping[str, Account]:
+        return self.config.accounts

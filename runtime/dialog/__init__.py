@@ -1,0 +1,1 @@
+"""The dialog engine: triggers, steps and templates turn an Envelope into messages. No I/O."""

@@ -1,0 +1,1 @@
+"""Facebook Messenger: webhook, envelope, limits and the Send API client."""
