@@ -58,6 +58,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     schema = commands.add_parser("schema", parents=[common], help="print the config's JSON Schema")
     schema.set_defaults(handler=run_schema)
+
+    test = commands.add_parser(
+        "test", parents=[common], help="run conversation tests against the flows, offline"
+    )
+    test.add_argument(
+        "files",
+        nargs="*",
+        type=Path,
+        metavar="FILES",
+        help="test files or folders (default: the tests/ folder next to the config file)",
+    )
+    test.set_defaults(handler=run_test)
+
+    chat = commands.add_parser(
+        "chat", parents=[common], help="talk to the bot in the terminal, offline"
+    )
+    chat.add_argument(
+        "--as", dest="psid", default=None, metavar="PSID", help="who you are (default: chat-local)"
+    )
+    chat.add_argument("--account", default=None, help="the account to talk to (default: the first)")
+    chat.set_defaults(handler=run_chat)
     return parser
 
 
@@ -69,10 +90,9 @@ def config_path(args: argparse.Namespace) -> Path:
 
 
 def run_validate(args: argparse.Namespace) -> int:
+    from runtime.build import build_bot
     from runtime.errors import ConfigError, ConfigReadError
     from runtime.validation.problems import problems_to_json
-
-    from runtime.build import build_bot
 
     path = config_path(args)
     try:
@@ -112,3 +132,27 @@ def run_schema(args: argparse.Namespace) -> int:
 
     print(json.dumps(json_schema("config", title="Messenger runtime config"), indent=2))
     return 0
+
+
+def run_test(args: argparse.Namespace) -> int:
+    from runtime.testing.runner import run_conversation_tests
+
+    return run_conversation_tests(config_path(args), args.files, out=sys.stdout, err=sys.stderr)
+
+
+def run_chat(args: argparse.Namespace) -> int:
+    from runtime.build import build_bot
+    from runtime.chat import CHAT_PSID, chat
+    from runtime.errors import ConfigError, ConfigReadError, Error
+    from runtime.testing.conversation import choose_account
+
+    try:
+        bot = build_bot(config_path(args)).bot
+        account = choose_account(bot, args.account)
+        return chat(bot, account, args.psid or CHAT_PSID)
+    except ConfigError as err:
+        _print_problems(err.problems, as_json=False)
+        return 2 if isinstance(err, ConfigReadError) else 1
+    except Error as err:  # the store cannot be opened, say
+        print(f"runtime chat: {err}", file=sys.stderr)
+        return 1

@@ -257,6 +257,11 @@ def compile_bot(config: Config, documents: Sequence[Document]) -> tuple[Bot | No
         # but its name still exists, so a goto to it is not reported as well
         broken = {problem.path.split(".")[1] for problem in schema_problems if "." in problem.path}
         data = drop_invalid(data, schema_problems)
+        # a name with a "." (reported by the schema) makes a key path drop_invalid cannot
+        # follow, so its values were not pruned: leave the whole flow out
+        pruned = data.get("flows")
+        if isinstance(pruned, dict):
+            data["flows"] = {name: flow for name, flow in pruned.items() if "." not in name}
         problems.extend(check_literals(data, file=file))
         compiler = _Compiler(file)
         declared: Mapping[str, Any] = data.get("flows") or {}  # type: ignore[assignment]

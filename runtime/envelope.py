@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
+from typing import Any
+
+from runtime.errors import StoreError
 
 
 class EventKind(StrEnum):
@@ -58,7 +62,6 @@ class Envelope:
     reply_to: str | None = None
     referral: Mapping[str, object] | None = None
     optin: Mapping[str, object] | None = None
-    raw: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def payload(self) -> str | None:
@@ -77,3 +80,42 @@ class Envelope:
             "referral": dict(self.referral) if self.referral else None,
             "timestamp": self.timestamp,
         }
+
+    def to_json(self) -> str:
+        """A compact JSON form, for the durable inbox."""
+        data: dict[str, Any] = {
+            "account_id": self.account_id,
+            "psid": self.psid,
+            "session_key": self.session_key,
+            "kind": str(self.kind),
+            "timestamp": self.timestamp,
+            "channel": self.channel,
+        }
+        optional: dict[str, Any] = {
+            "message_id": self.message_id,
+            "text": self.text,
+            "quick_reply_payload": self.quick_reply_payload,
+            "postback_payload": self.postback_payload,
+            "postback_title": self.postback_title,
+            "attachments": [a.as_context() for a in self.attachments] or None,
+            "reply_to": self.reply_to,
+            "referral": dict(self.referral) if self.referral else None,
+            "optin": dict(self.optin) if self.optin else None,
+        }
+        data.update({key: value for key, value in optional.items() if value is not None})
+        return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> Envelope:
+        try:
+            data = json.loads(text)
+            attachments = tuple(Attachment(**item) for item in data.pop("attachments", ()))
+            referral, optin = data.pop("referral", None), data.pop("optin", None)
+            return cls(
+                **{**data, "kind": EventKind(data["kind"])},
+                attachments=attachments,
+                referral=MappingProxyType(referral) if referral else None,
+                optin=MappingProxyType(optin) if optin else None,
+            )
+        except (ValueError, TypeError, KeyError) as err:
+            raise StoreError(f"a stored inbound event cannot be read: {err}") from err

@@ -6,12 +6,12 @@ Error
 ├── WebhookError
 │   ├── SignatureError         -> 403, nothing stored
 │   └── MalformedBodyError     -> 400
-├── GraphAPIError              status, code, subcode, fbtrace_id, sent: bool
-│   ├── TokenError             e.g. code 190: page token expired or revoked
-│   ├── RateLimitError         retry_after
-│   ├── WindowClosedError      outside the 24-hour window without a tag
-│   └── GraphUnavailableError  5xx or transport; safe to retry when not sent
-├── TemplateError              flow, step, file, line
+├── GraphAPIError              status, code, subcode, fbtrace_id, sent: bool, retryable
+│   ├── TokenError             code 190: page token expired or revoked (permanent)
+│   ├── PermanentSendError     100, 10, 200, 551, 368...: sending again will not help
+│   ├── WindowClosedError      outside the 24-hour window without a tag (permanent)
+│   ├── RateLimitError         4, 17, 32, 613: retry_after (temporary)
+│   └── GraphUnavailableError  5xx, codes 1 and 2, timeouts, refused (temporary)
 ├── PairingError               an unknown, expired or used pairing code
 └── StoreError                 the state store failed or holds something unreadable
 """
@@ -41,20 +41,82 @@ class ConfigReadError(ConfigError):
     """A file cannot be read at all: `runtime validate` exits 2 rather than 1."""
 
 
+class WebhookError(Error):
+    """A webhook request that is refused; `status` is the HTTP answer."""
+
+    status = 400
+
+
+class SignatureError(WebhookError):
+    """A missing or wrong X-Hub-Signature-256: answered 403, nothing stored."""
+
+    status = 403
+
+
+class MalformedBodyError(WebhookError):
+    """A body that is not a Messenger `page` webhook: answered 400."""
+
+    status = 400
+
+
+class GraphAPIError(Error):
+    """The Graph API refused a call, or could not be reached.
+
+    `retryable` says whether sending the same request again may succeed; `sent` whether the
+    request may have reached Meta (a timeout after sending) or surely did not (refused).
+    """
+
+    retryable = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: int | None = None,
+        subcode: int | None = None,
+        fbtrace_id: str | None = None,
+        sent: bool = True,
+    ) -> None:
+        self.status = status
+        self.code = code
+        self.subcode = subcode
+        self.fbtrace_id = fbtrace_id
+        self.sent = sent
+        super().__init__(message)
+
+
+class TokenError(GraphAPIError):
+    """The page token is invalid, expired or revoked (code 190): regenerate it."""
+
+
+class PermanentSendError(GraphAPIError):
+    """A refusal that sending again will not change (invalid parameter, no permission...)."""
+
+
+class WindowClosedError(GraphAPIError):
+    """Outside the 24-hour window without a message tag (refused before any HTTP call)."""
+
+
+class RateLimitError(GraphAPIError):
+    """Too many calls (codes 4, 17, 32, 613): back off and retry."""
+
+    retryable = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: object) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+
+
+class GraphUnavailableError(GraphAPIError):
+    """A temporary failure: HTTP 5xx, codes 1 and 2, a timeout or a refused connection."""
+
+    retryable = True
+
+
 class StoreError(Error):
     """The state store failed, or holds a record it cannot read."""
 
 
 class PairingError(Error):
     """A pairing code that is unknown, expired or already used."""
-
-
-class TemplateError(Error):
-    """A template failed to render; says which flow, step and file it belongs to."""
-
-    def __init__(self, message: str, *, flow: str, step: int, file: str, field: str) -> None:
-        self.flow = flow
-        self.step = step
-        self.file = file
-        self.field = field
-        super().__init__(f"{file}: flows.{flow}.steps.{step}.{field}: {message}")

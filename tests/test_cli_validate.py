@@ -41,7 +41,7 @@ def run(
 def test_the_quickstart_validates() -> None:
     result = run("validate", "-c", str(QUICKSTART))
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().endswith("valid (1 account, 5 flows, 1 warning)")
+    assert result.stdout.strip().endswith("valid (1 account, 7 flows, 1 warning)")
     assert "pageAccessToken: warning:" in result.stderr
 
 

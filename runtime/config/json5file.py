@@ -13,7 +13,9 @@ from runtime.errors import ConfigError, ConfigReadError
 from runtime.validation.problems import Problem, key_path
 
 # json5 reports "<string>:3 Unexpected "," at column 10"
-_JSON5_ERROR = re.compile(r"^<string>:(?P<line>\d+) (?P<message>.*?)(?: at column (?P<col>\d+))?$")
+_JSON5_ERROR = re.compile(
+    r"^<string>:(?P<line>\d+) (?P<message>.*?)(?: at column (?P<col>\d+))?$", re.DOTALL
+)
 _ENV_REFERENCE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -47,7 +49,7 @@ def read_json5(path: Path, *, display: str | None = None) -> Document:
         problem = Problem(file=shown, path="", message=f"not UTF-8 text (byte {err.start})")
         raise ConfigError([problem]) from err
     try:
-        data = json5.loads(text)
+        data = json5.loads(text, allow_duplicate_keys=False)  # the last would silently win
     except ValueError as err:
         raise ConfigError([_syntax_problem(shown, err)]) from err
     if not isinstance(data, Mapping):
@@ -58,13 +60,14 @@ def read_json5(path: Path, *, display: str | None = None) -> Document:
 
 def _syntax_problem(file: str, err: ValueError) -> Problem:
     match = _JSON5_ERROR.match(str(err))
-    if match is None:
-        return Problem(file=file, path="", message=f"JSON5 syntax error: {err}")
+    if match is None:  # e.g. 'Duplicate key "b" found in object': json5 gives no position
+        return Problem(file=file, path="", message=f"JSON5 error: {err}")
     column = match["col"]
+    text = match["message"].replace("\n", "\\n")  # one line per problem, always
     return Problem(
         file=file,
         path="",
-        message=f"JSON5 syntax error: {match['message']}",
+        message=f"JSON5 syntax error: {text}",
         line=int(match["line"]),
         column=int(column) if column else None,
     )

@@ -2,7 +2,9 @@
 
 Messenger is plain text, so autoescape is off. User text only ever reaches a template as data
 in its context (`message.text`), never as template source. A string with no Jinja syntax is
-kept as it is and never goes through Jinja at all.
+kept as it is and never goes through Jinja at all. The sandbox is the immutable one: a
+template reads variables but cannot change them (`vars.tags.append(1)` is refused); only a
+`set` step does.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Final
 
 import jinja2
 import jinja2.meta
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 # the names every template sees; anything else a template names is a warning at validate time
 CONTEXT_NAMES: Final = frozenset({"user", "message", "match", "vars", "account"})
@@ -22,13 +24,18 @@ def _finalize(value: object) -> object:
     return "" if value is None else value  # `{{ message.text }}` of a tap prints nothing
 
 
-ENVIRONMENT: Final = SandboxedEnvironment(
+ENVIRONMENT: Final = ImmutableSandboxedEnvironment(
     autoescape=False,
     undefined=jinja2.Undefined,
     finalize=_finalize,
     keep_trailing_newline=True,
 )
 _JINJA_MARKERS: Final = ("{{", "{%", "{#")
+
+
+def has_jinja_syntax(text: str) -> bool:
+    """True if `text` is a template; False if it is sent exactly as written (a literal)."""
+    return any(marker in text for marker in _JINJA_MARKERS)
 
 
 class Template:
@@ -40,7 +47,7 @@ class Template:
         """Compile `source`; raises jinja2.TemplateSyntaxError (with `.lineno`)."""
         self.source = source
         self._compiled: jinja2.Template | None = None
-        if any(marker in source for marker in _JINJA_MARKERS):
+        if has_jinja_syntax(source):
             self._compiled = ENVIRONMENT.from_string(source)
 
     @property

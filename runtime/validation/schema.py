@@ -231,9 +231,9 @@ def _message(error: Any, meta: Mapping[str, Any], *, secret: bool) -> str:
     if code == cerberus.errors.MIN_LENGTH.code and not len(value) and meta.get("hint"):
         return f"is empty: {meta['hint']}"
     if code == cerberus.errors.MIN_LENGTH.code:
-        return f"must have at least {error.constraint} {_counted(value)}, has {len(value)}"
+        return f"must have at least {_counted(value, error.constraint)}, has {len(value)}"
     if code == cerberus.errors.MAX_LENGTH.code:
-        return f"must have at most {error.constraint} {_counted(value)}, has {len(value)}"
+        return f"must have at most {_counted(value, error.constraint)}, has {len(value)}"
     return f"breaks the schema rule {error.rule!r}"
 
 
@@ -250,10 +250,15 @@ def _shown(value: object, *, secret: bool) -> str:
     return f" {text}"
 
 
-def _counted(value: object) -> str:
+def _counted(value: object, number: int) -> str:
+    """`3 items`, `1 entry`, `20 characters`: what a length counts in `value`."""
     if isinstance(value, str):
-        return "characters"
-    return "entries" if isinstance(value, Mapping) else "items"
+        noun = "character"
+    else:
+        noun = "entry" if isinstance(value, Mapping) else "item"
+    if number != 1:
+        noun = "entries" if noun == "entry" else noun + "s"
+    return f"{number} {noun}"
 
 
 def _unknown_key_message(key: str, allowed: Mapping[str, object]) -> str:

@@ -123,7 +123,7 @@ INVALID = [
     pytest.param(
         f'{{ channels: {{ messenger: {{ {GOOD}, accounts: {{ "a b": {{}} }} }} }} }}',
         "channels.messenger.accounts.a b: invalid value 'a b': an account id may use letters, "
-        "digits, '_', '.' and '-' (it appears in the webhook URL)",
+        "digits, '_' and '-' (it appears in the webhook URL)",
         id="account-id-with-space",
     ),
     pytest.param(
@@ -196,6 +196,21 @@ def test_a_json5_syntax_error_gives_line_and_column(write_config: WriteConfig) -
     [problem] = problems_of(path)
     assert (problem.line, problem.column) == (3, 40)
     assert problem.format() == f'{path}:3:40: JSON5 syntax error: Unexpected " "'
+
+
+def test_a_key_written_twice_is_an_error_not_a_silent_overwrite(write_config: WriteConfig) -> None:
+    path = write_config(
+        '{ channels: { messenger: { pageAccessToken: "t", verifyToken: "v", dmPolicy: "open",'
+        ' dmPolicy: "pairing" } } }'
+    )
+    assert lines_of(path) == [f'{path}: JSON5 error: Duplicate key "dmPolicy" found in object']
+
+
+def test_a_newline_in_a_syntax_error_stays_on_one_line(write_config: WriteConfig) -> None:
+    path = write_config("{\n  channels: {\n    messenger: { a: 1 b\n")
+    [line] = lines_of(path)
+    assert line.startswith(f"{path}:3:")
+    assert "\n" not in line
 
 
 def test_a_top_level_that_is_not_an_object_is_an_error(write_config: WriteConfig) -> None:

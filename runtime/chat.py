@@ -1,0 +1,263 @@
+"""`runtime chat`: talk to the bot in the terminal, with no network and no Facebook app.
+
+The bot's messages are printed as text; quick replies and buttons become numbered choices,
+and typing a number taps one. The session is kept in the configured store, exactly like a
+real user's, so an `ask` waits across turns and across restarts of `runtime chat`. The DM
+access policy is bypassed: whoever runs this owns the config.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import sys
+import time
+from dataclasses import dataclass
+from typing import TextIO
+
+from runtime.bot import Bot
+from runtime.config.model import Account
+from runtime.dialog.engine import run_turn
+from runtime.dialog.messages import (
+    Button,
+    ButtonTemplate,
+    GenericTemplate,
+    MediaAttachment,
+    OutMessage,
+    QuickReply,
+    TextMessage,
+)
+from runtime.envelope import Envelope
+from runtime.session import session_key
+from runtime.store.base import Store
+from runtime.testing import events
+
+CHAT_PSID = "chat-local"  # clearly not a real PSID (those are long numbers)
+BOT = "bot: "
+INDENT = " " * len(BOT)
+HELP = """\
+Type a message, or the number of a choice to tap it. Commands:
+  /tap PAYLOAD        tap a button or quick reply by its payload (e.g. /tap GET_STARTED)
+  /attach TYPE [URL]  send an attachment: image, video, audio, file or location
+  /say TEXT           send TEXT as it is, even a number or a leading '/'
+  /vars               show the session's variables
+  /reset              forget the session: the bot sees you as a new user
+  /quit               leave (Ctrl-D too)"""
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """A numbered thing to tap: a quick reply or a button of the bot's last messages."""
+
+    reply: QuickReply | None = None
+    button: Button | None = None
+
+
+class TerminalChat:
+    """One local user's conversation through the store; `handle` takes one typed line."""
+
+    def __init__(
+        self, bot: Bot, store: Store, account: Account, psid: str, *, out: TextIO, err: TextIO
+    ) -> None:
+        self.bot = bot
+        self.store = store
+        self.account = account
+        self.psid = psid
+        self.key = session_key(account.agent_id, psid)
+        self.out = out
+        self.err = err
+        self.offered: tuple[OutMessage, ...] = ()
+        self.choices: list[Choice] = []
+        self._sent = 0
+
+    def intro(self) -> str:
+        policy = self.account.dm_policy
+        return (
+            f"Chatting with account {self.account.label} as {self.psid}, offline. The DM policy "
+            f"({policy}) is bypassed: you are the owner, testing locally. "
+            "Type /help for commands; /quit or Ctrl-D ends."
+        )
+
+    async def handle(self, line: str) -> bool:
+        """Act on one line; False when the chat should end."""
+        text = line.strip()
+        if not text:
+            return True
+        if text.startswith("/"):
+            return await self.command(text)
+        if text.isdigit() and 1 <= int(text) <= len(self.choices):
+            await self.pick(self.choices[int(text) - 1])
+        else:
+            now, mid = self._stamp()
+            await self.send(events.text_event(self.account, self.psid, text, now=now, mid=mid))
+        return True
+
+    async def command(self, text: str) -> bool:
+        name, _, rest = text.partition(" ")
+        rest = rest.strip()
+        if name in ("/quit", "/exit"):
+            return False
+        if name == "/help":
+            self.say(HELP)
+        elif name == "/reset":
+            await self.store.delete_session(self.key)
+            self.offered, self.choices = (), []
+            self.say("(session forgotten: the bot sees you as a new user)")
+        elif name == "/vars":
+            session = await self.store.load_session(self.key)
+            variables = dict(session.vars) if session is not None else {}
+            self.say(json.dumps(variables, indent=2, ensure_ascii=False, sort_keys=True))
+        elif name == "/say" and rest:
+            now, mid = self._stamp()
+            await self.send(events.text_event(self.account, self.psid, rest, now=now, mid=mid))
+        elif name == "/tap" and rest:
+            now, mid = self._stamp()
+            envelope = events.tap_event(
+                self.account, self.psid, rest, offered=self.offered, now=now, mid=mid
+            )
+            await self.send(envelope)
+        elif name == "/attach" and rest:
+            kind, _, url = rest.partition(" ")
+            now, mid = self._stamp()
+            envelope = events.attachment_event(
+                self.account, self.psid, kind, url.strip() or None, now=now, mid=mid
+            )
+            await self.send(envelope)
+        else:
+            self.say(f"(unknown command or missing argument: {name}; /help lists the commands)")
+        return True
+
+    async def pick(self, choice: Choice) -> None:
+        now, mid = self._stamp()
+        if choice.reply is not None:
+            envelope = events.quick_reply_event(
+                self.account, self.psid, choice.reply, now=now, mid=mid
+            )
+            if choice.reply.content_type != "text":
+                self.say(f"(Messenger would send yours; chat sends {envelope.text})")
+            await self.send(envelope)
+            return
+        button = choice.button
+        if button is None:  # pragma: no cover - a Choice holds one or the other
+            return
+        if button.type == "web_url":
+            self.say(f"(opens {button.url})")
+        elif button.type == "phone_number":
+            self.say(f"(calls {button.payload})")
+        else:
+            payload = button.payload or ""
+            envelope = events.postback_event(
+                self.account, self.psid, payload, title=button.title, now=now, mid=mid
+            )
+            await self.send(envelope)
+
+    async def send(self, envelope: Envelope) -> None:
+        """One event through the engine, with the session loaded from and saved to the store."""
+        session = await self.store.load_session(self.key)
+        turn = run_turn(self.bot, envelope, session, now=time.time())
+        await self.store.save_session(turn.session)
+        for note in turn.notes:
+            print(f"note: {note}", file=self.err, flush=True)
+        if not turn.messages:
+            self.say("(the bot says nothing)")
+            return
+        self.offered = turn.messages
+        self.choices = []
+        for message in turn.messages:
+            self.say(self.render(message))
+
+    def render(self, message: OutMessage) -> str:
+        """A message as terminal lines; its choices are numbered on from the turn's last one."""
+        lines: list[str] = []
+        if isinstance(message, TextMessage):
+            lines.append(BOT + message.text.replace("\n", "\n" + INDENT))
+        elif isinstance(message, ButtonTemplate):
+            lines.append(BOT + message.text.replace("\n", "\n" + INDENT))
+            lines.extend(self.number_button(button) for button in message.buttons)
+        elif isinstance(message, GenericTemplate):
+            for index, card in enumerate(message.cards, start=1):
+                lines.append(f"{BOT}[card {index}/{len(message.cards)}] {card.title}")
+                if card.subtitle:
+                    lines.append(INDENT + card.subtitle)
+                if card.image_url:
+                    lines.append(f"{INDENT}[image] {card.image_url}")
+                if card.default_action_url:
+                    lines.append(f"{INDENT}(tap opens {card.default_action_url})")
+                lines.extend(self.number_button(button) for button in card.buttons)
+        elif isinstance(message, MediaAttachment):
+            lines.append(f"{BOT}[{message.type}] {message.url}")
+        for reply in message.quick_replies:
+            self.choices.append(Choice(reply=reply))
+            lines.append(f"  {len(self.choices)}) {_reply_title(reply)}")
+        return "\n".join(lines)
+
+    def number_button(self, button: Button) -> str:
+        self.choices.append(Choice(button=button))
+        line = f"  {len(self.choices)}) {button.title}"
+        if button.type == "web_url":
+            line += f"  (opens {button.url})"
+        elif button.type == "phone_number":
+            line += f"  (calls {button.payload})"
+        return line
+
+    def say(self, text: str) -> None:
+        print(text, file=self.out, flush=True)
+
+    def _stamp(self) -> tuple[float, str]:
+        self._sent += 1
+        return time.time(), f"m_chat_{time.time_ns()}_{self._sent}"
+
+
+def _reply_title(reply: QuickReply) -> str:
+    if reply.content_type == "user_email":
+        return "(your email address)"
+    if reply.content_type == "user_phone_number":
+        return "(your phone number)"
+    return reply.title or ""
+
+
+def chat(
+    bot: Bot,
+    account: Account,
+    psid: str,
+    *,
+    stdin: TextIO | None = None,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+) -> int:
+    """Run the chat until /quit or end of input; the store is the config's `state`."""
+    from runtime.store.factory import open_store
+
+    source = stdin if stdin is not None else sys.stdin
+    output = out if out is not None else sys.stdout
+    errors = err if err is not None else sys.stderr
+    # a person at a terminal gets a prompt (and line editing); a pipe gets neither
+    interactive = source is sys.stdin and source.isatty()
+    if interactive:
+        with contextlib.suppress(ImportError):  # line editing where the platform has it
+            import readline  # noqa: F401
+    with asyncio.Runner() as runner:
+        store = runner.run(open_store(bot.config.state))
+        try:
+            terminal = TerminalChat(bot, store, account, psid, out=output, err=errors)
+            terminal.say(terminal.intro())
+            while True:
+                line = _read_line(source, interactive=interactive)
+                if line is None or not runner.run(terminal.handle(line)):
+                    break
+        finally:
+            runner.run(store.close())
+    return 0
+
+
+def _read_line(source: TextIO, *, interactive: bool) -> str | None:
+    """The next line typed, None at the end of input."""
+    if interactive:
+        try:
+            return input("> ")
+        except EOFError:
+            print()
+            return None
+    line = source.readline()
+    return line if line else None

@@ -1,0 +1,47 @@
+"""Which flow an envelope starts: payload, then keywords, then regexes, then attachment type.
+
+Payloads, keywords and attachment types are dict lookups in the Bot's TriggerIndex, so this
+costs the same with 10 or 10,000 flows; only the regex triggers are tried one by one, in
+file order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from runtime.bot import TriggerIndex, normalize_keyword
+from runtime.envelope import Envelope
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Start:
+    """The flow an event starts; `match` holds a regex trigger's named groups."""
+
+    flow: str
+    match: dict[str, str | None] = field(default_factory=dict)
+
+
+def find_start(triggers: TriggerIndex, envelope: Envelope) -> Start | None:
+    """The flow a trigger claims for `envelope`, or None (the fallback is the caller's call)."""
+    payload = envelope.payload
+    if payload is not None and payload in triggers.by_payload:
+        return Start(flow=triggers.by_payload[payload])
+    text = envelope.text
+    if text is not None:
+        keyword_flow = triggers.by_keyword.get(normalize_keyword(text))
+        if keyword_flow is not None:
+            return Start(flow=keyword_flow)
+        for pattern, flow in triggers.regexes:
+            found = pattern.search(text)
+            if found is not None:
+                return Start(flow=flow, match=found.groupdict())
+    if envelope.attachments:
+        attachment_flow = triggers.by_attachment.get(envelope.attachments[0].type)
+        if attachment_flow is not None:
+            return Start(flow=attachment_flow)
+    return None
+
+
+def payload_flow(triggers: TriggerIndex, payload: str | None) -> str | None:
+    """The flow a payload trigger starts for `payload`, if any."""
+    return None if payload is None else triggers.by_payload.get(payload)

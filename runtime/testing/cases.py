@@ -1,0 +1,239 @@
+"""Conversation test files (JSON5) -> checked, immutable test cases; every mistake at once.
+
+```json5
+{
+  tests: [
+    {
+      name: "welcome",
+      as: "1234",  // optional PSID
+      turns: [
+        { user: "hi", expect: [{ text: "Hi there!", quick_replies: ["Pricing", "Sign up"] }] },
+        { tap: "PRICING", expect: [{ buttons: { text: "Plans...", buttons: ["See plans"] } }] },
+        { attach: "image", expect: [{ text: "Nice picture!" }, { attachment: { type: "image" } }] },
+      ],
+    },
+  ],
+}
+```
+
+The shape is checked by `schemas/conversation.json5`; what a schema cannot say (exactly one
+action per turn, one kind per expected message, test names used once) is checked here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, cast
+
+from runtime.config.json5file import read_json5
+from runtime.errors import ConfigError
+from runtime.testing.conversation import DEFAULT_PSID
+from runtime.validation.problems import Problem
+from runtime.validation.schema import drop_invalid, validate_document
+
+
+class Action(StrEnum):
+    """What the user does in a turn."""
+
+    USER = "user"  # types text
+    TAP = "tap"  # taps a quick reply or a button with this payload
+    ATTACH = "attach"  # sends an attachment of this type
+
+
+class MessageKind(StrEnum):
+    TEXT = "text"
+    BUTTONS = "buttons"
+    CARDS = "cards"
+    ATTACHMENT = "attachment"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExpectedCard:
+    title: str
+    subtitle: str | None = None  # None: not compared
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExpectedMessage:
+    """One message the bot should send. A None field was left out: it is not compared."""
+
+    kind: MessageKind
+    text: str | None = None  # a text message's text, or a button template's
+    quick_replies: tuple[str, ...] | None = None
+    buttons: tuple[str, ...] | None = None
+    cards: tuple[ExpectedCard, ...] | None = None
+    attachment_type: str | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UserTurn:
+    """What the user does, and what the bot should answer. `number` counts from 1."""
+
+    number: int
+    action: Action
+    value: str  # the text, the payload or the attachment type
+    url: str | None
+    expect: tuple[ExpectedMessage, ...]
+    vars: Mapping[str, object] | None
+
+    def describe(self) -> str:
+        """`user: "hi"`, `tap: PRICING`, `attach: image`."""
+        if self.action is Action.USER:
+            return f"user: {json.dumps(self.value, ensure_ascii=False)}"
+        return f"{self.action}: {self.value}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConversationTest:
+    name: str
+    psid: str
+    account: str | None
+    turns: tuple[UserTurn, ...]
+    key_path: str  # `tests.2`, for messages about the test
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConversationFile:
+    path: Path
+    display: str
+    tests: tuple[ConversationTest, ...]
+
+
+def load_conversation_file(path: Path, *, display: str | None = None) -> ConversationFile:
+    """Read and check one test file; ConfigError (ConfigReadError if unreadable) lists problems."""
+    document = read_json5(path, display=display)
+    file = document.display
+    data, problems = validate_document(document.data, "conversation", file=file)
+    # what the schema found wrong is dropped, so the checks below see only well-shaped values
+    # and report their own mistakes too: every problem of the file at once
+    data = drop_invalid(data, problems)
+    reader = _Reader(file, broken=frozenset(problem.path for problem in problems))
+    entries = cast("list[Mapping[str, Any]]", data.get("tests", []))
+    tests = tuple(reader.test(test, f"tests.{index}") for index, test in enumerate(entries))
+    reader.check_names(tests)
+    problems.extend(reader.problems)
+    if problems:
+        raise ConfigError(sorted(problems, key=_location))
+    return ConversationFile(path=path, display=file, tests=tests)
+
+
+def _location(problem: Problem) -> tuple[tuple[int, int | str], ...]:
+    """Document order: `tests.2` before `tests.10`."""
+    return tuple(
+        (0, int(part)) if part.isdigit() else (1, part) for part in problem.path.split(".")
+    )
+
+
+class _Reader:
+    """Turns schema-valid data into test cases, collecting what the schema cannot check."""
+
+    def __init__(self, file: str, *, broken: frozenset[str]) -> None:
+        self.file = file
+        self.broken = broken  # key paths the schema found wrong
+        self.problems: list[Problem] = []
+
+    def is_broken(self, path: str) -> bool:
+        """Whether the schema found something wrong inside `path` (reported already)."""
+        return any(broken.startswith(f"{path}.") for broken in self.broken)
+
+    def problem(self, path: str, message: str) -> None:
+        self.problems.append(Problem(file=self.file, path=path, message=message))
+
+    def test(self, data: Mapping[str, Any], path: str) -> ConversationTest:
+        turns = tuple(
+            self.turn(turn, f"{path}.turns.{index}", index + 1)
+            for index, turn in enumerate(data.get("turns", []))
+        )
+        return ConversationTest(
+            name=data.get("name", ""),
+            psid=str(data.get("as", DEFAULT_PSID)),
+            account=data.get("account"),
+            turns=tuple(turn for turn in turns if turn is not None),
+            key_path=path,
+        )
+
+    def turn(self, data: Mapping[str, Any], path: str, number: int) -> UserTurn | None:
+        actions = [action for action in Action if action.value in data]
+        if len(actions) != 1:
+            if self.is_broken(path):
+                return None
+            found = f"has {', '.join(actions)}" if actions else "has none"
+            self.problem(path, f"a turn needs exactly one of user, tap, attach; {found}")
+            return None
+        action = actions[0]
+        if "url" in data and action is not Action.ATTACH:
+            self.problem(f"{path}.url", "is only used with `attach`")
+        expect = [
+            self.message(message, f"{path}.expect.{index}")
+            for index, message in enumerate(data.get("expect", []))
+        ]
+        variables = data.get("vars")
+        return UserTurn(
+            number=number,
+            action=action,
+            value=data[action.value],
+            url=data.get("url"),
+            expect=tuple(message for message in expect if message is not None),
+            vars=MappingProxyType(dict(variables)) if variables is not None else None,
+        )
+
+    def message(self, data: Mapping[str, Any], path: str) -> ExpectedMessage | None:
+        kinds = [kind for kind in MessageKind if kind.value in data]
+        if len(kinds) != 1:
+            if self.is_broken(path):
+                return None
+            found = f"has {', '.join(kinds)}" if kinds else "has none"
+            self.problem(
+                path,
+                f"an expected message needs exactly one of text, buttons, cards, attachment; "
+                f"{found}",
+            )
+            return None
+        kind = kinds[0]
+        quick_replies = _titles(data.get("quick_replies"))
+        if kind is MessageKind.TEXT:
+            return ExpectedMessage(kind=kind, text=data["text"], quick_replies=quick_replies)
+        if kind is MessageKind.BUTTONS:
+            spec = data["buttons"] or {}
+            return ExpectedMessage(
+                kind=kind,
+                text=spec.get("text"),
+                buttons=_titles(spec.get("buttons")),
+                quick_replies=quick_replies,
+            )
+        if kind is MessageKind.CARDS:
+            cards = tuple(
+                ExpectedCard(title=card)
+                if isinstance(card, str)
+                else ExpectedCard(title=card["title"], subtitle=card.get("subtitle"))
+                for card in data["cards"] or ()
+            )
+            return ExpectedMessage(kind=kind, cards=cards, quick_replies=quick_replies)
+        spec = data["attachment"] or {}
+        return ExpectedMessage(
+            kind=kind,
+            attachment_type=spec.get("type"),
+            url=spec.get("url"),
+            quick_replies=quick_replies,
+        )
+
+    def check_names(self, tests: Sequence[ConversationTest]) -> None:
+        seen: dict[str, str] = {}
+        for test in tests:
+            if not test.name:
+                continue  # missing: the schema has said so
+            first = seen.setdefault(test.name, test.key_path)
+            if first != test.key_path:
+                self.problem(
+                    f"{test.key_path}.name", f"test '{test.name}' is already defined at {first}"
+                )
+
+
+def _titles(value: Sequence[str] | None) -> tuple[str, ...] | None:
+    return tuple(value) if value is not None else None

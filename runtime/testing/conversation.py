@@ -1,0 +1,97 @@
+"""Conversation: one user talking to a Bot in memory, turn by turn, as a test does.
+
+Usable from any test suite, like errbot's testbot::
+
+    from runtime.build import build_bot
+    from runtime.testing import Conversation
+
+    chat = Conversation(build_bot(Path("config.json5")).bot)
+    assert chat.say("hi").messages[0].text == "Hi there! What do you need?"
+    chat.tap("SIGNUP")
+    chat.say("me@example.com")
+    assert chat.session.vars["email"] == "me@example.com"
+
+No network, no store: the session lives in the object, and the clock is a counter, so runs
+are repeatable.
+"""
+
+from __future__ import annotations
+
+from runtime.bot import Bot
+from runtime.config.model import Account
+from runtime.dialog.engine import Turn, run_turn
+from runtime.envelope import Envelope
+from runtime.errors import ConfigError
+from runtime.session import Session
+from runtime.testing import events
+from runtime.validation.problems import Problem
+
+DEFAULT_PSID = "test-user"
+START_TIME = 1_700_000_000.0  # the fixed "now" of the first event; each event adds a second
+
+
+class Conversation:
+    """One sender's conversation with `bot`; starts with no session, like a new user."""
+
+    def __init__(
+        self, bot: Bot, *, psid: str = DEFAULT_PSID, account_id: str | None = None
+    ) -> None:
+        self.bot = bot
+        self.psid = psid
+        self.account = choose_account(bot, account_id)
+        self.session: Session | None = None
+        self.last_turn: Turn | None = None
+        self._events = 0
+
+    def say(self, text: str) -> Turn:
+        """The user types `text`."""
+        now, mid = self._stamp()
+        return self.send(events.text_event(self.account, self.psid, text, now=now, mid=mid))
+
+    def tap(self, payload: str) -> Turn:
+        """The user taps the quick reply or button carrying `payload` (see `events.tap_event`)."""
+        offered = self.last_turn.messages if self.last_turn is not None else ()
+        now, mid = self._stamp()
+        envelope = events.tap_event(
+            self.account, self.psid, payload, offered=offered, now=now, mid=mid
+        )
+        return self.send(envelope)
+
+    def attach(self, type: str, url: str | None = None) -> Turn:
+        """The user sends an attachment of `type` (image, video, audio, file, location)."""
+        now, mid = self._stamp()
+        envelope = events.attachment_event(self.account, self.psid, type, url, now=now, mid=mid)
+        return self.send(envelope)
+
+    def send(self, envelope: Envelope) -> Turn:
+        """Run one event through the engine and keep the session it returns."""
+        turn = run_turn(self.bot, envelope, self.session, now=envelope.timestamp)
+        self.session = turn.session
+        if turn.messages:  # what the user can tap is what the bot said last
+            self.last_turn = turn
+        return turn
+
+    def reset(self) -> None:
+        """Forget the session, as if the user had never written."""
+        self.session = None
+        self.last_turn = None
+
+    def _stamp(self) -> tuple[float, str]:
+        self._events += 1
+        return START_TIME + self._events, f"m_test_{self._events}"
+
+
+def choose_account(bot: Bot, account_id: str | None) -> Account:
+    """The account named, or the first one configured; ConfigError if there is none such."""
+    if account_id is None:
+        for account in bot.accounts.values():
+            return account
+        message = "no enabled Messenger account to talk to"
+    else:
+        found = bot.accounts.get(account_id)
+        if found is not None:
+            return found
+        known = ", ".join(f"'{name}'" for name in bot.accounts) or "none"
+        message = f"no account '{account_id}'; the enabled accounts are {known}"
+    file = str(bot.config.path)
+    raise ConfigError([Problem(file=file, path="channels.messenger", message=message)])

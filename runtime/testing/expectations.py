@@ -1,0 +1,169 @@
+"""Expected and actual messages as short readable lines, compared and diffed line by line.
+
+Each message is one line::
+
+    text: "Hi there! What do you need?"  [Pricing] [Talk to a human]
+    buttons: "Plans start at 9.90 EUR a month."  <See plans> <Back>
+    cards: "Starter kit" ("Everything you need to begin.") | "Pro kit"
+    attachment: image https://example.com/img/thanks.png
+
+An actual message is drawn with only the parts its expectation names (a test that leaves
+`quick_replies` out does not see them), so equal lines mean a passing turn, and the diff of
+a failing one shows only what the test asked about.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Mapping, Sequence
+
+from runtime.dialog.messages import (
+    ButtonTemplate,
+    Card,
+    GenericTemplate,
+    MediaAttachment,
+    OutMessage,
+    QuickReply,
+    TextMessage,
+)
+from runtime.testing.cases import ExpectedCard, ExpectedMessage, MessageKind, UserTurn
+
+NOTHING = "(nothing)"
+
+
+def render_expected(expected: ExpectedMessage) -> str:
+    """The line an expectation stands for."""
+    parts: list[str] = []
+    if expected.kind is MessageKind.CARDS:
+        parts.append(" | ".join(_card(card.title, card.subtitle) for card in expected.cards or ()))
+    elif expected.kind is MessageKind.ATTACHMENT:
+        parts.append(" ".join(part for part in (expected.attachment_type, expected.url) if part))
+    else:
+        if expected.text is not None:
+            parts.append(quoted(expected.text))
+        if expected.buttons:
+            parts.append(" ".join(f"<{title}>" for title in expected.buttons))
+    if expected.quick_replies:
+        parts.append(" ".join(f"[{title}]" for title in expected.quick_replies))
+    body = "  ".join(part for part in parts if part)
+    return f"{expected.kind}: {body}" if body else f"{expected.kind}:"
+
+
+def render_message(message: OutMessage, like: ExpectedMessage | None = None) -> str:
+    """The line of an actual message: all of it, or only the parts `like` names."""
+    expected = like if like is not None and like.kind is message_kind(message) else None
+    if expected is None:
+        expected = _everything(message)
+    actual = _as_expected(message, expected)
+    return render_expected(actual)
+
+
+def message_kind(message: OutMessage) -> MessageKind:
+    if isinstance(message, TextMessage):
+        return MessageKind.TEXT
+    if isinstance(message, ButtonTemplate):
+        return MessageKind.BUTTONS
+    if isinstance(message, GenericTemplate):
+        return MessageKind.CARDS
+    return MessageKind.ATTACHMENT
+
+
+def reply_title(reply: QuickReply) -> str:
+    """A quick reply's title; user_email and user_phone_number ones have none: their type."""
+    return reply.title if reply.title is not None else reply.content_type
+
+
+def quoted(text: str) -> str:
+    """A string as JSON writes it: quoted, escapes for newlines, other characters kept."""
+    return json.dumps(text, ensure_ascii=False)
+
+
+def turn_lines(
+    turn: UserTurn, messages: Sequence[OutMessage], variables: Mapping[str, object]
+) -> tuple[list[str], list[str]]:
+    """The expected and the actual lines of one turn: its messages, then the `vars` it names."""
+    expected = [render_expected(message) for message in turn.expect] or [NOTHING]
+    actual = [
+        render_message(message, turn.expect[index] if index < len(turn.expect) else None)
+        for index, message in enumerate(messages)
+    ] or [NOTHING]
+    for name, value in (turn.vars or {}).items():
+        expected.append(f"vars.{name} = {_json(value)}")
+        shown = _json(variables[name]) if name in variables else "(not set)"
+        actual.append(f"vars.{name} = {shown}")
+    return expected, actual
+
+
+def diff(expected: Sequence[str], actual: Sequence[str]) -> list[str]:
+    """A unified diff of the whole turn (every line kept as context), without `@@` lines."""
+    context = max(len(expected), len(actual))
+    lines = difflib.unified_diff(
+        list(expected), list(actual), "expected", "actual", n=context, lineterm=""
+    )
+    return [line for line in lines if not line.startswith("@@")]
+
+
+def _everything(message: OutMessage) -> ExpectedMessage:
+    """An expectation naming every part of `message`, so all of it is drawn."""
+    kind = message_kind(message)
+    if isinstance(message, GenericTemplate):
+        cards = tuple(ExpectedCard(title="", subtitle=card.subtitle) for card in message.cards)
+        return ExpectedMessage(kind=kind, cards=cards, quick_replies=())
+    if isinstance(message, MediaAttachment):
+        return ExpectedMessage(
+            kind=kind, attachment_type=message.type, url=message.url, quick_replies=()
+        )
+    if isinstance(message, ButtonTemplate):
+        return ExpectedMessage(kind=kind, text="", buttons=(), quick_replies=())
+    return ExpectedMessage(kind=kind, text="", quick_replies=())
+
+
+def _as_expected(message: OutMessage, like: ExpectedMessage) -> ExpectedMessage:
+    """`message` written as an expectation with the parts `like` has set, and no others."""
+    quick_replies = (
+        tuple(reply_title(reply) for reply in message.quick_replies)
+        if like.quick_replies is not None
+        else None
+    )
+    if isinstance(message, TextMessage):
+        return ExpectedMessage(
+            kind=like.kind,
+            text=message.text if like.text is not None else None,
+            quick_replies=quick_replies,
+        )
+    if isinstance(message, ButtonTemplate):
+        return ExpectedMessage(
+            kind=like.kind,
+            text=message.text if like.text is not None else None,
+            buttons=tuple(button.title for button in message.buttons)
+            if like.buttons is not None
+            else None,
+            quick_replies=quick_replies,
+        )
+    if isinstance(message, GenericTemplate):
+        shapes = like.cards or ()
+        cards = tuple(
+            _card_as_expected(card, shapes[index] if index < len(shapes) else None)
+            for index, card in enumerate(message.cards)
+        )
+        return ExpectedMessage(kind=like.kind, cards=cards, quick_replies=quick_replies)
+    return ExpectedMessage(
+        kind=like.kind,
+        attachment_type=message.type if like.attachment_type is not None else None,
+        url=message.url if like.url is not None else None,
+        quick_replies=quick_replies,
+    )
+
+
+def _card_as_expected(card: Card, like: ExpectedCard | None) -> ExpectedCard:
+    wants_subtitle = like is not None and like.subtitle is not None
+    return ExpectedCard(title=card.title, subtitle=card.subtitle if wants_subtitle else None)
+
+
+def _card(title: str, subtitle: str | None) -> str:
+    return quoted(title) + (f" ({quoted(subtitle)})" if subtitle is not None else "")
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
