@@ -79,6 +79,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     chat.add_argument("--account", default=None, help="the account to talk to (default: the first)")
     chat.set_defaults(handler=run_chat)
+
+    serve = commands.add_parser("serve", parents=[common], help="run the webhook server")
+    serve.add_argument("--host", default=None, help="interface (default: server.host)")
+    serve.add_argument("--port", type=int, default=None, help="TCP port (default: server.port)")
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (default: 1)")
+    serve.set_defaults(handler=run_serve)
+
+    send = commands.add_parser(
+        "send", parents=[common], help="send a message to a person (24-hour window rules)"
+    )
+    send.add_argument("channel", choices=["messenger"])
+    send.add_argument("--to", required=True, metavar="PSID", help="the person's page-scoped id")
+    send.add_argument("--text", required=True, help="the message (split if over 2000 chars)")
+    send.add_argument("--tag", default=None, help="message tag, for outside the 24-hour window")
+    send.add_argument("--account", default=None, help="the page account (default: the only one)")
+    send.set_defaults(handler=run_send)
     return parser
 
 
@@ -156,3 +172,40 @@ def run_chat(args: argparse.Namespace) -> int:
     except Error as err:  # the store cannot be opened, say
         print(f"runtime chat: {err}", file=sys.stderr)
         return 1
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from runtime.errors import ConfigError, ConfigReadError
+    from runtime.serve import serve
+
+    if args.workers < 1:
+        print("runtime serve: --workers must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        serve(config_path(args), host=args.host, port=args.port, workers=args.workers)
+    except ConfigError as err:
+        _print_problems(err.problems, as_json=False)
+        return 2 if isinstance(err, ConfigReadError) else 1
+    return 0
+
+
+def run_send(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from runtime.build import build_bot
+    from runtime.errors import ConfigError, ConfigReadError, Error
+    from runtime.messenger.proactive import send_to
+
+    try:
+        bot = build_bot(config_path(args)).bot
+        asyncio.run(
+            send_to(bot, psid=args.to, text=args.text, account_id=args.account, tag=args.tag)
+        )
+    except ConfigError as err:
+        _print_problems(err.problems, as_json=False)
+        return 2 if isinstance(err, ConfigReadError) else 1
+    except Error as err:
+        print(f"runtime send: {err}", file=sys.stderr)
+        return 1
+    print(f"sent to {args.to}")
+    return 0

@@ -44,12 +44,17 @@ class ApprovedSender:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NewInbound:
-    """A webhook event to keep: `body` is its JSON; `message_id` (when it has one) dedupes it."""
+    """A webhook event to keep: `body` is its JSON; `message_id` (when it has one) dedupes it.
+
+    `at` is when the person sent it (Unix seconds); when given, it is recorded as their last
+    inbound time (the 24-hour window) in the same transaction.
+    """
 
     account_id: str
     psid: str
     body: str
     message_id: str | None = None
+    at: float | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -181,6 +186,23 @@ class Store(Protocol):
 
     async def complete_inbound(self, event_id: int) -> None: ...
 
+    async def finish_inbound(
+        self,
+        event_id: int,
+        *,
+        session: Session | None,
+        outbound: Sequence[NewOutbound],
+        now: float,
+        worker: str,
+        lease: float,
+    ) -> list[int]:
+        """Close a processed event in one transaction: save the session (if given), keep its
+        replies in the outbox leased to `worker` (who sends them now), forget the event.
+
+        Either all of it happens or none: a crash leaves the event to be processed again,
+        never a saved session without its replies. Returns the outbox ids, in order.
+        """
+
     async def release_inbound(self, event_id: int) -> None:
         """Give a claimed event back unprocessed (graceful shutdown)."""
 
@@ -200,7 +222,11 @@ class Store(Protocol):
         """The Graph API accepted it: forget it."""
 
     async def retry_outbound(self, message_id: int, *, at: float, error: str) -> None:
-        """A temporary failure: count the attempt and offer it again at `at`."""
+        """A temporary failure: count the attempt and offer it again at `at`.
+
+        A leased message stays leased to the same worker until a grace period after `at`,
+        since that worker retries it from memory; if the worker dies, others take it then.
+        """
 
     async def dead_letter_outbound(self, message_id: int, *, now: float, error: str) -> None:
         """A permanent failure: move it to the dead letters."""

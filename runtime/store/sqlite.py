@@ -28,6 +28,7 @@ from runtime.store.base import (
 T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 10_000  # how long a write waits for another process's write to finish
+RETRY_LEASE_GRACE = 60.0  # a retried message stays its sender's this long past its retry time
 KEEP_EXPIRED_PAIRINGS = 86_400.0  # expired requests stay a day so `take_pairing` can say so
 
 
@@ -233,6 +234,8 @@ class SQLiteStore:
                     new.discard(event.message_id)
                 params = (event.account_id, event.psid, event.body, now)
                 kept.append(_insert(conn, sql.INSERT_INBOUND, params))
+                if event.at is not None:
+                    conn.execute(sql.RECORD_INBOUND, (event.account_id, event.psid, event.at))
             return kept
 
         return await self._run("accept inbound events", work)
@@ -248,6 +251,32 @@ class SQLiteStore:
 
     async def complete_inbound(self, event_id: int) -> None:
         await self._run("complete an inbound event", _exec(sql.COMPLETE_INBOUND, event_id))
+
+    async def finish_inbound(
+        self,
+        event_id: int,
+        *,
+        session: Session | None,
+        outbound: Sequence[NewOutbound],
+        now: float,
+        worker: str,
+        lease: float,
+    ) -> list[int]:
+        def work(conn: sqlite3.Connection) -> list[int]:
+            if session is not None:
+                conn.execute(sql.SAVE_SESSION, (session.key, session.to_json(), session.updated_at))
+            ids = [
+                _insert(
+                    conn,
+                    sql.INSERT_OUTBOUND_LEASED,
+                    (msg.account_id, msg.psid, msg.body, now, now, worker, now + lease),
+                )
+                for msg in outbound
+            ]
+            conn.execute(sql.COMPLETE_INBOUND, (event_id,))
+            return ids
+
+        return await self._run("finish an inbound event", work)
 
     async def release_inbound(self, event_id: int) -> None:
         await self._run("release an inbound event", _exec(sql.RELEASE_INBOUND, event_id))
@@ -278,8 +307,9 @@ class SQLiteStore:
         await self._run("complete an outbound message", _exec(sql.COMPLETE_OUTBOUND, message_id))
 
     async def retry_outbound(self, message_id: int, *, at: float, error: str) -> None:
+        params = {"error": error, "at": at, "grace": RETRY_LEASE_GRACE, "id": message_id}
         await self._run(
-            "schedule an outbound retry", _exec(sql.RETRY_OUTBOUND, error, at, message_id)
+            "schedule an outbound retry", lambda conn: conn.execute(sql.RETRY_OUTBOUND, params)
         )
 
     async def dead_letter_outbound(self, message_id: int, *, now: float, error: str) -> None:

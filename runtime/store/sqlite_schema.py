@@ -204,6 +204,11 @@ INSERT_OUTBOUND = """
     INSERT INTO outbox (account_id, psid, body, created_at, next_attempt_at)
     VALUES (?, ?, ?, ?, ?)
 """
+INSERT_OUTBOUND_LEASED = """
+    INSERT INTO outbox (account_id, psid, body, created_at, next_attempt_at, lease_owner,
+                        lease_until)
+    VALUES (?, ?, ?, ?, ?, ?, ?)
+"""
 # As for the inbox, plus: a user's oldest message must be due, else none of theirs is offered.
 CLAIMABLE_OUTBOUND = """
     SELECT outbox.id, outbox.account_id, outbox.psid, outbox.body, outbox.created_at,
@@ -222,9 +227,9 @@ LEASE_OUTBOUND = "UPDATE outbox SET lease_owner = ?, lease_until = ? WHERE id = 
 COMPLETE_OUTBOUND = "DELETE FROM outbox WHERE id = ?"
 RETRY_OUTBOUND = """
     UPDATE outbox
-    SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?,
-        lease_owner = NULL, lease_until = NULL
-    WHERE id = ?
+    SET attempts = attempts + 1, last_error = :error, next_attempt_at = :at,
+        lease_until = CASE WHEN lease_owner IS NULL THEN NULL ELSE :at + :grace END
+    WHERE id = :id
 """
 # The failed attempt that makes a message a dead letter counts as one of its attempts.
 DEAD_LETTER = """

@@ -447,8 +447,10 @@ async def test_a_message_not_yet_due_holds_back_only_its_users_later_ones(
     assert [m.body for m in await store.claim_outbound("w", now=50.0, lease=60.0, limit=10)] == [
         "2a"
     ]
-    [again] = await store.claim_outbound("w", now=100.0, lease=60.0, limit=10)
-    assert again.body == "1a"
+    # the worker retrying it keeps it a grace minute past its retry time; then anyone may
+    assert await store.claim_outbound("w2", now=100.0, lease=60.0, limit=10) == []
+    again = await store.claim_outbound("w2", now=161.0, lease=60.0, limit=10)
+    assert [m.body for m in again] == ["1a", "2a"]  # 2a's lease from t=50 ran out too
 
 
 async def test_a_retry_counts_the_attempt_and_keeps_the_error(store: SQLiteStore) -> None:
@@ -456,8 +458,16 @@ async def test_a_retry_counts_the_attempt_and_keeps_the_error(store: SQLiteStore
     for attempt in (1, 2):
         await store.claim_outbound("w", now=float(attempt), lease=600.0, limit=1)
         await store.retry_outbound(message_id, at=10.0 * attempt, error=f"error {attempt}")
-    [message] = await store.claim_outbound("w2", now=20.0, lease=60.0, limit=1)
+    [message] = await store.claim_outbound("w2", now=81.0, lease=60.0, limit=1)
     assert (message.attempts, message.last_error, message.next_attempt_at) == (2, "error 2", 20.0)
+
+
+async def test_an_unleased_message_retried_is_offered_at_its_retry_time(store: SQLiteStore) -> None:
+    [message_id] = await store.enqueue_outbound([outbound("u1", "hi")], now=0.0)
+    await store.retry_outbound(message_id, at=10.0, error="HTTP 500")
+    assert await store.claim_outbound("w", now=9.0, lease=60.0, limit=1) == []
+    [message] = await store.claim_outbound("w", now=10.0, lease=60.0, limit=1)
+    assert message.attempts == 1
 
 
 async def test_an_expired_outbound_lease_is_offered_again(store: SQLiteStore) -> None:

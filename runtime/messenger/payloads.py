@@ -1,0 +1,120 @@
+"""Send API request bodies: rendered messages and sender actions as Graph API JSON."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from runtime.dialog.messages import (
+    Button,
+    ButtonTemplate,
+    Card,
+    GenericTemplate,
+    MediaAttachment,
+    OutMessage,
+    QuickReply,
+    TextMessage,
+)
+
+# the message tags that allow a send outside the 24-hour window
+MESSAGE_TAGS = ("CONFIRMED_EVENT_UPDATE", "POST_PURCHASE_UPDATE", "ACCOUNT_UPDATE", "HUMAN_AGENT")
+
+
+class MessagingType(StrEnum):
+    RESPONSE = "RESPONSE"  # a reply to a message the person sent
+    UPDATE = "UPDATE"  # a proactive send inside the 24-hour window
+    MESSAGE_TAG = "MESSAGE_TAG"  # outside the window, with a tag
+
+
+class SenderAction(StrEnum):
+    MARK_SEEN = "mark_seen"
+    TYPING_ON = "typing_on"
+    TYPING_OFF = "typing_off"
+
+
+def message_request(
+    psid: str,
+    message: OutMessage,
+    *,
+    messaging_type: MessagingType = MessagingType.RESPONSE,
+    tag: str | None = None,
+) -> dict[str, Any]:
+    """The body of `POST /me/messages` for one message (the token goes in the query)."""
+    body: dict[str, Any] = {
+        "recipient": {"id": psid},
+        "messaging_type": str(messaging_type),
+        "message": message_json(message),
+    }
+    if tag is not None:
+        body["tag"] = tag
+    return body
+
+
+def sender_action_request(psid: str, action: SenderAction) -> dict[str, Any]:
+    """A sender action is a request of its own, never combined with a message."""
+    return {"recipient": {"id": psid}, "sender_action": str(action)}
+
+
+def message_json(message: OutMessage) -> dict[str, Any]:
+    result: dict[str, Any]
+    if isinstance(message, TextMessage):
+        result = {"text": message.text}
+    elif isinstance(message, ButtonTemplate):
+        result = _template(
+            {
+                "template_type": "button",
+                "text": message.text,
+                "buttons": [_button(b) for b in message.buttons],
+            }
+        )
+    elif isinstance(message, GenericTemplate):
+        result = _template(
+            {"template_type": "generic", "elements": [_card(card) for card in message.cards]}
+        )
+    else:
+        result = _media(message)
+    if message.quick_replies:
+        result["quick_replies"] = [_quick_reply(reply) for reply in message.quick_replies]
+    return result
+
+
+def _template(payload: dict[str, Any]) -> dict[str, Any]:
+    return {"attachment": {"type": "template", "payload": payload}}
+
+
+def _media(message: MediaAttachment) -> dict[str, Any]:
+    return {
+        "attachment": {"type": message.type, "payload": {"url": message.url, "is_reusable": True}}
+    }
+
+
+def _button(button: Button) -> dict[str, Any]:
+    result: dict[str, Any] = {"type": button.type, "title": button.title}
+    if button.type == "web_url":
+        result["url"] = button.url
+    else:
+        result["payload"] = button.payload
+    return result
+
+
+def _card(card: Card) -> dict[str, Any]:
+    result: dict[str, Any] = {"title": card.title}
+    if card.subtitle:
+        result["subtitle"] = card.subtitle
+    if card.image_url:
+        result["image_url"] = card.image_url
+    if card.default_action_url:
+        result["default_action"] = {"type": "web_url", "url": card.default_action_url}
+    if card.buttons:
+        result["buttons"] = [_button(button) for button in card.buttons]
+    return result
+
+
+def _quick_reply(reply: QuickReply) -> dict[str, Any]:
+    result: dict[str, Any] = {"content_type": reply.content_type}
+    if reply.content_type == "text":
+        result["title"] = reply.title
+        result["payload"] = reply.payload
+    if reply.image_url:
+        result["image_url"] = reply.image_url
+    return result

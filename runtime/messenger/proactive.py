@@ -1,0 +1,115 @@
+"""Proactive sends (`runtime send`): the 24-hour window and message tags, checked before HTTP."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any, Final
+
+from runtime.bot import Bot
+from runtime.config.model import Account
+from runtime.dialog.messages import TextMessage
+from runtime.errors import Error, WindowClosedError
+from runtime.messenger.limits import split_text
+from runtime.messenger.payloads import MESSAGE_TAGS, MessagingType, message_request
+from runtime.messenger.send import SendClient
+from runtime.store.base import Store
+from runtime.store.factory import open_store
+
+WINDOW_SECONDS: Final = 24 * 3600.0
+HUMAN_AGENT_WINDOW_SECONDS: Final = 7 * 24 * 3600.0
+
+
+class UnknownAccountError(Error):
+    """A command named an account the config does not have."""
+
+
+async def send_text(
+    bot: Bot,
+    store: Store,
+    client: SendClient,
+    *,
+    psid: str,
+    text: str,
+    account_id: str | None = None,
+    tag: str | None = None,
+    now: float,
+) -> list[Mapping[str, Any]]:
+    """Send `text` (in several messages if long) to a person, under the window rules.
+
+    Inside 24 hours of their last message: `messaging_type: UPDATE` (or MESSAGE_TAG when a
+    tag is given). Later: only with a tag, as MESSAGE_TAG. Without one, WindowClosedError is
+    raised before any HTTP call. Returns the Graph API's answers.
+    """
+    account = _account(bot, account_id)
+    if tag is not None and tag not in MESSAGE_TAGS:
+        raise WindowClosedError(
+            f"unknown tag {tag!r}; use one of {', '.join(MESSAGE_TAGS)}", sent=False
+        )
+    last = await store.last_inbound(account.id, psid)
+    age = None if last is None else now - last
+    if tag is None:
+        if age is None or age > WINDOW_SECONDS:
+            when = (
+                "never wrote to this page"
+                if age is None
+                else f"last wrote {age / 3600:.0f} hours ago"
+            )
+            raise WindowClosedError(
+                f"not sent: {psid} {when}, outside the 24-hour window; a send outside it needs "
+                f"--tag, one of {', '.join(MESSAGE_TAGS)}",
+                sent=False,
+            )
+        messaging_type = MessagingType.UPDATE
+    else:
+        if tag == "HUMAN_AGENT" and (age is None or age > HUMAN_AGENT_WINDOW_SECONDS):
+            raise WindowClosedError(
+                "not sent: the HUMAN_AGENT tag allows 7 days after the person's last message;"
+                f" {psid} is past that",
+                sent=False,
+            )
+        messaging_type = MessagingType.MESSAGE_TAG
+    answers = []
+    for part in split_text(text):
+        body = message_request(psid, TextMessage(text=part), messaging_type=messaging_type, tag=tag)
+        answers.append(await client.call(account, body))
+    return answers
+
+
+async def send_to(
+    bot: Bot, *, psid: str, text: str, account_id: str | None, tag: str | None
+) -> list[Mapping[str, Any]]:
+    """`runtime send`: open the store and a client, send, close them."""
+    store = await open_store(bot.config.state)
+    client = SendClient(bot.config.graph, pools=1)
+    await client.open()
+    try:
+        return await send_text(
+            bot,
+            store,
+            client,
+            psid=psid,
+            text=text,
+            account_id=account_id,
+            tag=tag,
+            now=time.time(),
+        )
+    finally:
+        await client.close()
+        await store.close()
+
+
+def _account(bot: Bot, account_id: str | None) -> Account:
+    if account_id is None:
+        if len(bot.accounts) == 1:
+            return next(iter(bot.accounts.values()))
+        raise UnknownAccountError(
+            f"this config has {len(bot.accounts)} accounts; name one with --account "
+            f"({', '.join(bot.accounts)})"
+        )
+    account = bot.accounts.get(account_id)
+    if account is None:
+        raise UnknownAccountError(
+            f"no account '{account_id}' in the config; it has: {', '.join(bot.accounts) or 'none'}"
+        )
+    return account

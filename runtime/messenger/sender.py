@@ -1,0 +1,184 @@
+"""SenderPool: the send path, a fixed set of sender coroutines fed by queues sharded by PSID.
+
+A user's requests always land on the same shard, so they leave strictly in order: a reply
+that is being retried holds back that user's next one (and its shard's other users, which
+is the price of order with a fixed pool). One asyncio task per message collapses under a
+burst (measured on this stack); a fixed pool does not.
+
+Durable jobs (replies, `outbox_id` set) are retried on temporary failures with capped,
+jittered exponential backoff until they go through, and are moved to the dead letters on a
+permanent failure. Sender actions are best effort: tried a couple of times, then dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+import zlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from runtime.config.model import Account
+from runtime.errors import GraphAPIError, StoreError
+from runtime.messenger.payloads import SenderAction, sender_action_request
+from runtime.messenger.send import SendClient
+from runtime.store.base import Store
+
+logger = logging.getLogger("runtime.send")
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Backoff after the n-th failure: up to min(cap, base * 2**n), half of it jittered."""
+
+    base: float = 0.5
+    cap: float = 30.0
+    action_attempts: int = 2
+
+    def delay(self, failures: int) -> float:
+        ceiling: float = min(self.cap, self.base * 2.0 ** max(failures - 1, 0))
+        jitter: float = random.uniform(0, ceiling / 2)  # noqa: S311 - jitter, not secrecy
+        return ceiling / 2 + jitter
+
+
+@dataclass(frozen=True, slots=True)
+class SendJob:
+    account_id: str
+    psid: str
+    body: Mapping[str, Any]
+    outbox_id: int | None = None  # a durable reply; None for a sender action
+
+    @property
+    def durable(self) -> bool:
+        return self.outbox_id is not None
+
+
+class SenderPool:
+    """Owns the sender tasks; `submit` never blocks, `stop` drains within a bound."""
+
+    def __init__(
+        self,
+        client: SendClient,
+        store: Store,
+        accounts: Callable[[], Mapping[str, Account]],
+        *,
+        shards: int = 16,
+        retry: RetryPolicy | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._client = client
+        self._store = store
+        self._accounts = accounts
+        self._retry = retry or RetryPolicy()
+        self._clock = clock
+        self._queues: list[asyncio.Queue[SendJob]] = [asyncio.Queue() for _ in range(shards)]
+        self._tasks: list[asyncio.Task[None]] = []
+        self._queued: set[int] = set()  # outbox ids in a queue or being sent
+
+    def submit(self, job: SendJob) -> None:
+        """Queue a job; a durable one already queued here (claimed again) is not doubled."""
+        if job.outbox_id is not None:
+            if job.outbox_id in self._queued:
+                return
+            self._queued.add(job.outbox_id)
+        shard = zlib.crc32(f"{job.account_id}:{job.psid}".encode()) % len(self._queues)
+        self._queues[shard].put_nowait(job)
+
+    def pending(self) -> int:
+        return sum(queue.qsize() for queue in self._queues)
+
+    def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._run(number, queue), name=f"sender-{number}")
+            for number, queue in enumerate(self._queues)
+        ]
+
+    async def stop(self, *, drain_seconds: float = 5.0) -> None:
+        """Let queued jobs go out for up to `drain_seconds`, then cancel the senders.
+
+        A durable job not sent by then stays in the outbox and is sent after a restart.
+        """
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(
+                asyncio.gather(*(queue.join() for queue in self._queues)), drain_seconds
+            )
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+
+    async def _run(self, number: int, queue: asyncio.Queue[SendJob]) -> None:
+        while True:
+            job = await queue.get()
+            try:
+                await self._deliver(job, pool=number % self._client.pools)
+            except StoreError as err:
+                logger.error("the store failed while sending to %s: %s", job.psid, err)
+            except Exception:  # a sender must survive anything one job does
+                logger.exception("sending to %s failed unexpectedly", job.psid)
+            finally:
+                if job.outbox_id is not None:
+                    self._queued.discard(job.outbox_id)
+                queue.task_done()
+
+    async def _deliver(self, job: SendJob, *, pool: int) -> None:
+        failures = 0
+        while True:
+            account = self._accounts().get(job.account_id)
+            if account is None:
+                await self._give_up(job, None, "the account is no longer in the config")
+                return
+            try:
+                await self._client.call(account, job.body, pool=pool)
+            except GraphAPIError as err:
+                failures += 1
+                if not err.retryable:
+                    await self._give_up(job, account, str(err))
+                    return
+                if not job.durable and failures >= self._retry.action_attempts:
+                    logger.debug("sender action to %s dropped: %s", job.psid, err)
+                    return
+                delay = self._retry.delay(failures)
+                if getattr(err, "retry_after", None):
+                    delay = max(delay, float(getattr(err, "retry_after", 0)))
+                logger.warning(
+                    "account %s: sending to %s failed (%s); retry %d in %.1fs",
+                    account.label,
+                    job.psid,
+                    err,
+                    failures,
+                    delay,
+                )
+                if job.outbox_id is not None:
+                    now = self._clock()
+                    await self._store.retry_outbound(job.outbox_id, at=now + delay, error=str(err))
+                await asyncio.sleep(delay)
+                continue
+            if job.outbox_id is not None:
+                await self._store.complete_outbound(job.outbox_id)
+            return
+
+    async def _give_up(self, job: SendJob, account: Account | None, error: str) -> None:
+        label = account.label if account else f"'{job.account_id}'"
+        if job.outbox_id is None:
+            logger.info("account %s: sender action to %s not sent: %s", label, job.psid, error)
+            return
+        logger.error(
+            "account %s: message %d to %s not sent, moved to the dead letters: %s",
+            label,
+            job.outbox_id,
+            job.psid,
+            error,
+        )
+        await self._store.dead_letter_outbound(job.outbox_id, now=self._clock(), error=error)
+        if account is not None and account.sender_actions:
+            # the turn showed typing and now ends without its message: clear the bubble
+            self.submit(
+                SendJob(
+                    account.id, job.psid, sender_action_request(job.psid, SenderAction.TYPING_OFF)
+                )
+            )

@@ -1,0 +1,246 @@
+"""create_app: the Sanic app serving the Messenger webhook; handlers verify, keep, answer 200.
+
+Deploy with `runtime serve` or `sanic runtime.server:create_app --factory` (the config from
+`RUNTIME_CONFIG`). A POST is verified (signature), parsed once, normalized, written to the
+durable inbox in one transaction (deduplicated by message id), and answered 200; the worker
+does the rest after the response.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from sanic import Request, Sanic, response
+from sanic.response import HTTPResponse
+
+from runtime.bot import Bot
+from runtime.build import build_bot
+from runtime.config.load import default_config_path
+from runtime.config.model import Account
+from runtime.errors import WebhookError
+from runtime.logs import setup_logging
+from runtime.messenger.send import SendClient
+from runtime.messenger.sender import RetryPolicy, SenderPool
+from runtime.messenger.signature import HEADER, matching_secret
+from runtime.messenger.webhook import PageEvent, page_events, parse_body, to_envelope
+from runtime.session import session_key
+from runtime.store.base import NewInbound, Store
+from runtime.store.factory import open_store
+from runtime.worker import InboxWorker
+
+logger = logging.getLogger("runtime.server")
+
+MAX_BODY_BYTES = 1024 * 1024  # a larger webhook body is answered 413
+DEDUPE_TTL = 48 * 3600.0  # Meta redelivers unacknowledged events for hours; keep ids 2 days
+WEBHOOK_PATH = "/webhook/messenger"
+
+
+@dataclass(slots=True)
+class Runtime:
+    """Everything a running app holds; lives on `app.ctx.runtime`."""
+
+    config_path: Path
+    bot: Bot
+    retry: RetryPolicy
+    worker_id: str
+    store: Store | None = None
+    client: SendClient | None = None
+    sender: SenderPool | None = None
+    worker: InboxWorker | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def create_app(
+    config_path: Path | str | None = None,
+    *,
+    name: str = "messenger-runtime",
+    env: Mapping[str, str] | None = None,
+    retry: RetryPolicy | None = None,
+) -> Sanic[Any, Any]:
+    """Build the app for a config file (default: `$RUNTIME_CONFIG`, else ./config.json5).
+
+    Raises ConfigError if the config or a flow is invalid: a server never starts on a
+    broken bot. `name` must be unique within one process (Sanic registers apps by name).
+    """
+    setup_logging()
+    path = Path(config_path) if config_path is not None else default_config_path(env)
+    built = build_bot(path, env=env)
+    for warning in built.warnings:
+        logger.warning("%s", warning.format())
+    # Sanic's records go through our one handler (one line each, tokens masked)
+    app: Sanic[Any, Any] = Sanic(name, configure_logging=False)
+    app.config.REQUEST_MAX_SIZE = MAX_BODY_BYTES
+    app.config.ACCESS_LOG = False  # no per-request log lines on the hot path
+    app.ctx.runtime = Runtime(
+        config_path=path,
+        bot=built.bot,
+        retry=retry or RetryPolicy(),
+        worker_id=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}",
+    )
+    app.before_server_start(_start)
+    app.before_server_stop(_stop)
+    app.add_route(_verify, WEBHOOK_PATH, methods=["GET"], name="verify")
+    app.add_route(_verify, f"{WEBHOOK_PATH}/<account_id>", methods=["GET"], name="verify_account")
+    app.add_route(_receive, WEBHOOK_PATH, methods=["POST"], name="receive")
+    app.add_route(
+        _receive, f"{WEBHOOK_PATH}/<account_id>", methods=["POST"], name="receive_account"
+    )
+    app.add_route(_healthz, "/healthz", methods=["GET"], name="healthz")
+    return app
+
+
+def runtime_of(app: Sanic[Any, Any]) -> Runtime:
+    state: Runtime = app.ctx.runtime
+    return state
+
+
+async def _start(app: Sanic[Any, Any]) -> None:
+    state = runtime_of(app)
+    bot = state.bot
+    state.store = await open_store(bot.config.state)
+    state.client = SendClient(bot.config.graph)
+    await state.client.open()
+    state.sender = SenderPool(
+        state.client, state.store, lambda: runtime_of(app).bot.accounts, retry=state.retry
+    )
+    state.sender.start()
+    state.worker = InboxWorker(
+        store=state.store,
+        bot=lambda: runtime_of(app).bot,
+        sender=state.sender,
+        worker_id=state.worker_id,
+    )
+    state.worker.start()
+    for account in bot.accounts.values():
+        unsigned = account.app_secret is None
+        logger.log(
+            logging.WARNING if unsigned else logging.INFO,
+            "account %s: page %s, dmPolicy %s, webhook %s/%s%s",
+            account.label,
+            account.page_id or "(any)",
+            account.dm_policy,
+            WEBHOOK_PATH,
+            account.id,
+            " (no appSecret: signatures NOT verified)" if unsigned else "",
+        )
+    logger.info("bot version %s: %d flows", bot.version, len(bot.flows))
+
+
+async def _stop(app: Sanic[Any, Any]) -> None:
+    state = runtime_of(app)
+    if state.worker is not None:
+        await state.worker.stop()
+    if state.sender is not None:
+        await state.sender.stop()
+    if state.client is not None:
+        await state.client.close()
+    if state.store is not None:
+        await state.store.close()
+
+
+def _accounts_for(bot: Bot, account_id: str | None) -> list[Account] | None:
+    if account_id is None:
+        return list(bot.accounts.values())
+    account = bot.accounts.get(account_id)
+    return [account] if account is not None else None
+
+
+async def _verify(request: Request, account_id: str | None = None) -> HTTPResponse:
+    """Meta's subscription handshake: echo `hub.challenge` when the verify token matches."""
+    accounts = _accounts_for(runtime_of(request.app).bot, account_id)
+    if accounts is None:
+        return response.text("unknown account", status=404)
+    mode = request.args.get("hub.mode")
+    token = request.args.get("hub.verify_token") or ""
+    challenge = request.args.get("hub.challenge") or ""
+    matches = [
+        hmac.compare_digest(account.verify_token.reveal().encode(), token.encode())
+        for account in accounts
+    ]
+    if mode == "subscribe" and any(matches):
+        return response.text(challenge)
+    logger.warning("webhook verification refused (mode %r, verify token does not match)", mode)
+    return response.text("verification failed", status=403)
+
+
+async def _receive(request: Request, account_id: str | None = None) -> HTTPResponse:
+    state = runtime_of(request.app)
+    bot = state.bot
+    accounts = _accounts_for(bot, account_id)
+    if accounts is None:
+        return response.text("unknown account", status=404)
+    raw = request.body
+    secrets = [account.app_secret for account in accounts if account.app_secret is not None]
+    signed_by = matching_secret(raw, request.headers.get(HEADER), secrets)
+    if signed_by is None and all(account.app_secret is not None for account in accounts):
+        logger.warning("webhook POST refused: missing or wrong %s", HEADER)
+        return response.text("bad signature", status=403)
+    try:
+        body = parse_body(raw)
+    except WebhookError as err:
+        logger.info("webhook POST refused: %s", err)
+        return response.text(str(err), status=err.status)
+
+    events: list[NewInbound] = []
+    for item in page_events(body):
+        if not isinstance(item, PageEvent):
+            logger.debug("page %s: skipped %s", item.page_id, item.reason)
+            continue
+        account = _route(bot, accounts, account_id, item.page_id)
+        if account is None:
+            logger.info("entry for page %s, which no account has: ignored", item.page_id)
+            continue
+        if account.app_secret is not None and account.app_secret != signed_by:
+            logger.warning(
+                "entry for account %s not signed with its appSecret: ignored", account.label
+            )
+            continue
+        envelope = to_envelope(
+            item.event, account_id=account.id, session_key=partial(session_key, account.agent_id)
+        )
+        if isinstance(envelope, str):
+            logger.debug("page %s: skipped %s", item.page_id, envelope)
+            continue
+        events.append(
+            NewInbound(
+                account_id=account.id,
+                psid=envelope.psid,
+                body=envelope.to_json(),
+                message_id=envelope.message_id,
+                at=envelope.timestamp or None,
+            )
+        )
+    if events and state.store is not None and state.worker is not None:
+        await state.store.accept_inbound(events, now=time.time(), dedupe_ttl=DEDUPE_TTL)
+        state.worker.wake()
+    return response.text("EVENT_RECEIVED")
+
+
+def _route(
+    bot: Bot, accounts: list[Account], account_id: str | None, page_id: str
+) -> Account | None:
+    """The account an entry is for: the path's, else the one with that page id.
+
+    With one account and no page ids configured, every entry is that account's.
+    """
+    if account_id is not None:
+        return accounts[0]
+    account = bot.accounts_by_page_id.get(page_id)
+    if account is None and len(accounts) == 1 and not bot.accounts_by_page_id:
+        return accounts[0]
+    return account
+
+
+async def _healthz(request: Request) -> HTTPResponse:
+    bot = runtime_of(request.app).bot
+    return response.json({"status": "ok", "version": bot.version, "accounts": len(bot.accounts)})
