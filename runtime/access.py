@@ -1,13 +1,24 @@
 """Who may talk to the bot: the account's dmPolicy, allowFrom, and pairing codes.
 
 Applied before any flow runs. A sender who is not admitted gets no sender action and no
-reply, except the one pairing reply (with its code) under the `pairing` policy.
+reply, except the one pairing reply (with its code) under the `pairing` policy:
+
+| policy      | admitted                                  | everyone else              |
+|-------------|-------------------------------------------|----------------------------|
+| `pairing`   | `allowFrom`, and senders approved with    | one pairing reply per hour |
+|             | `runtime pair approve` (per account)      | at most, else nothing      |
+| `allowlist` | `allowFrom` only (approvals do not count) | nothing (an info log line) |
+| `open`      | everyone                                  | -                          |
+| `disabled`  | nobody, not even `allowFrom`              | nothing                    |
+
+The owner's side (list, approve, deny, revoke) is `runtime/pairing.py`.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
@@ -16,6 +27,7 @@ from runtime.bot import Bot
 from runtime.compiler import DEFAULT_PAIRING_MESSAGE
 from runtime.config.model import Account, DmPolicy
 from runtime.dialog.templates import Template
+from runtime.messenger.limits import LIMITS, fit
 from runtime.store.base import PairingRequest, Store
 
 logger = logging.getLogger("runtime.access")
@@ -26,6 +38,8 @@ CODE_LENGTH: Final = 8
 PAIRING_TTL: Final = 3600.0  # a code expires after an hour
 RESEND_INTERVAL: Final = 3600.0  # a pending sender is sent their code again at most hourly
 MAX_PENDING: Final = 3  # pending requests per account; the oldest expires first
+APPROVE_COMMAND: Final = "runtime pair approve messenger {code}"
+_DRAWS: Final = 10  # a new code that collides with a pending one is drawn again
 
 
 class Admission(StrEnum):
@@ -41,40 +55,64 @@ class Verdict:
 
 
 def new_code() -> str:
+    """A fresh pairing code: 8 characters of CODE_ALPHABET from a CSPRNG (31**8, about 8.5e11)."""
     return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
 
 
 async def check_access(
-    store: Store, bot: Bot, account: Account, psid: str, *, now: float
+    store: Store,
+    bot: Bot,
+    account: Account,
+    psid: str,
+    *,
+    now: float,
+    draw_code: Callable[[], str] = new_code,
 ) -> Verdict:
-    """Decide what to do with a sender's event under the account's policy."""
+    """Decide what to do with a sender's event under the account's policy.
+
+    Approvals are the store's and scoped to the account; `allowFrom` is the config's. Under
+    `pairing` a stranger gets a code (the reply in the verdict); writing again while the code
+    is pending gets nothing, and the same code again only once its last sending is
+    RESEND_INTERVAL old; after it expires (or is pushed out by MAX_PENDING newer ones) the
+    next message gets a new code. `draw_code` makes new codes (tests pass their own).
+    """
     policy = account.dm_policy
     if policy is DmPolicy.OPEN:
         return Verdict(Admission.ADMIT)
     if policy is DmPolicy.DISABLED:
+        logger.debug("account %s: dmPolicy disabled; event from %s ignored", account.label, psid)
         return Verdict(Admission.IGNORE)
     if psid in account.allow_from:
         return Verdict(Admission.ADMIT)
     if policy is DmPolicy.ALLOWLIST:
+        # never the message text: a stranger's words are not the log's business
         logger.info("account %s: %s is not in allowFrom; ignored", account.label, psid)
         return Verdict(Admission.IGNORE)
     if await store.is_approved(account.id, psid):
         return Verdict(Admission.ADMIT)
-    return await _pairing_reply(store, bot, account, psid, now=now)
+    return await _pairing_reply(store, bot, account, psid, now=now, draw_code=draw_code)
 
 
 async def _pairing_reply(
-    store: Store, bot: Bot, account: Account, psid: str, *, now: float
+    store: Store,
+    bot: Bot,
+    account: Account,
+    psid: str,
+    *,
+    now: float,
+    draw_code: Callable[[], str],
 ) -> Verdict:
     pending = await store.pending_pairing(account.id, psid, now=now)
     if pending is not None:
         if now - pending.last_sent_at < RESEND_INTERVAL:
-            return Verdict(Admission.IGNORE)  # they have their code; don't repeat it per message
+            # they have their code; don't repeat it per message
+            logger.debug("account %s: %s is waiting for approval; ignored", account.label, psid)
+            return Verdict(Admission.IGNORE)
         await store.mark_pairing_sent(pending.code, now)
         return Verdict(Admission.PAIR, reply=render_pairing_message(bot, account, pending))
-    for _ in range(10):  # a collision with a pending code is rare; draw again
+    for _ in range(_DRAWS):
         request = PairingRequest(
-            code=new_code(),
+            code=draw_code(),
             account_id=account.id,
             psid=psid,
             created_at=now,
@@ -84,12 +122,11 @@ async def _pairing_reply(
         stored = await store.create_pairing(request, now=now, max_pending=MAX_PENDING)
         if stored is not None:
             logger.info(
-                "account %s: pairing code %s for %s; approve with: runtime pair approve "
-                "messenger %s",
+                "account %s: pairing code %s for %s; approve with: %s",
                 account.label,
                 stored.code,
                 psid,
-                stored.code,
+                APPROVE_COMMAND.format(code=stored.code),
             )
             return Verdict(Admission.PAIR, reply=render_pairing_message(bot, account, stored))
     logger.error("account %s: no free pairing code found for %s", account.label, psid)
@@ -97,7 +134,14 @@ async def _pairing_reply(
 
 
 def render_pairing_message(bot: Bot, account: Account, request: PairingRequest) -> str:
-    """The pairing reply; the built-in text if the account's own template fails."""
+    """The pairing reply: the account's `pairingMessage`, else the built-in text.
+
+    The built-in text holds the code and the exact approve command. An owner's own text is
+    sent as written, even without `{{ code }}` (a short "ask Anna for access" is a valid
+    choice: the owner finds the request by PSID in `runtime pair list`; `runtime validate`
+    warns about it). Only a template that fails to render, or renders to nothing, falls back
+    to the built-in text, so nobody is locked out by a typo. Cut to one message (2000).
+    """
     context = {
         "code": request.code,
         "psid": request.psid,
@@ -109,4 +153,4 @@ def render_pairing_message(bot: Bot, account: Account, request: PairingRequest) 
     except Exception as err:  # a broken custom template must not lock people out
         logger.warning("account %s: pairingMessage failed to render: %s", account.label, err)
         text = ""
-    return text or Template(DEFAULT_PAIRING_MESSAGE).render(context)
+    return fit(text or Template(DEFAULT_PAIRING_MESSAGE).render(context), LIMITS.text)

@@ -78,6 +78,10 @@ class SenderPool:
         self._queues: list[asyncio.Queue[SendJob]] = [asyncio.Queue() for _ in range(shards)]
         self._tasks: list[asyncio.Task[None]] = []
         self._queued: set[int] = set()  # outbox ids in a queue or being sent
+        # (account, psid) whose typing bubble is on: a typing_on went out, no message since.
+        # Only these get a typing_off when a message fails for good, so none goes to a
+        # sender who was never admitted (a refused pairing reply showed no typing).
+        self._typing: set[tuple[str, str]] = set()
 
     def submit(self, job: SendJob) -> None:
         """Queue a job; a durable one already queued here (claimed again) is not doubled."""
@@ -158,9 +162,19 @@ class SenderPool:
                     await self._store.retry_outbound(job.outbox_id, at=now + delay, error=str(err))
                 await asyncio.sleep(delay)
                 continue
+            self._note_delivered(job)
             if job.outbox_id is not None:
                 await self._store.complete_outbound(job.outbox_id)
             return
+
+    def _note_delivered(self, job: SendJob) -> None:
+        key = (job.account_id, job.psid)
+        if job.durable:
+            self._typing.discard(key)  # Messenger clears the bubble when a message arrives
+        elif job.body.get("sender_action") == SenderAction.TYPING_ON:
+            self._typing.add(key)
+        elif job.body.get("sender_action") == SenderAction.TYPING_OFF:
+            self._typing.discard(key)
 
     async def _give_up(self, job: SendJob, account: Account | None, error: str) -> None:
         label = account.label if account else f"'{job.account_id}'"
@@ -175,8 +189,10 @@ class SenderPool:
             error,
         )
         await self._store.dead_letter_outbound(job.outbox_id, now=self._clock(), error=error)
-        if account is not None and account.sender_actions:
+        key = (job.account_id, job.psid)
+        if account is not None and key in self._typing:
             # the turn showed typing and now ends without its message: clear the bubble
+            self._typing.discard(key)
             self.submit(
                 SendJob(
                     account.id, job.psid, sender_action_request(job.psid, SenderAction.TYPING_OFF)

@@ -142,7 +142,8 @@ class Store(Protocol):
 
         Expired requests no longer count (they are kept a day, so `take_pairing` can still
         say "expired", and their codes are free again); if the account has `max_pending`
-        unexpired requests, the oldest ones are dropped to make room.
+        unexpired requests, the oldest ones expire at `now` to make room (so their
+        `expires_at` comes before `created_at` plus the usual lifetime).
         """
 
     async def mark_pairing_sent(self, code: str, at: float) -> None: ...

@@ -178,7 +178,8 @@ class SQLiteStore:
             (pending,) = conn.execute(sql.COUNT_PENDING, (request.account_id, now)).fetchone()
             excess = pending - max_pending + 1
             if excess > 0:
-                conn.execute(sql.EVICT_OLDEST_PENDING, (request.account_id, now, excess))
+                params = {"now": now, "account": request.account_id, "excess": excess}
+                conn.execute(sql.EXPIRE_OLDEST_PENDING, params)
             conn.execute(sql.INSERT_PAIRING, asdict(request))
             return request
 

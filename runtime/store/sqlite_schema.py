@@ -145,10 +145,11 @@ PURGE_PAIRINGS = "DELETE FROM pairings WHERE expires_at <= ?"
 DROP_EXPIRED_CODE = "DELETE FROM pairings WHERE code = ? AND expires_at <= ?"
 CODE_TAKEN = "SELECT 1 FROM pairings WHERE code = ?"
 COUNT_PENDING = "SELECT count(*) FROM pairings WHERE account_id = ? AND expires_at > ?"
-EVICT_OLDEST_PENDING = """
-    DELETE FROM pairings WHERE rowid IN (
-        SELECT rowid FROM pairings WHERE account_id = ? AND expires_at > ?
-        ORDER BY created_at, rowid LIMIT ?
+# The oldest pending requests expire now (kept, so approving one can say it expired).
+EXPIRE_OLDEST_PENDING = """
+    UPDATE pairings SET expires_at = :now WHERE rowid IN (
+        SELECT rowid FROM pairings WHERE account_id = :account AND expires_at > :now
+        ORDER BY created_at, rowid LIMIT :excess
     )
 """
 INSERT_PAIRING = """

@@ -249,13 +249,16 @@ async def test_pairings_are_listed_oldest_first_per_account_or_all(store: SQLite
     assert [request.code for request in page_1] == ["A", "B"]
 
 
-async def test_max_pending_evicts_the_oldest_of_that_account(store: SQLiteStore) -> None:
+async def test_max_pending_expires_the_oldest_of_that_account(store: SQLiteStore) -> None:
     await store.create_pairing(pairing("OTHER", account="page-2"), now=0.0, max_pending=2)
     for number, code in enumerate(["A", "B", "C"]):
         request = pairing(code, psid=f"u{number}", at=float(number))
         assert await store.create_pairing(request, now=float(number), max_pending=2) == request
     assert [request.code for request in await store.list_pairings("page-1", now=3.0)] == ["B", "C"]
-    assert await store.take_pairing("A") is None
+    assert await store.pending_pairing("page-1", "u0", now=3.0) is None
+    evicted = await store.take_pairing("A")  # kept, expired when C came: the caller can say so
+    assert evicted is not None
+    assert evicted.expires_at == 2.0
     assert [request.code for request in await store.list_pairings("page-2", now=3.0)] == ["OTHER"]
 
 

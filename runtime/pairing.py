@@ -1,0 +1,306 @@
+"""The owner's side of pairing (`runtime pair`): list, approve, deny and revoke, on the store.
+
+These work while a server runs, on the same store: the worker reads approvals at every
+message, so an approval counts from the person's next message on, with no restart. The
+confirmation sent on approval goes through the durable outbox, which a running server polls
+(and a starting one drains), so this module never calls the Graph API itself.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Final
+
+from runtime.access import CODE_ALPHABET, CODE_LENGTH, MAX_PENDING, PAIRING_TTL
+from runtime.config.accounts import normalize_psid
+from runtime.config.model import Config, DmPolicy
+from runtime.dialog.messages import TextMessage
+from runtime.errors import PairingError
+from runtime.messenger.payloads import MessagingType, message_request
+from runtime.messenger.proactive import WINDOW_SECONDS, UnknownAccountError
+from runtime.store.base import ApprovedSender, NewOutbound, PairingRequest, Store
+from runtime.store.factory import open_store
+
+APPROVED_MESSAGE: Final = "You're approved! Say hi to start."
+LIST_COMMAND: Final = "runtime pair list messenger"
+
+
+class PairAction(StrEnum):
+    LIST = "list"
+    APPROVE = "approve"
+    DENY = "deny"
+    REVOKE = "revoke"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Approval:
+    """An approved request, and what became of the confirmation message."""
+
+    request: PairingRequest
+    confirmation_queued: bool
+    outcome: str  # one sentence on the confirmation (queued, or why not)
+    note: str | None = None  # something the owner should know (the policy, say)
+
+
+def normalize_code(text: str) -> str:
+    """A code as typed -> as issued: `"abcd efgh"` and `"ABCD-EFGH"` are `"ABCDEFGH"`."""
+    return "".join(char for char in text.upper() if not char.isspace() and char != "-")
+
+
+async def list_requests(
+    store: Store, config: Config, *, account_id: str | None, now: float
+) -> list[PairingRequest]:
+    """Pending requests, oldest first, of one configured account or of every account."""
+    if account_id is not None:
+        _check_account(config, account_id)
+    return await store.list_pairings(account_id, now=now)
+
+
+async def list_approved(
+    store: Store, config: Config, *, account_id: str | None
+) -> list[ApprovedSender]:
+    if account_id is not None:
+        _check_account(config, account_id)
+    return await store.list_approved(account_id)
+
+
+async def approve(store: Store, config: Config, code: str, *, now: float) -> Approval:
+    """Approve the sender of a pending code on its account; queue the confirmation.
+
+    The code is used up whatever the outcome. Raises PairingError for an unknown, used or
+    expired code. The confirmation goes out as `messaging_type: UPDATE` only inside the
+    24-hour window of the person's last message (they just wrote, in the usual case).
+    """
+    request = await _take(store, code, now=now)
+    await store.approve_sender(request.account_id, request.psid, now)
+    account = config.accounts.get(request.account_id)
+    if account is None:
+        outcome = f"no confirmation sent: account '{request.account_id}' is not in the config"
+        return Approval(request=request, confirmation_queued=False, outcome=outcome)
+    note = None
+    if account.dm_policy is not DmPolicy.PAIRING:
+        note = (
+            f"account {account.label} has dmPolicy {account.dm_policy}, under which approvals "
+            "do not count; "
+            + (
+                "add the PSID to allowFrom to let them in"
+                if account.dm_policy is DmPolicy.ALLOWLIST
+                else "they count again under dmPolicy pairing"
+            )
+        )
+        outcome = "no confirmation sent"
+        return Approval(request=request, confirmation_queued=False, outcome=outcome, note=note)
+    last = await store.last_inbound(account.id, request.psid)
+    if last is None or now - last > WINDOW_SECONDS:
+        when = "have not written to this page" if last is None else f"last wrote {_ago(now - last)}"
+        outcome = (
+            f"no confirmation sent: they {when}, outside Messenger's 24-hour window; "
+            "their next message reaches the bot"
+        )
+        return Approval(request=request, confirmation_queued=False, outcome=outcome)
+    body = message_request(
+        request.psid, TextMessage(text=APPROVED_MESSAGE), messaging_type=MessagingType.UPDATE
+    )
+    message = NewOutbound(account_id=account.id, psid=request.psid, body=json.dumps(body))
+    await store.enqueue_outbound([message], now=now)
+    outcome = (
+        f'confirmation queued ("{APPROVED_MESSAGE}"): a running server sends it within '
+        "seconds, else the next `runtime serve` does"
+    )
+    return Approval(request=request, confirmation_queued=True, outcome=outcome)
+
+
+async def deny(store: Store, code: str, *, now: float) -> PairingRequest:
+    """Drop a pending request. The person is not told; a later message gets a new code."""
+    return await _take(store, code, now=now, verb="deny")
+
+
+async def revoke(store: Store, config: Config, psid: str, *, account_id: str | None) -> str:
+    """Withdraw an approval; return the account id it was on.
+
+    Without `account_id`, the one account where the PSID is approved (PSIDs are page-scoped,
+    so that is the usual case). Raises PairingError if it is not approved there.
+    """
+    psid = normalize_psid(psid)
+    if account_id is None:
+        accounts = sorted(
+            sender.account_id for sender in await store.list_approved() if sender.psid == psid
+        )
+        if not accounts:
+            raise PairingError(
+                f"{psid} is not an approved sender of any account; "
+                f"`{LIST_COMMAND} --approved` shows who is"
+            )
+        if len(accounts) > 1:
+            raise PairingError(
+                f"{psid} is approved on several accounts ({', '.join(accounts)}); "
+                "name one with --account"
+            )
+        account_id = accounts[0]
+    if not await store.revoke_sender(account_id, psid):
+        raise PairingError(
+            f"{psid} is not an approved sender of account '{account_id}'; "
+            f"`{LIST_COMMAND} --approved` shows who is"
+        )
+    return account_id
+
+
+async def _take(store: Store, typed: str, *, now: float, verb: str = "approve") -> PairingRequest:
+    code = normalize_code(typed)
+    request = await store.take_pairing(code) if code else None
+    if request is None:
+        shape = ""
+        if len(code) != CODE_LENGTH or any(char not in CODE_ALPHABET for char in code):
+            shape = f" (a code is {CODE_LENGTH} characters of A-Z and 2-9, without I, L and O)"
+        raise PairingError(
+            f"no pending pairing request has the code {code or repr(typed)}{shape}; codes are "
+            f"used once; `{LIST_COMMAND}` shows the pending ones"
+        )
+    if request.expires_at <= now:
+        why = ""
+        if request.expires_at < request.created_at + PAIRING_TTL:
+            why = (
+                f", pushed out when more than {MAX_PENDING} requests were pending on account "
+                f"'{request.account_id}' (the oldest expires first)"
+            )
+        todo = (
+            "there is nothing to deny"
+            if verb == "deny"
+            else "ask them to write again for a new code"
+        )
+        raise PairingError(
+            f"pairing code {code} of {request.psid} expired {_ago(now - request.expires_at)}"
+            f"{why}; {todo}"
+        )
+    return request
+
+
+def _check_account(config: Config, account_id: str) -> None:
+    if account_id not in config.accounts:
+        raise UnknownAccountError(
+            f"no account '{account_id}' in the config; it has: {', '.join(config.accounts)}"
+        )
+
+
+# -- output ----------------------------------------------------------------------------------
+def format_requests(requests: Sequence[PairingRequest], *, now: float) -> str:
+    """The `runtime pair list` table, one request a line, oldest first."""
+    if not requests:
+        return "no pending pairing requests"
+    rows = [
+        (
+            request.code,
+            request.account_id,
+            request.psid,
+            duration(now - request.created_at),
+            duration(request.expires_at - now),
+        )
+        for request in requests
+    ]
+    return _table(("CODE", "ACCOUNT", "PSID", "AGE", "EXPIRES IN"), rows)
+
+
+def format_approved(senders: Sequence[ApprovedSender], *, now: float) -> str:
+    if not senders:
+        return "no approved senders"
+    rows = [
+        (sender.account_id, sender.psid, duration(now - sender.approved_at) + " ago")
+        for sender in senders
+    ]
+    return _table(("ACCOUNT", "PSID", "APPROVED"), rows)
+
+
+def format_approval(approval: Approval) -> str:
+    request = approval.request
+    lines = [
+        f"approved {request.psid} on account '{request.account_id}' (code {request.code})",
+        approval.outcome,
+    ]
+    if approval.note is not None:
+        lines.append(f"note: {approval.note}")
+    return "\n".join(lines)
+
+
+def format_revoke(config: Config, psid: str, account_id: str) -> str:
+    lines = [f"revoked {psid} on account '{account_id}': back to pairing, like a stranger"]
+    account = config.accounts.get(account_id)
+    if account is not None and psid in account.allow_from:
+        lines.append(f"note: {psid} is in allowFrom of account {account.label}, which still admits")
+    return "\n".join(lines)
+
+
+def duration(seconds: float) -> str:
+    """A short span for tables: `45s`, `12m`, `1h05m`, `3d04h`."""
+    whole = max(int(seconds), 0)
+    if whole < 60:
+        return f"{whole}s"
+    minutes = whole // 60
+    if minutes < 60:
+        return f"{minutes}m"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours}h{minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d{hours:02d}h"
+
+
+def _ago(seconds: float) -> str:
+    """`expired 12 minutes ago`, `last wrote 3 hours ago`: the words for error messages."""
+    minutes = int(max(seconds, 0) // 60)
+    if minutes < 1:
+        return "less than a minute ago"
+    if minutes < 120:
+        return f"{minutes} minute{'' if minutes == 1 else 's'} ago"
+    hours = minutes // 60
+    if hours < 48:
+        return f"{hours} hours ago"
+    return f"{hours // 24} days ago"
+
+
+def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> str:
+    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in (header, *rows)
+    )
+
+
+# -- the command -----------------------------------------------------------------------------
+async def run_pair_command(
+    config: Config,
+    action: PairAction,
+    *,
+    argument: str | None = None,
+    account_id: str | None = None,
+    approved: bool = False,
+    now: float,
+) -> str:
+    """Open the config's store, do one `runtime pair` action, close it; return the output.
+
+    `argument` is the code (approve, deny) or the PSID (revoke). Raises PairingError and
+    UnknownAccountError (the owner's mistakes) and StoreError.
+    """
+    store = await open_store(config.state)
+    try:
+        if action is PairAction.LIST:
+            if approved:
+                senders = await list_approved(store, config, account_id=account_id)
+                return format_approved(senders, now=now)
+            requests = await list_requests(store, config, account_id=account_id, now=now)
+            return format_requests(requests, now=now)
+        if action is PairAction.APPROVE:
+            return format_approval(await approve(store, config, argument or "", now=now))
+        if action is PairAction.DENY:
+            request = await deny(store, argument or "", now=now)
+            return (
+                f"denied pairing code {request.code} of {request.psid} on account "
+                f"'{request.account_id}'; they are not told, and a later message from them "
+                "gets a new code"
+            )
+        psid = normalize_psid(argument or "")
+        return format_revoke(config, psid, await revoke(store, config, psid, account_id=account_id))
+    finally:
+        await store.close()

@@ -1,0 +1,210 @@
+"""`runtime pair` as the owner runs it: a real process on the bot's state file."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from runtime.access import check_access
+from runtime.store.base import PairingRequest
+from runtime.store.sqlite import SQLiteStore
+from tests.access.conftest import (
+    APPROVED_MESSAGE,
+    FRIEND,
+    STRANGER,
+    bot_config,
+    code_in,
+    load_bot,
+    pair,
+    run_cli,
+)
+
+HOUR = 3600.0
+
+
+def request(code: str, *, psid: str = STRANGER, age: float = 150.0) -> PairingRequest:
+    """A request made `age` seconds ago, with the usual hour to live."""
+    created = time.time() - age
+    return PairingRequest(
+        code=code,
+        account_id="default",
+        psid=psid,
+        created_at=created,
+        expires_at=created + HOUR,
+        last_sent_at=created,
+    )
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    return bot_config(tmp_path, "pairing")
+
+
+async def add(store: SQLiteStore, *requests: PairingRequest) -> None:
+    for item in requests:
+        assert await store.create_pairing(item, now=item.created_at, max_pending=3) == item
+
+
+async def test_list_shows_code_account_psid_age_and_expiry(
+    config: Path, store: SQLiteStore
+) -> None:
+    assert (await pair(config, "list", "messenger")).stdout == "no pending pairing requests\n"
+    await add(
+        store, request("K7QMW2XP", age=150), request("ZZ9RT4HB", psid="2000000000000777", age=20)
+    )
+    listed = await pair(config, "list", "messenger")
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.splitlines() == [
+        "CODE      ACCOUNT  PSID              AGE  EXPIRES IN",
+        "K7QMW2XP  default  2000000000000101  2m   57m",
+        "ZZ9RT4HB  default  2000000000000777  20s  59m",
+    ]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["pairing", "list", "messenger", "-c", "{config}"],
+        ["pair", "-c", "{config}", "list", "messenger"],
+        ["pairing", "list", "-c", "{config}", "messenger", "--account", "default"],
+    ],
+)
+async def test_pairing_is_the_same_command_and_c_goes_anywhere(
+    config: Path, store: SQLiteStore, args: list[str]
+) -> None:
+    await add(store, request("K7QMW2XP"))
+    ran = await run_cli(*(arg.replace("{config}", str(config)) for arg in args))
+    assert ran.returncode == 0, ran.stderr
+    assert "K7QMW2XP  default  2000000000000101" in ran.stdout
+
+
+async def test_list_of_an_unknown_account_names_the_ones_there_are(config: Path) -> None:
+    ran = await pair(config, "list", "messenger", "--account", "shop")
+    assert ran.returncode == 1
+    assert ran.stderr == "runtime pair list: no account 'shop' in the config; it has: default\n"
+
+
+async def test_a_code_typed_in_lower_case_with_spaces_is_approved_once(
+    config: Path, store: SQLiteStore
+) -> None:
+    await add(store, request("K7QMW2XP"))
+    approved = await pair(config, "approve", "messenger", "k7qm", "w2xp")
+    assert approved.returncode == 0, approved.stderr
+    assert approved.stdout.startswith(f"approved {STRANGER} on account 'default' (code K7QMW2XP)\n")
+    assert await store.is_approved("default", STRANGER)
+    assert await store.list_pairings(now=time.time()) == []
+
+    again = await pair(config, "approve", "messenger", "K7QMW2XP")
+    assert again.returncode == 1
+    assert again.stderr == (
+        "runtime pair approve: no pending pairing request has the code K7QMW2XP; codes are used "
+        "once; `runtime pair list messenger` shows the pending ones\n"
+    )
+
+
+async def test_an_unknown_code_is_an_error(config: Path, store: SQLiteStore) -> None:
+    await add(store, request("K7QMW2XP"))
+    ran = await pair(config, "approve", "messenger", "K7QMW2XQ")
+    assert ran.returncode == 1
+    assert "no pending pairing request has the code K7QMW2XQ" in ran.stderr
+    typo = await pair(config, "approve", "messenger", "K7QMW2X0")
+    assert "(a code is 8 characters of A-Z and 2-9, without I, L and O)" in typo.stderr
+    assert not await store.is_approved("default", STRANGER)
+
+
+async def test_an_expired_code_says_when_and_what_to_do(config: Path, store: SQLiteStore) -> None:
+    await add(store, request("K7QMW2XP", age=HOUR + 10 * 60 + 5))
+    ran = await pair(config, "approve", "messenger", "K7QMW2XP")
+    assert ran.returncode == 1
+    assert ran.stderr == (
+        f"runtime pair approve: pairing code K7QMW2XP of {STRANGER} expired 10 minutes ago; "
+        "ask them to write again for a new code\n"
+    )
+    assert not await store.is_approved("default", STRANGER)
+
+
+async def test_the_oldest_of_four_strangers_can_no_longer_be_approved(
+    config: Path, store: SQLiteStore
+) -> None:
+    bot = load_bot(config)
+    account = bot.accounts["default"]
+    now = time.time()
+    codes = []
+    for number in range(4):
+        verdict = await check_access(store, bot, account, f"20000000000003{number:02d}", now=now)
+        codes.append(code_in(verdict.reply))
+    listed = await pair(config, "list", "messenger")
+    assert [line.split()[0] for line in listed.stdout.splitlines()[1:]] == codes[1:]
+    ran = await pair(config, "approve", "messenger", codes[0])
+    assert ran.returncode == 1
+    assert (
+        f"pairing code {codes[0]} of 2000000000000300 expired less than a minute ago, pushed out "
+        "when more than 3 requests were pending on account 'default' (the oldest expires first);"
+        " ask them to write again for a new code"
+    ) in ran.stderr
+    assert (await pair(config, "approve", "messenger", codes[3])).returncode == 0
+
+
+async def test_deny_drops_the_request_silently(config: Path, store: SQLiteStore) -> None:
+    await add(store, request("K7QMW2XP"))
+    denied = await pair(config, "deny", "messenger", "k7qmw2xp")
+    assert denied.returncode == 0, denied.stderr
+    assert denied.stdout.startswith(f"denied pairing code K7QMW2XP of {STRANGER}")
+    assert (await pair(config, "approve", "messenger", "K7QMW2XP")).returncode == 1
+    assert not await store.is_approved("default", STRANGER)
+    assert await store.count_outbound() == 0
+
+
+async def test_revoke_withdraws_an_approval_once(config: Path, store: SQLiteStore) -> None:
+    await store.approve_sender("default", STRANGER, time.time() - 7200)
+    approved = await pair(config, "list", "messenger", "--approved")
+    assert approved.stdout.splitlines() == [
+        "ACCOUNT  PSID              APPROVED",
+        f"default  {STRANGER}  2h00m ago",
+    ]
+    revoked = await pair(config, "revoke", "messenger", STRANGER)
+    assert revoked.returncode == 0, revoked.stderr
+    assert revoked.stdout == (
+        f"revoked {STRANGER} on account 'default': back to pairing, like a stranger\n"
+    )
+    assert not await store.is_approved("default", STRANGER)
+    again = await pair(config, "revoke", "messenger", STRANGER, "--account", "default")
+    assert again.returncode == 1
+    assert again.stderr == (
+        f"runtime pair revoke: {STRANGER} is not an approved sender of account 'default'; "
+        "`runtime pair list messenger --approved` shows who is\n"
+    )
+
+
+async def test_a_confirmation_is_queued_inside_the_window_only(
+    config: Path, store: SQLiteStore
+) -> None:
+    await add(store, request("K7QMW2XP"), request("ZZ9RT4HB", psid=FRIEND))
+    await store.record_inbound("default", STRANGER, time.time() - 150)
+    await store.record_inbound("default", FRIEND, time.time() - 30 * HOUR)
+
+    inside = await pair(config, "approve", "messenger", "K7QMW2XP")
+    assert "confirmation queued" in inside.stdout
+    [queued] = await store.claim_outbound("test", now=time.time(), lease=60, limit=10)
+    assert json.loads(queued.body) == {
+        "recipient": {"id": STRANGER},
+        "messaging_type": "UPDATE",
+        "message": {"text": APPROVED_MESSAGE},
+    }
+
+    outside = await pair(config, "approve", "messenger", "ZZ9RT4HB")
+    assert outside.returncode == 0
+    assert (
+        "no confirmation sent: they last wrote 30 hours ago, outside Messenger's 24-hour window"
+    ) in outside.stdout
+    assert await store.count_outbound() == 1
+
+
+async def test_a_broken_config_stops_the_command_with_its_problems(tmp_path: Path) -> None:
+    config = bot_config(tmp_path, "closed")
+    ran = await pair(config, "list", "messenger")
+    assert ran.returncode == 1
+    assert "dmPolicy: unknown value 'closed'" in ran.stderr
