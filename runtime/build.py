@@ -1,4 +1,8 @@
-"""build_bot: a config file in, a Bot out, with every file it names read and checked."""
+"""Building a Bot from a config file, with every file it names read and checked.
+
+`build_bot` does it once. `BotBuilder` does it again and again (hot reload): it keeps the
+parsed and compiled flow files, so a rebuild reads and compiles only the files that changed.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from runtime.bot import Bot
-from runtime.compiler import compile_bot
+from runtime.compiler import CompileCache, compile_bot
 from runtime.config.load import load_config
 from runtime.errors import ConfigError
 from runtime.flowfiles import FlowFileCache, read_flow_files
@@ -20,19 +24,28 @@ class BuiltBot:
     warnings: tuple[Problem, ...]
 
 
-def build_bot(
-    config_path: Path, *, env: Mapping[str, str] | None = None, cache: FlowFileCache | None = None
-) -> BuiltBot:
-    """Load the config, read the flows, compile. Raises ConfigError with every problem found.
+class BotBuilder:
+    """Builds the Bot of one config file; each build reuses what the files left unchanged."""
 
-    `cache` keeps parsed flow files between calls, so a reload parses only what changed.
-    """
-    loaded = load_config(config_path, env=env)
-    documents, problems = read_flow_files(loaded.config, cache)
-    bot, compile_problems = compile_bot(loaded.config, documents)
-    problems.extend(compile_problems)
-    errors = [problem for problem in problems if problem.is_error]
-    if bot is None or errors:
-        raise ConfigError(errors)
-    warnings = [*loaded.warnings, *(problem for problem in problems if not problem.is_error)]
-    return BuiltBot(bot=bot, warnings=tuple(warnings))
+    def __init__(self, config_path: Path, *, env: Mapping[str, str] | None = None) -> None:
+        self.config_path = config_path
+        self.env = env
+        self.files = FlowFileCache()
+        self.compiled = CompileCache()
+
+    def build(self) -> BuiltBot:
+        """Load the config, read the flows, compile. Raises ConfigError with every problem."""
+        loaded = load_config(self.config_path, env=self.env)
+        documents, problems = read_flow_files(loaded.config, self.files)
+        bot, compile_problems = compile_bot(loaded.config, documents, self.compiled)
+        problems.extend(compile_problems)
+        errors = [problem for problem in problems if problem.is_error]
+        if bot is None or errors:
+            raise ConfigError(errors)
+        warnings = [*loaded.warnings, *(problem for problem in problems if not problem.is_error)]
+        return BuiltBot(bot=bot, warnings=tuple(warnings))
+
+
+def build_bot(config_path: Path, *, env: Mapping[str, str] | None = None) -> BuiltBot:
+    """Build once; raises ConfigError with every problem found."""
+    return BotBuilder(config_path, env=env).build()

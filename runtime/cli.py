@@ -84,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default=None, help="interface (default: server.host)")
     serve.add_argument("--port", type=int, default=None, help="TCP port (default: server.port)")
     serve.add_argument("--workers", type=int, default=1, help="worker processes (default: 1)")
+    serve.add_argument(
+        "--no-reload", action="store_true", help="do not watch the files for changes"
+    )
     serve.set_defaults(handler=run_serve)
 
     send = commands.add_parser(
@@ -95,6 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument("--tag", default=None, help="message tag, for outside the 24-hour window")
     send.add_argument("--account", default=None, help="the page account (default: the only one)")
     send.set_defaults(handler=run_send)
+
+    _add_pair_parser(commands, common)
     return parser
 
 
@@ -182,7 +187,13 @@ def run_serve(args: argparse.Namespace) -> int:
         print("runtime serve: --workers must be at least 1", file=sys.stderr)
         return 2
     try:
-        serve(config_path(args), host=args.host, port=args.port, workers=args.workers)
+        serve(
+            config_path(args),
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            reload=not args.no_reload,
+        )
     except ConfigError as err:
         _print_problems(err.problems, as_json=False)
         return 2 if isinstance(err, ConfigReadError) else 1
@@ -208,4 +219,68 @@ def run_send(args: argparse.Namespace) -> int:
         print(f"runtime send: {err}", file=sys.stderr)
         return 1
     print(f"sent to {args.to}")
+    return 0
+
+
+def _add_pair_parser(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    common: argparse.ArgumentParser,
+) -> None:
+    pair = commands.add_parser(
+        "pair",
+        aliases=["pairing"],
+        parents=[common],
+        help="who may talk to the bot: pairing requests and approved senders",
+    )
+    # -c after the action too; SUPPRESS, so an absent one keeps a -c given before the action
+    after = argparse.ArgumentParser(add_help=False)
+    after.add_argument("-c", "--config", type=Path, default=argparse.SUPPRESS, help="config file")
+    actions = pair.add_subparsers(title="actions", metavar="ACTION", dest="action", required=True)
+
+    def action(name: str, summary: str) -> argparse.ArgumentParser:
+        parser = actions.add_parser(name, parents=[after], help=summary)
+        parser.add_argument("channel", choices=["messenger"])
+        parser.set_defaults(handler=run_pair, argument=None, account=None, approved=False)
+        return parser
+
+    listing = action("list", "pending pairing requests (code, account, PSID, age, expiry)")
+    listing.add_argument("--account", default=None, help="one account's only")
+    listing.add_argument("--approved", action="store_true", help="approved senders instead")
+    for name, verb in (("approve", "approve the sender of"), ("deny", "drop the request of")):
+        parser = action(name, f"{verb} a pairing code")
+        # nargs="+": a code typed with a space in it (`abcd efgh`) is one code
+        parser.add_argument("argument", nargs="+", metavar="CODE")
+    revoke = action("revoke", "withdraw a sender's approval")
+    revoke.add_argument("argument", metavar="PSID")
+    revoke.add_argument("--account", default=None, help="the account (default: where approved)")
+
+
+def run_pair(args: argparse.Namespace) -> int:
+    import asyncio
+    import time
+
+    from runtime.config.load import load_config
+    from runtime.errors import ConfigError, ConfigReadError, Error
+    from runtime.pairing import PairAction, run_pair_command
+
+    argument = " ".join(args.argument) if isinstance(args.argument, list) else args.argument
+    try:
+        config = load_config(config_path(args)).config
+        output = asyncio.run(
+            run_pair_command(
+                config,
+                PairAction(args.action),
+                argument=argument,
+                account_id=args.account,
+                approved=args.approved,
+                now=time.time(),
+            )
+        )
+    except ConfigError as err:
+        _print_problems(err.problems, as_json=False)
+        return 2 if isinstance(err, ConfigReadError) else 1
+    except Error as err:
+        print(f"runtime pair {args.action}: {err}", file=sys.stderr)
+        return 1
+    print(output)
     return 0

@@ -11,6 +11,7 @@ import difflib
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
@@ -39,9 +40,9 @@ from runtime.bot import (
 )
 from runtime.config.json5file import Document
 from runtime.config.model import Account, Config
-from runtime.dialog.templates import Expression, Template
-from runtime.validation.flows import check_literals, flow_warnings
-from runtime.validation.problems import Problem
+from runtime.dialog.templates import Expression, Template, undeclared_names
+from runtime.validation.flows import check_literals, flow_warnings, template_warnings
+from runtime.validation.problems import Problem, Severity
 from runtime.validation.schema import drop_invalid, validate_document
 
 DEFAULT_PAIRING_MESSAGE = (
@@ -82,6 +83,28 @@ class _Compiler:
         except re.error as err:
             self.problem(path, f"regex does not compile: {err}")
             return None
+
+    def trigger(self, flow: str, path: str, data: Mapping[str, Any]) -> list[TriggerSpec]:
+        kinds = [kind for kind in TRIGGER_KINDS if kind in data]
+        if len(kinds) != 1:
+            found = f"has {', '.join(kinds)}" if kinds else "has none"
+            self.problem(
+                path, f"a trigger needs exactly one of {', '.join(TRIGGER_KINDS)}; {found}"
+            )
+            return []
+        if "payload" in data:
+            return [TriggerSpec(flow, f"{path}.payload", "payload", data["payload"])]
+        if "keywords" in data:
+            return [
+                TriggerSpec(flow, f"{path}.keywords.{number}", "keyword", normalize_keyword(word))
+                for number, word in enumerate(data["keywords"])
+            ]
+        if "attachment" in data:
+            return [TriggerSpec(flow, f"{path}.attachment", "attachment type", data["attachment"])]
+        pattern = self.regex(data["regex"], f"{path}.regex")
+        if pattern is None:
+            return []
+        return [TriggerSpec(flow, f"{path}.regex", "regex", data["regex"], pattern)]
 
     # -- steps -------------------------------------------------------------------------------
     def flow(self, name: str, data: Mapping[str, Any]) -> CompiledFlow:
@@ -244,42 +267,114 @@ class _Compiler:
         )
 
 
-def compile_bot(config: Config, documents: Sequence[Document]) -> tuple[Bot | None, list[Problem]]:
-    """Compile the flows; return the Bot (None if anything is an error) and every problem."""
+@dataclass(frozen=True, slots=True)
+class TriggerSpec:
+    """One trigger of one flow, compiled: `kind` is payload, keyword, attachment or regex."""
+
+    flow: str
+    path: str
+    kind: str
+    key: str  # the payload, the normalized keyword, the attachment type, or the regex source
+    pattern: re.Pattern[str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledDocument:
+    """One flow file compiled on its own: what linking the whole Bot starts from."""
+
+    document: Document
+    digest: bytes
+    flows: tuple[CompiledFlow, ...]
+    triggers: tuple[TriggerSpec, ...]
+    problems: tuple[Problem, ...]  # its errors, and the warnings it has on its own
+
+
+@dataclass(slots=True)
+class CompileCache:
+    """Compiled flow files by path, reused while the file's Document is the same object.
+
+    With FlowFileCache (which keeps a Document while its file is unchanged), a reload
+    compiles only the files that changed.
+    """
+
+    entries: dict[str, CompiledDocument] = field(default_factory=dict)
+    compiled: int = 0  # how many files were compiled: tests and benchmarks look at it
+
+    def get(self, document: Document) -> CompiledDocument:
+        cached = self.entries.get(document.display)
+        if cached is not None and cached.document is document:
+            return cached
+        self.compiled += 1
+        fresh = compile_document(document)
+        self.entries[document.display] = fresh
+        return fresh
+
+    def keep_only(self, documents: Sequence[Document]) -> None:
+        keep = {document.display for document in documents}
+        for display in set(self.entries) - keep:
+            del self.entries[display]
+
+
+def compile_document(document: Document) -> CompiledDocument:
+    """Validate and compile one flow file, with the problems found in it alone."""
+    file = document.display
+    data, schema_problems = validate_document(document.data, "flow", file=file)
+    problems = list(schema_problems)
+    # a flow the schema found wrong is not compiled (its problems are reported already),
+    # but its name still exists, so a goto to it is not reported as well
+    broken = {problem.path.split(".")[1] for problem in schema_problems if "." in problem.path}
+    data = drop_invalid(data, schema_problems)
+    # a name with a "." (reported by the schema) makes a key path drop_invalid cannot
+    # follow, so its values were not pruned: leave the whole flow out
+    pruned = data.get("flows")
+    if isinstance(pruned, dict):
+        data["flows"] = {name: flow for name, flow in pruned.items() if "." not in name}
+    problems.extend(check_literals(data, file=file))
+    compiler = _Compiler(file)
+    declared: Mapping[str, Any] = data.get("flows") or {}  # type: ignore[assignment]
+    flows: list[CompiledFlow] = []
+    triggers: list[TriggerSpec] = []
+    for name, definition in declared.items():
+        if name in broken:
+            flows.append(CompiledFlow(name=name, file=file, steps=()))
+            continue
+        flows.append(compiler.flow(name, definition))
+        for number, trigger in enumerate(definition.get("triggers", [])):
+            triggers.extend(compiler.trigger(name, f"flows.{name}.triggers.{number}", trigger))
+    problems.extend(compiler.problems)
+    problems.extend(template_warnings(flows))
+    return CompiledDocument(
+        document=document,
+        digest=hashlib.sha256(document.display.encode() + b"\0" + document.raw).digest(),
+        flows=tuple(flows),
+        triggers=tuple(triggers),
+        problems=tuple(problems),
+    )
+
+
+def compile_bot(
+    config: Config, documents: Sequence[Document], cache: CompileCache | None = None
+) -> tuple[Bot | None, list[Problem]]:
+    """Compile the flows; return the Bot (None if anything is an error) and every problem.
+
+    Each file is compiled on its own (and, with `cache`, only when it changed); then the
+    files are linked: flow names, the trigger index, gotos.
+    """
+    compiled_files = cache or CompileCache()
+    parts = [compiled_files.get(document) for document in documents]
+    if cache is not None:
+        cache.keep_only(documents)
     problems: list[Problem] = []
     flows: dict[str, CompiledFlow] = {}
-    triggers: list[tuple[str, str, str, Mapping[str, Any]]] = []  # (file, flow, path, trigger)
-    for document in documents:
-        file = document.display
-        data, schema_problems = validate_document(document.data, "flow", file=file)
-        problems.extend(schema_problems)
-        # a flow the schema found wrong is not compiled (its problems are reported already),
-        # but its name still exists, so a goto to it is not reported as well
-        broken = {problem.path.split(".")[1] for problem in schema_problems if "." in problem.path}
-        data = drop_invalid(data, schema_problems)
-        # a name with a "." (reported by the schema) makes a key path drop_invalid cannot
-        # follow, so its values were not pruned: leave the whole flow out
-        pruned = data.get("flows")
-        if isinstance(pruned, dict):
-            data["flows"] = {name: flow for name, flow in pruned.items() if "." not in name}
-        problems.extend(check_literals(data, file=file))
-        compiler = _Compiler(file)
-        declared: Mapping[str, Any] = data.get("flows") or {}  # type: ignore[assignment]
-        for name, definition in declared.items():
-            if name in flows:
-                compiler.problem(
-                    f"flows.{name}", f"flow '{name}' is already defined in {flows[name].file}"
-                )
+    for part in parts:
+        problems.extend(part.problems)
+        for flow in part.flows:
+            if flow.name in flows:
+                message = f"flow '{flow.name}' is already defined in {flows[flow.name].file}"
+                problems.append(Problem(file=flow.file, path=f"flows.{flow.name}", message=message))
                 continue
-            if name in broken:
-                flows[name] = CompiledFlow(name=name, file=file, steps=())
-                continue
-            flows[name] = compiler.flow(name, definition)
-            for number, trigger in enumerate(definition.get("triggers", [])):
-                triggers.append((file, name, f"flows.{name}.triggers.{number}", trigger))
-        problems.extend(compiler.problems)
-
-    index, trigger_problems = _index_triggers(triggers, flows)
+            flows[flow.name] = flow
+    index, trigger_problems = _index_triggers(parts, flows)
     problems.extend(trigger_problems)
     problems.extend(_check_gotos(flows))
     pairing, pairing_problems = _pairing_messages(config)
@@ -288,7 +383,7 @@ def compile_bot(config: Config, documents: Sequence[Document]) -> tuple[Bot | No
         return None, problems
 
     bot = Bot(
-        version=_version(config, documents),
+        version=_version(config, parts),
         config=config,
         flows=MappingProxyType(flows),
         triggers=index,
@@ -300,46 +395,29 @@ def compile_bot(config: Config, documents: Sequence[Document]) -> tuple[Bot | No
 
 
 def _index_triggers(
-    triggers: Sequence[tuple[str, str, str, Mapping[str, Any]]], flows: Mapping[str, CompiledFlow]
+    parts: Sequence[CompiledDocument], flows: Mapping[str, CompiledFlow]
 ) -> tuple[TriggerIndex, list[Problem]]:
     problems: list[Problem] = []
-    by_payload: dict[str, str] = {}
-    by_keyword: dict[str, str] = {}
-    by_attachment: dict[str, str] = {}
+    tables: dict[str, dict[str, str]] = {"payload": {}, "keyword": {}, "attachment type": {}}
     regexes: list[tuple[re.Pattern[str], str]] = []
-
-    def claim(table: dict[str, str], key: str, flow: str, file: str, path: str, what: str) -> None:
-        owner = table.setdefault(key, flow)
-        if owner != flow:
-            message = f"{what} {key!r} is already claimed by flow '{owner}' ({flows[owner].file})"
-            problems.append(Problem(file=file, path=path, message=message))
-
-    for file, flow, path, trigger in triggers:
-        kinds = [kind for kind in TRIGGER_KINDS if kind in trigger]
-        if len(kinds) != 1:
-            found = f"has {', '.join(kinds)}" if kinds else "has none"
-            message = f"a trigger needs exactly one of {', '.join(TRIGGER_KINDS)}; {found}"
-            problems.append(Problem(file=file, path=path, message=message))
-            continue
-        if "payload" in trigger:
-            claim(by_payload, trigger["payload"], flow, file, f"{path}.payload", "payload")
-        elif "keywords" in trigger:
-            for number, keyword in enumerate(trigger["keywords"]):
-                where = f"{path}.keywords.{number}"
-                claim(by_keyword, normalize_keyword(keyword), flow, file, where, "keyword")
-        elif "attachment" in trigger:
-            where = f"{path}.attachment"
-            claim(by_attachment, trigger["attachment"], flow, file, where, "attachment type")
-        else:
-            compiler = _Compiler(file)
-            pattern = compiler.regex(trigger["regex"], f"{path}.regex")
-            problems.extend(compiler.problems)
-            if pattern is not None:
-                regexes.append((pattern, flow))
+    for part in parts:
+        for trigger in part.triggers:
+            if trigger.pattern is not None:
+                regexes.append((trigger.pattern, trigger.flow))
+                continue
+            owner = tables[trigger.kind].setdefault(trigger.key, trigger.flow)
+            if owner != trigger.flow:
+                message = (
+                    f"{trigger.kind} {trigger.key!r} is already claimed by flow '{owner}'"
+                    f" ({flows[owner].file})"
+                )
+                problems.append(
+                    Problem(file=part.document.display, path=trigger.path, message=message)
+                )
     index = TriggerIndex(
-        by_payload=MappingProxyType(by_payload),
-        by_keyword=MappingProxyType(by_keyword),
-        by_attachment=MappingProxyType(by_attachment),
+        by_payload=MappingProxyType(tables["payload"]),
+        by_keyword=MappingProxyType(tables["keyword"]),
+        by_attachment=MappingProxyType(tables["attachment type"]),
         regexes=tuple(regexes),
         fallback=FALLBACK_FLOW if FALLBACK_FLOW in flows else None,
     )
@@ -368,15 +446,38 @@ def _pairing_messages(config: Config) -> tuple[dict[str, Template], list[Problem
         )
         for account in config.accounts.values()
     }
+    compiler.problems.extend(
+        Problem(
+            file=compiler.file,
+            path=f"{account.key_path}.pairingMessage",
+            message=(
+                "does not use {{ code }}: strangers will not see their pairing code, so you "
+                "will have to find them by PSID in `runtime pair list messenger`; add "
+                "{{ code }} (and the command runtime pair approve messenger {{ code }}) unless "
+                "that is what you want"
+            ),
+            severity=Severity.WARNING,
+        )
+        for account in config.accounts.values()
+        if account.pairing_message is not None and not _uses_code(account.pairing_message)
+    )
     return messages, compiler.problems
+
+
+def _uses_code(source: str) -> bool:
+    """Whether a pairingMessage shows the code (the owner's text is sent as written)."""
+    try:
+        return "code" in undeclared_names(source)
+    except jinja2.TemplateSyntaxError:
+        return True  # reported as an error already
 
 
 def _accounts_by_page_id(config: Config) -> dict[str, Account]:
     return {account.page_id: account for account in config.accounts.values() if account.page_id}
 
 
-def _version(config: Config, documents: Sequence[Document]) -> str:
+def _version(config: Config, parts: Sequence[CompiledDocument]) -> str:
     digest = hashlib.sha256(config.version.encode())
-    for document in documents:
-        digest.update(document.display.encode() + b"\0" + document.raw)
+    for part in parts:
+        digest.update(part.digest)
     return digest.hexdigest()[:12]

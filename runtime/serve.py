@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
+import signal
 from functools import partial
 from pathlib import Path
 
@@ -14,11 +17,13 @@ from runtime.server import create_app
 logger = logging.getLogger("runtime.server")
 
 
-def serve(config_path: Path, *, host: str | None, port: int | None, workers: int) -> None:
+def serve(
+    config_path: Path, *, host: str | None, port: int | None, workers: int, reload: bool = True
+) -> None:
     """Serve until interrupted. Each worker process builds its own app from the config file,
     so a worker never shares a store connection or an HTTP client with another.
     """
-    loader = AppLoader(factory=partial(create_app, config_path))
+    loader = AppLoader(factory=partial(create_app, config_path, reload=reload))
     app = loader.load()
     server = app.ctx.runtime.bot.config.server
     app.prepare(
@@ -39,4 +44,13 @@ def serve(config_path: Path, *, host: str | None, port: int | None, workers: int
     if workers == 1:
         Sanic.serve_single(primary=app)
     else:
+        # `kill -HUP <this process>` reaches the workers, each of which reloads itself
+        signal.signal(signal.SIGHUP, _forward_to_workers)
         Sanic.serve(primary=app, app_loader=loader)
+
+
+def _forward_to_workers(signum: int, _frame: object) -> None:
+    # only Sanic's server workers: the other children (its state manager) die of a SIGHUP
+    for child in multiprocessing.active_children():
+        if child.name.startswith("Sanic-Server-") and child.pid is not None:
+            os.kill(child.pid, signum)

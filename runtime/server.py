@@ -8,14 +8,17 @@ does the rest after the response.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hmac
 import logging
 import os
+import signal
 import socket
 import time
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -24,7 +27,7 @@ from sanic import Request, Sanic, response
 from sanic.response import HTTPResponse
 
 from runtime.bot import Bot
-from runtime.build import build_bot
+from runtime.build import BotBuilder
 from runtime.config.load import default_config_path
 from runtime.config.model import Account
 from runtime.errors import WebhookError
@@ -33,6 +36,7 @@ from runtime.messenger.send import SendClient
 from runtime.messenger.sender import RetryPolicy, SenderPool
 from runtime.messenger.signature import HEADER, matching_secret
 from runtime.messenger.webhook import PageEvent, page_events, parse_body, to_envelope
+from runtime.reload import Reloader
 from runtime.session import session_key
 from runtime.store.base import NewInbound, Store
 from runtime.store.factory import open_store
@@ -51,13 +55,19 @@ class Runtime:
 
     config_path: Path
     bot: Bot
+    builder: BotBuilder
     retry: RetryPolicy
     worker_id: str
+    reload: bool = True
     store: Store | None = None
     client: SendClient | None = None
     sender: SenderPool | None = None
     worker: InboxWorker | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    reloader: Reloader | None = None
+
+    def swap(self, bot: Bot) -> None:
+        """The reload: one reference; a turn in flight keeps the Bot it started with."""
+        self.bot = bot
 
 
 def create_app(
@@ -66,15 +76,19 @@ def create_app(
     name: str = "messenger-runtime",
     env: Mapping[str, str] | None = None,
     retry: RetryPolicy | None = None,
+    reload: bool = True,
 ) -> Sanic[Any, Any]:
     """Build the app for a config file (default: `$RUNTIME_CONFIG`, else ./config.json5).
 
     Raises ConfigError if the config or a flow is invalid: a server never starts on a
     broken bot. `name` must be unique within one process (Sanic registers apps by name).
+    With `reload`, the files are watched and a valid edit is served without a restart;
+    `kill -HUP` reloads on demand either way.
     """
     setup_logging()
     path = Path(config_path) if config_path is not None else default_config_path(env)
-    built = build_bot(path, env=env)
+    builder = BotBuilder(path, env=env)
+    built = builder.build()
     for warning in built.warnings:
         logger.warning("%s", warning.format())
     # Sanic's records go through our one handler (one line each, tokens masked)
@@ -84,6 +98,8 @@ def create_app(
     app.ctx.runtime = Runtime(
         config_path=path,
         bot=built.bot,
+        builder=builder,
+        reload=reload,
         retry=retry or RetryPolicy(),
         worker_id=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}",
     )
@@ -121,6 +137,9 @@ async def _start(app: Sanic[Any, Any]) -> None:
         worker_id=state.worker_id,
     )
     state.worker.start()
+    state.reloader = Reloader(state.builder, current=lambda: state.bot, swap=state.swap)
+    state.reloader.start(watch=state.reload)
+    _on_sighup(state.reloader.request)
     for account in bot.accounts.values():
         unsigned = account.app_secret is None
         logger.log(
@@ -138,6 +157,9 @@ async def _start(app: Sanic[Any, Any]) -> None:
 
 async def _stop(app: Sanic[Any, Any]) -> None:
     state = runtime_of(app)
+    if state.reloader is not None:
+        _on_sighup(None)
+        await state.reloader.stop()
     if state.worker is not None:
         await state.worker.stop()
     if state.sender is not None:
@@ -146,6 +168,16 @@ async def _stop(app: Sanic[Any, Any]) -> None:
         await state.client.close()
     if state.store is not None:
         await state.store.close()
+
+
+def _on_sighup(handler: Callable[[], None] | None) -> None:
+    """`kill -HUP` reloads; where the loop cannot take signals (not the main thread), skip."""
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+        if handler is None:
+            loop.remove_signal_handler(signal.SIGHUP)
+        else:
+            loop.add_signal_handler(signal.SIGHUP, handler)
 
 
 def _accounts_for(bot: Bot, account_id: str | None) -> list[Account] | None:

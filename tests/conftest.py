@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.fakes.graph_api import FakeGraphAPI
 
 WriteConfig = Callable[..., Path]
 
@@ -21,3 +23,17 @@ def write_config(tmp_path: Path) -> WriteConfig:
         return path
 
     return write
+
+
+@pytest.fixture
+def graph() -> Iterator[FakeGraphAPI]:
+    """A fake Graph API on a loopback port, recording every request."""
+    fake = FakeGraphAPI().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def env(graph: FakeGraphAPI) -> dict[str, str]:
+    """The environment that points a bot at the fake Graph API."""
+    return {"MESSENGER_GRAPH_API_BASE": graph.base_url}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -92,7 +93,7 @@ def load_config(path: Path, *, env: Mapping[str, str] | None = None) -> LoadedCo
     config = Config(
         path=path,
         base_dir=base_dir,
-        version=hashlib.sha256(document.raw).hexdigest()[:12],
+        version=_version(document.raw, normalized, accounts),
         accounts=MappingProxyType(accounts),
         disabled_accounts=tuple(disabled),
         flow_sources=_flow_sources(normalized.get("flows")),
@@ -102,6 +103,18 @@ def load_config(path: Path, *, env: Mapping[str, str] | None = None) -> LoadedCo
     )
     warnings = security_warnings(config, env_paths=find_env_references(document.data))
     return LoadedConfig(config=config, warnings=tuple(warnings))
+
+
+def _version(raw: bytes, normalized: Mapping[str, object], accounts: Mapping[str, Account]) -> str:
+    """A short hash of everything the config resolves to: the file, `${VAR}` values, tokens.
+
+    So a reload that changes only an environment variable or a token file is a new version.
+    """
+    digest = hashlib.sha256(raw)
+    digest.update(json.dumps(normalized, sort_keys=True, default=str).encode())
+    for account in accounts.values():
+        digest.update(account.page_access_token.reveal().encode() + b"\0")
+    return digest.hexdigest()[:12]
 
 
 def _flow_sources(flows: object) -> tuple[str, ...]:

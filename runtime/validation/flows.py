@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple, TypeGuard
 from urllib.parse import urlsplit
 
@@ -20,6 +20,7 @@ from runtime.bot import (
     ButtonSpec,
     ButtonsStep,
     CardsStep,
+    CompiledFlow,
     GotoStep,
     QuickReplySpec,
     SetStep,
@@ -164,7 +165,7 @@ class _Field(NamedTuple):
 
 
 def flow_warnings(bot: Bot) -> list[Problem]:
-    """Unhandled payloads, unreachable flows, template names not in the context."""
+    """Warnings about the flows together: taps nothing answers, flows nothing reaches."""
     reached = _reached_flows(bot)
     problems: list[Problem] = []
     for flow in bot.flows.values():
@@ -176,9 +177,21 @@ def flow_warnings(bot: Bot) -> list[Problem]:
             problems.append(_warning(flow.file, f"flows.{flow.name}", message))
         for step in flow.steps:
             for field in _step_fields(step):
-                for found in (_unknown_names(field), _unhandled_payload(bot, step, field)):
-                    if found is not None:
-                        problems.append(_warning(step.source.file, field.path, found))
+                found = _unhandled_payload(bot, step, field)
+                if found is not None:
+                    problems.append(_warning(step.source.file, field.path, found))
+    return problems
+
+
+def template_warnings(flows: Iterable[CompiledFlow]) -> list[Problem]:
+    """Template names not in the context, in flows of one file (so a reload reuses them)."""
+    problems: list[Problem] = []
+    for flow in flows:
+        for step in flow.steps:
+            for field in _step_fields(step):
+                found = _unknown_names(field)
+                if found is not None:
+                    problems.append(_warning(step.source.file, field.path, found))
     return problems
 
 

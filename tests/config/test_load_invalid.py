@@ -203,7 +203,29 @@ def test_a_key_written_twice_is_an_error_not_a_silent_overwrite(write_config: Wr
         '{ channels: { messenger: { pageAccessToken: "t", verifyToken: "v", dmPolicy: "open",'
         ' dmPolicy: "pairing" } } }'
     )
-    assert lines_of(path) == [f'{path}: JSON5 error: Duplicate key "dmPolicy" found in object']
+    assert lines_of(path) == [
+        f"{path}:1: channels.messenger: key 'dmPolicy' is written twice in one object"
+        " (lines 1 and 1); JSON5 would keep only the last: remove one"
+    ]
+
+
+def test_duplicates_are_found_at_any_depth_with_their_lines(write_config: WriteConfig) -> None:
+    path = write_config(
+        """{
+  // "a": 1 in a comment is not a key, nor is 'b: 2' in a string
+  channels: { messenger: { pageAccessToken: "t, b: 2", verifyToken: "v",
+    accounts: {
+      shop: { name: "x" },
+      "shop": { name: "y" },
+    },
+  } },
+  server: { port: 1 }, flows: ["a", { b: 1, b: 2 }],
+}"""
+    )
+    assert [(p.path, p.line) for p in problems_of(path)] == [
+        ("channels.messenger.accounts", 6),
+        ("flows.1", 9),
+    ]
 
 
 def test_a_newline_in_a_syntax_error_stays_on_one_line(write_config: WriteConfig) -> None:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from tests.fakes.graph_api import FakeGraphAPI
 from tests.fakes.server import RunningApp, running
 from tests.fakes.webhooks import PAGE_ID
 
@@ -67,18 +66,6 @@ def single_page(**overrides: str) -> str:
     }
     keys.update(overrides)
     return ", ".join(f"{key}: {value}" for key, value in keys.items() if value)
-
-
-@pytest.fixture
-def graph() -> Iterator[FakeGraphAPI]:
-    fake = FakeGraphAPI().start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def env(graph: FakeGraphAPI) -> dict[str, str]:
-    return {"MESSENGER_GRAPH_API_BASE": graph.base_url}
 
 
 @pytest.fixture

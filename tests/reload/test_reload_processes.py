@@ -1,0 +1,102 @@
+"""Reload across processes: every worker of `runtime serve --workers 2`, and SIGHUP."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.messenger.conftest import single_page, write_bot
+from tests.messenger.test_cli_serve import Server, start  # noqa: F401 - the `start` fixture
+from tests.reload.test_hot_reload import flows
+
+
+def versions(server: Server, count: int) -> set[str]:
+    """The versions `count` fresh connections report (each may reach another worker)."""
+    seen = set()
+    for _ in range(count):
+        with httpx.Client() as client:
+            seen.add(client.get(server.url + "/healthz", timeout=5).json()["version"])
+    return seen
+
+
+def wait_for_all(server: Server, version_not: str, *, within: float = 15.0) -> str:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        seen = versions(server, 12)
+        if version_not not in seen and len(seen) == 1:
+            return seen.pop()
+        time.sleep(0.05)
+    raise AssertionError(f"workers still report {versions(server, 12)}")
+
+
+def test_every_worker_reloads(tmp_path: Path, start) -> None:  # noqa: F811
+    config = write_bot(tmp_path, single_page(), flows=flows())
+    server = start(
+        sys.executable,
+        "-m",
+        "runtime",
+        "serve",
+        "-c",
+        str(config),
+        "--port",
+        "{port}",
+        "--workers",
+        "2",
+    )
+    server.wait_ready()
+    [old] = versions(server, 6)
+    (tmp_path / "flows" / "main.json5").write_text(flows(greeting="Hello v2"))
+    new = wait_for_all(server, old)
+    assert new != old
+    assert server.stop() == 0
+
+
+def test_no_reload_ignores_edits_but_sighup_reloads(tmp_path: Path, start) -> None:  # noqa: F811
+    config = write_bot(tmp_path, single_page(), flows=flows())
+    server = start(
+        sys.executable,
+        "-m",
+        "runtime",
+        "serve",
+        "-c",
+        str(config),
+        "--port",
+        "{port}",
+        "--no-reload",
+    )
+    server.wait_ready()
+    [old] = versions(server, 2)
+    (tmp_path / "flows" / "main.json5").write_text(flows(greeting="Hello v2"))
+    time.sleep(1.0)  # settle: a watcher would have reloaded by now
+    assert versions(server, 2) == {old}
+    server.process.send_signal(signal.SIGHUP)
+    assert wait_for_all(server, old) != old
+    assert server.stop() == 0
+
+
+def test_sighup_to_the_main_process_reloads_every_worker(tmp_path: Path, start) -> None:  # noqa: F811
+    config = write_bot(tmp_path, single_page(), flows=flows())
+    server = start(
+        sys.executable,
+        "-m",
+        "runtime",
+        "serve",
+        "-c",
+        str(config),
+        "--port",
+        "{port}",
+        "--workers",
+        "2",
+        "--no-reload",
+    )
+    server.wait_ready()
+    [old] = versions(server, 6)
+    (tmp_path / "flows" / "main.json5").write_text(flows(greeting="Hello v2"))
+    server.process.send_signal(signal.SIGHUP)
+    assert wait_for_all(server, old) != old
+    assert server.process.poll() is None  # the main process is still there
+    assert server.stop() == 0
