@@ -17,6 +17,7 @@ from runtime import __version__
 
 if TYPE_CHECKING:
     from runtime.bot import Bot
+    from runtime.config.model import Config
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -100,6 +101,22 @@ def build_parser() -> argparse.ArgumentParser:
     send.set_defaults(handler=run_send)
 
     _add_pair_parser(commands, common)
+
+    outbox = commands.add_parser(
+        "outbox", parents=[common], help="replies waiting to be sent, and dead letters"
+    )
+    outbox_actions = outbox.add_subparsers(
+        title="actions", metavar="ACTION", dest="action", required=True
+    )
+    outbox_list = outbox_actions.add_parser(
+        "list", parents=[_config_after_action()], help="waiting replies and dead letters"
+    )
+    outbox_list.set_defaults(handler=run_outbox, dead_letter=None)
+    outbox_retry = outbox_actions.add_parser(
+        "retry", parents=[_config_after_action()], help="send a dead letter again"
+    )
+    outbox_retry.add_argument("dead_letter", type=int, metavar="ID")
+    outbox_retry.set_defaults(handler=run_outbox)
     return parser
 
 
@@ -186,6 +203,13 @@ def run_serve(args: argparse.Namespace) -> int:
     if args.workers < 1:
         print("runtime serve: --workers must be at least 1", file=sys.stderr)
         return 2
+    if args.workers > 1 and _memory_state(config_path(args)):
+        print(
+            "runtime serve: state.backend 'memory' lives inside one process; with --workers "
+            f"{args.workers} each worker would have its own: use 'sqlite'",
+            file=sys.stderr,
+        )
+        return 2
     try:
         serve(
             config_path(args),
@@ -222,6 +246,14 @@ def run_send(args: argparse.Namespace) -> int:
     return 0
 
 
+def _config_after_action() -> argparse.ArgumentParser:
+    """`-c` after a command's action too; SUPPRESS, so an absent one keeps a `-c` given
+    before the action (a plain default would overwrite it with None)."""
+    after = argparse.ArgumentParser(add_help=False)
+    after.add_argument("-c", "--config", type=Path, default=argparse.SUPPRESS, help="config file")
+    return after
+
+
 def _add_pair_parser(
     commands: argparse._SubParsersAction[argparse.ArgumentParser],
     common: argparse.ArgumentParser,
@@ -232,9 +264,7 @@ def _add_pair_parser(
         parents=[common],
         help="who may talk to the bot: pairing requests and approved senders",
     )
-    # -c after the action too; SUPPRESS, so an absent one keeps a -c given before the action
-    after = argparse.ArgumentParser(add_help=False)
-    after.add_argument("-c", "--config", type=Path, default=argparse.SUPPRESS, help="config file")
+    after = _config_after_action()
     actions = pair.add_subparsers(title="actions", metavar="ACTION", dest="action", required=True)
 
     def action(name: str, summary: str) -> argparse.ArgumentParser:
@@ -266,6 +296,7 @@ def run_pair(args: argparse.Namespace) -> int:
     argument = " ".join(args.argument) if isinstance(args.argument, list) else args.argument
     try:
         config = load_config(config_path(args)).config
+        require_shared_state(config, "runtime pair")
         output = asyncio.run(
             run_pair_command(
                 config,
@@ -284,3 +315,51 @@ def run_pair(args: argparse.Namespace) -> int:
         return 1
     print(output)
     return 0
+
+
+def run_outbox(args: argparse.Namespace) -> int:
+    import asyncio
+    import time
+
+    from runtime.config.load import load_config
+    from runtime.deadletters import list_outbox, retry_dead_letter
+    from runtime.errors import ConfigError, ConfigReadError, Error
+
+    try:
+        config = load_config(config_path(args)).config
+        require_shared_state(config, "runtime outbox")
+        if args.dead_letter is None:
+            output = asyncio.run(list_outbox(config, now=time.time()))
+        else:
+            output = asyncio.run(retry_dead_letter(config, args.dead_letter, now=time.time()))
+    except ConfigError as err:
+        _print_problems(err.problems, as_json=False)
+        return 2 if isinstance(err, ConfigReadError) else 1
+    except Error as err:
+        print(f"runtime outbox {args.action}: {err}", file=sys.stderr)
+        return 1
+    print(output)
+    return 0
+
+
+def require_shared_state(config: Config, command: str) -> None:
+    """Commands that act on a running server's state need a state the server shares."""
+    from runtime.config.model import StateBackend
+    from runtime.errors import Error
+
+    if config.state.backend is StateBackend.MEMORY:
+        raise Error(
+            f"state.backend 'memory' lives inside the server process, out of {command}'s "
+            "reach: use 'sqlite' (the default) to pair, send or inspect the outbox from here"
+        )
+
+
+def _memory_state(path: Path) -> bool:
+    from runtime.config.load import load_config
+    from runtime.config.model import StateBackend
+    from runtime.errors import ConfigError
+
+    try:
+        return load_config(path).config.state.backend is StateBackend.MEMORY
+    except ConfigError:
+        return False  # serve reports the problems itself

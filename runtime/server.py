@@ -12,11 +12,8 @@ import asyncio
 import contextlib
 import hmac
 import logging
-import os
 import signal
-import socket
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
@@ -30,7 +27,7 @@ from runtime.bot import Bot
 from runtime.build import BotBuilder
 from runtime.config.load import default_config_path
 from runtime.config.model import Account
-from runtime.errors import WebhookError
+from runtime.errors import StoreError, WebhookError
 from runtime.logs import setup_logging
 from runtime.messenger.send import SendClient
 from runtime.messenger.sender import RetryPolicy, SenderPool
@@ -40,7 +37,7 @@ from runtime.reload import Reloader
 from runtime.session import session_key
 from runtime.store.base import NewInbound, Store
 from runtime.store.factory import open_store
-from runtime.worker import InboxWorker
+from runtime.worker import InboxWorker, recover_dead_workers, worker_id
 
 logger = logging.getLogger("runtime.server")
 
@@ -101,7 +98,7 @@ def create_app(
         builder=builder,
         reload=reload,
         retry=retry or RetryPolicy(),
-        worker_id=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}",
+        worker_id=worker_id(),
     )
     app.before_server_start(_start)
     app.before_server_stop(_stop)
@@ -124,6 +121,7 @@ async def _start(app: Sanic[Any, Any]) -> None:
     state = runtime_of(app)
     bot = state.bot
     state.store = await open_store(bot.config.state)
+    await recover_dead_workers(state.store)
     state.client = SendClient(bot.config.graph)
     await state.client.open()
     state.sender = SenderPool(
@@ -160,6 +158,8 @@ async def _stop(app: Sanic[Any, Any]) -> None:
     if state.reloader is not None:
         _on_sighup(None)
         await state.reloader.stop()
+    # stop taking events, let those in hand finish, let the senders drain, then give back
+    # every lease still held: another worker (or the next start) takes it over at once
     if state.worker is not None:
         await state.worker.stop()
     if state.sender is not None:
@@ -167,6 +167,13 @@ async def _stop(app: Sanic[Any, Any]) -> None:
     if state.client is not None:
         await state.client.close()
     if state.store is not None:
+        try:
+            released = await state.store.release_leases(state.worker_id)
+        except StoreError as err:  # the leases run out on their own: nothing is lost
+            logger.error("could not hand back leases: %s", err)
+        else:
+            if released:
+                logger.info("handed back %d unfinished events and replies", released)
         await state.store.close()
 
 
@@ -223,6 +230,7 @@ async def _receive(request: Request, account_id: str | None = None) -> HTTPRespo
         logger.info("webhook POST refused: %s", err)
         return response.text(str(err), status=err.status)
 
+    now = time.time()
     events: list[NewInbound] = []
     for item in page_events(body):
         if not isinstance(item, PageEvent):
@@ -237,23 +245,34 @@ async def _receive(request: Request, account_id: str | None = None) -> HTTPRespo
                 "entry for account %s not signed with its appSecret: ignored", account.label
             )
             continue
-        envelope = to_envelope(
-            item.event, account_id=account.id, session_key=partial(session_key, account.agent_id)
-        )
-        if isinstance(envelope, str):
-            logger.debug("page %s: skipped %s", item.page_id, envelope)
-            continue
-        events.append(
-            NewInbound(
+        try:
+            envelope = to_envelope(
+                item.event,
+                account_id=account.id,
+                session_key=partial(session_key, account.agent_id),
+            )
+            if isinstance(envelope, str):
+                logger.debug("page %s: skipped %s", item.page_id, envelope)
+                continue
+            inbound = NewInbound(
                 account_id=account.id,
                 psid=envelope.psid,
                 body=envelope.to_json(),
                 message_id=envelope.message_id,
-                at=envelope.timestamp or None,
+                # a timestamp from the future must not hold the 24-hour window open
+                at=min(envelope.timestamp, now) or None,
             )
-        )
+        except Exception:  # an event nobody foresaw must not cost the others their 200
+            logger.exception("page %s: an event that cannot be read: skipped", item.page_id)
+            continue
+        events.append(inbound)
     if events and state.store is not None and state.worker is not None:
-        await state.store.accept_inbound(events, now=time.time(), dedupe_ttl=DEDUPE_TTL)
+        try:
+            await state.store.accept_inbound(events, now=now, dedupe_ttl=DEDUPE_TTL)
+        except StoreError as err:
+            # not kept, so not acknowledged: Meta delivers it again later
+            logger.error("webhook POST not kept (%d events): %s", len(events), err)
+            return response.text("state store unavailable", status=503)
         state.worker.wake()
     return response.text("EVENT_RECEIVED")
 

@@ -12,7 +12,10 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
+import socket
 import time
+import uuid
 from collections.abc import Callable
 
 from runtime.access import Admission, check_access
@@ -53,7 +56,9 @@ class InboxWorker:
         self._batch = batch
         self._clock = clock
         self._wakeup = asyncio.Event()
+        self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._next_orphan_scan = 0.0
 
     def wake(self) -> None:
         self._wakeup.set()
@@ -61,17 +66,31 @@ class InboxWorker:
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="inbox-worker")
 
-    async def stop(self) -> None:
-        if self._task is not None:
+    async def stop(self, *, grace: float = 10.0) -> None:
+        """Claim nothing more; let the events in hand finish for up to `grace` seconds.
+
+        What is cut short keeps its lease; the caller gives the leases back
+        (`Store.release_leases`) once the senders are done, so nothing accepted is lost.
+        """
+        self._stopping.set()
+        self._wakeup.set()
+        if self._task is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), grace)
+        except TimeoutError:
+            logger.warning("events still in hand after %.0fs: handed back", grace)
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            self._task = None
+        self._task = None
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             try:
-                await self._resend_orphaned_replies()
+                if self._clock() >= self._next_orphan_scan:
+                    self._next_orphan_scan = self._clock() + POLL_SECONDS
+                    await self._resend_orphaned_replies()
                 events = await self._store.claim_inbound(
                     self._worker_id, now=self._clock(), lease=LEASE_SECONDS, limit=self._batch
                 )
@@ -158,3 +177,37 @@ class InboxWorker:
 
     def _action(self, account: Account, psid: str, action: SenderAction) -> None:
         self._sender.submit(SendJob(account.id, psid, sender_action_request(psid, action)))
+
+
+def worker_id() -> str:
+    """`host:pid:random`: unique, and says which process on which host holds a lease."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+async def recover_dead_workers(store: Store) -> list[str]:
+    """Give back the leases of workers of this host whose process is gone (kill -9, a crash).
+
+    Without this, what a dead worker held waits for its leases to run out; with it, a
+    restarted server takes it over at once. Workers of other hosts are left to their leases.
+    """
+    host = socket.gethostname()
+    recovered = []
+    for owner in await store.lease_owners():
+        owner_host, _, rest = owner.partition(":")
+        pid_text = rest.partition(":")[0]
+        if owner_host != host or not pid_text.isdigit() or _alive(int(pid_text)):
+            continue
+        released = await store.release_leases(owner)
+        logger.warning("worker %s is gone: took back %d leased events and replies", owner, released)
+        recovered.append(owner)
+    return recovered
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True

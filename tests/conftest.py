@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.fakes.graph_api import FakeGraphAPI
+from tests.fakes.processes import Server, free_port
 
 WriteConfig = Callable[..., Path]
 
@@ -37,3 +40,29 @@ def graph() -> Iterator[FakeGraphAPI]:
 def env(graph: FakeGraphAPI) -> dict[str, str]:
     """The environment that points a bot at the fake Graph API."""
     return {"MESSENGER_GRAPH_API_BASE": graph.base_url}
+
+
+@pytest.fixture
+def start(tmp_path: Path, graph: FakeGraphAPI) -> Iterator[Callable[..., Server]]:
+    """Start a server command in its own process (`{port}` in it becomes a free port),
+    pointed at the fake Graph API; every one still running is killed after the test."""
+    started: list[Server] = []
+
+    def run(*command: str, env: dict[str, str] | None = None) -> Server:
+        port = free_port()
+        log = tmp_path / f"server-{len(started)}.log"
+        environ = {**os.environ, "MESSENGER_GRAPH_API_BASE": graph.base_url, **(env or {})}
+        args = [arg.replace("{port}", str(port)) for arg in command]
+        with log.open("w") as out:
+            process = subprocess.Popen(
+                args, stdout=out, stderr=subprocess.STDOUT, env=environ, text=True
+            )
+        server = Server(process, port, log)
+        started.append(server)
+        return server
+
+    yield run
+    for server in started:
+        if server.process.poll() is None:
+            server.process.kill()
+            server.process.wait(timeout=10)

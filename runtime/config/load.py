@@ -152,11 +152,11 @@ def _state_settings(
         problems.append(
             Problem(file=file, path="state.url", message="is required with backend 'redis'")
         )
-    if backend is StateBackend.SQLITE and url is not None:
+    if backend is not StateBackend.REDIS and url is not None:
         problems.append(
             Problem(file=file, path="state.url", message="is only used with backend 'redis'")
         )
-    if backend is StateBackend.REDIS and "path" in values:
+    if backend is not StateBackend.SQLITE and "path" in values:
         problems.append(
             Problem(file=file, path="state.path", message="is only used with backend 'sqlite'")
         )

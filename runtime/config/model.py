@@ -41,6 +41,7 @@ class TokenSource(StrEnum):
 class StateBackend(StrEnum):
     SQLITE = "sqlite"
     REDIS = "redis"
+    MEMORY = "memory"  # nothing kept across restarts; one process only
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -92,8 +93,8 @@ class ServerSettings:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StateSettings:
     backend: StateBackend
-    path: Path | None  # sqlite
-    url: Secret | None  # redis; a URL may carry a password
+    path: Path | None  # sqlite only
+    url: Secret | None  # redis only; a URL may carry a password
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -30,6 +30,8 @@ from runtime.store.base import Store
 
 logger = logging.getLogger("runtime.send")
 
+DEFAULT_SHARDS = 16  # sender coroutines, each owning the queue of the PSIDs that hash to it
+
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
@@ -66,7 +68,7 @@ class SenderPool:
         store: Store,
         accounts: Callable[[], Mapping[str, Account]],
         *,
-        shards: int = 16,
+        shards: int = DEFAULT_SHARDS,
         retry: RetryPolicy | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:

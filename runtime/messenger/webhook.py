@@ -6,20 +6,28 @@ another app owns: never answered) or `changes` instead of `messaging`, senders w
 reaction, payment and policy events, kinds nobody has seen yet. Whatever is not a person
 talking to the page is skipped with a reason (logged once at debug level by the caller),
 never an error, so Meta always gets its 200.
+
+A field of the wrong type is treated as absent, never trusted: whatever an Envelope holds
+is what the inbox can store as UTF-8 JSON and read back equal (tests/fuzz checks this).
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NoReturn
 
 from runtime.envelope import Attachment, Envelope, EventKind
 from runtime.errors import MalformedBodyError
 
 _ATTACHMENT_TYPES = frozenset({"image", "video", "audio", "file", "location", "fallback"})
+_ID = re.compile(r"[0-9]{1,64}")  # page ids and PSIDs are decimal strings (~16 digits)
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+_MAX_KEPT_DEPTH = 32  # a referral or optin nested deeper is not Meta's: it is dropped
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,20 +47,40 @@ class Skipped:
 
 
 def parse_body(raw: bytes) -> Mapping[str, Any]:
-    """The JSON of a webhook POST; MalformedBodyError (-> 400) unless it is a `page` object."""
+    """The JSON of a webhook POST; MalformedBodyError (-> 400) unless it is a `page` object.
+
+    Stricter than `json.loads(raw)`, which guesses UTF-16 or UTF-32, lets UTF-8-encoded
+    surrogates through, and reads `NaN`, `Infinity` and `1e400` as floats no store keeps.
+    """
     try:
-        body = json.loads(raw)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise MalformedBodyError(f"the body is not UTF-8: {err}") from err
+    try:
+        body = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
     except (ValueError, RecursionError) as err:  # RecursionError: absurdly deep nesting
         raise MalformedBodyError(f"the body is not JSON: {str(err)[:100]}") from err
     if not isinstance(body, dict):
         raise MalformedBodyError("the body is not a JSON object")
-    if body.get("object") != "page":
-        raise MalformedBodyError(
-            f"object is {str(body.get('object'))[:40]!r}, not 'page': not a Messenger webhook"
-        )
+    kind = body.get("object")
+    if kind != "page":
+        # only a string is shown: repr() of a deeply nested value can itself overflow
+        shown = repr(kind[:40]) if isinstance(kind, str) else f"a JSON {type(kind).__name__}"
+        raise MalformedBodyError(f"object is {shown}, not 'page': not a Messenger webhook")
     if not isinstance(body.get("entry"), list):
         raise MalformedBodyError("the body has no `entry` list")
     return body
+
+
+def _refuse_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(token: str) -> float:
+    number = float(token)
+    if not math.isfinite(number):
+        raise ValueError(f"{token[:20]} is too large for a number")
+    return number
 
 
 def page_events(body: Mapping[str, Any]) -> Iterator[PageEvent | Skipped]:
@@ -61,7 +89,7 @@ def page_events(body: Mapping[str, Any]) -> Iterator[PageEvent | Skipped]:
         if not isinstance(entry, dict):
             yield Skipped(page_id="?", reason="an entry that is not an object")
             continue
-        page_id = str(entry.get("id", "?"))
+        page_id = _id(entry.get("id")) or "?"
         for kind in ("standby", "changes"):
             if kind in entry:
                 reason = f"{kind} entry (a thread another app owns)" if kind == "standby" else kind
@@ -82,20 +110,18 @@ def to_envelope(
 ) -> Envelope | str:
     """The Envelope of a person's event, or the reason it is not one (echo, delivery...)."""
     sender = event.get("sender")
-    psid = sender.get("id") if isinstance(sender, dict) else None
-    if not isinstance(psid, str | int) or isinstance(psid, bool):
+    psid = _id(sender.get("id")) if isinstance(sender, dict) else None
+    if psid is None:
         return "no sender id (a user_ref sender, or none)"
-    psid = str(psid)
-    timestamp = event.get("timestamp")
     common: dict[str, Any] = {
         "account_id": account_id,
         "psid": psid,
         "session_key": session_key(psid),
-        "timestamp": timestamp / 1000 if isinstance(timestamp, int | float) else 0.0,
+        "timestamp": _seconds(event.get("timestamp")),
     }
     message = event.get("message")
     if isinstance(message, dict):
-        if message.get("is_echo"):
+        if message.get("is_echo"):  # anything truthy: answering our own echo would loop
             return "an echo of the page's own message"
         return _message(message, common)
     postback = event.get("postback")
@@ -112,8 +138,14 @@ def to_envelope(
         return Envelope(kind=EventKind.REFERRAL, referral=_mapping(event["referral"]), **common)
     if isinstance(event.get("optin"), dict):
         return Envelope(kind=EventKind.OPTIN, optin=_mapping(event["optin"]), **common)
-    known = [key for key in event if key not in ("sender", "recipient", "timestamp")]
-    return f"a {', '.join(sorted(known)) or 'bodiless'} event"
+    return f"a {_kinds(event)} event"
+
+
+def _kinds(event: Mapping[str, Any]) -> str:
+    """`delivery`, `read, reaction`...: a few of an event's keys, short enough for one line."""
+    known = sorted(key for key in event if key not in ("sender", "recipient", "timestamp"))
+    shown = ", ".join(_clean(key[:40]) for key in known[:3])
+    return (shown + (", ..." if len(known) > 3 else "")) or "bodiless"
 
 
 def _message(message: Mapping[str, Any], common: dict[str, Any]) -> Envelope:
@@ -147,7 +179,8 @@ def _attachments(items: object) -> Iterator[Attachment]:
             payload["coordinates"] if isinstance(payload.get("coordinates"), dict) else {}
         )
         yield Attachment(
-            type=kind if kind in _ATTACHMENT_TYPES else "fallback",
+            # `in` on a frozenset hashes its operand: a list or an object there would raise
+            type=kind if isinstance(kind, str) and kind in _ATTACHMENT_TYPES else "fallback",
             url=_text(payload.get("url")) or _text(item.get("url")),
             title=_text(item.get("title")) or _text(payload.get("title")),
             latitude=_number(coordinates.get("lat")),
@@ -155,13 +188,69 @@ def _attachments(items: object) -> Iterator[Attachment]:
         )
 
 
+def _id(value: object) -> str | None:
+    """A page id or PSID: decimal digits, given as a string (or, leniently, a JSON integer).
+
+    Anything else (a float, a bool, an object, 4000 digits) is no id: replies go to it, and
+    sessions and logs are keyed by it.
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**64:
+        return str(value)
+    return value if isinstance(value, str) and _ID.fullmatch(value) else None
+
+
+def _seconds(milliseconds: object) -> float:
+    """Meta's millisecond timestamp in Unix seconds; 0.0 when absent, negative or absurd."""
+    seconds = _number(milliseconds)
+    return seconds / 1000 if seconds is not None and seconds >= 0 else 0.0
+
+
 def _text(value: object) -> str | None:
-    return value if isinstance(value, str) else None
+    return _clean(value) if isinstance(value, str) else None
+
+
+def _clean(text: str) -> str:
+    """`text` without lone surrogates (`"\\ud800"` in JSON), which UTF-8 cannot encode."""
+    return _LONE_SURROGATE.sub("\ufffd", text)
 
 
 def _number(value: object) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+    """A finite float, or None: `bool` is no number, and an int can overflow a float."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:  # an integer of hundreds of digits
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _mapping(value: object) -> Mapping[str, object] | None:
-    return MappingProxyType(dict(value)) if isinstance(value, dict) else None
+    """A referral or optin object, kept whole as plain JSON; None when empty or too deep.
+
+    An empty object is None because the inbox drops empty fields: `{}` would not come back.
+    """
+    if not isinstance(value, dict) or not value:
+        return None
+    try:
+        kept = _plain(value, _MAX_KEPT_DEPTH)
+    except _TooDeepError:
+        return None
+    return MappingProxyType(kept) if isinstance(kept, dict) else None
+
+
+class _TooDeepError(Exception):
+    """A kept object nested deeper than `_MAX_KEPT_DEPTH`: never Meta's."""
+
+
+def _plain(value: object, depth: int) -> object:
+    """A copy of a JSON value with every string `_clean`, at most `depth` containers deep."""
+    if isinstance(value, str):
+        return _clean(value)
+    if not isinstance(value, dict | list):
+        return value
+    if depth == 0:
+        raise _TooDeepError
+    if isinstance(value, list):
+        return [_plain(item, depth - 1) for item in value]
+    return {_clean(key): _plain(item, depth - 1) for key, item in value.items()}

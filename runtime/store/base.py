@@ -22,6 +22,10 @@ from typing import Protocol
 
 from runtime.session import Session
 
+# Durations every store keeps to: part of the contract, not of one backend.
+RETRY_LEASE_GRACE = 60.0  # a retried message stays its worker's this long past its retry time
+KEEP_EXPIRED_PAIRINGS = 86_400.0  # expired requests stay a day so `take_pairing` can say so
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PairingRequest:
@@ -181,8 +185,10 @@ class Store(Protocol):
         """Lease up to `limit` events for `worker`, at most one per (account, psid).
 
         Only a sender's oldest unfinished event is offered, and none while another of that
-        sender's events is leased, so each user's messages are processed in order, one at a
-        time, by whichever worker claims them. A lease that runs out is offered again.
+        sender's events is leased or while replies to that sender wait in the outbox, so
+        each user's messages are processed in order, one at a time, and their replies leave
+        in order, whichever worker or host claims them. A lease that runs out is offered
+        again.
         """
 
     async def complete_inbound(self, event_id: int) -> None: ...
@@ -239,3 +245,16 @@ class Store(Protocol):
 
     async def count_outbound(self) -> int:
         """Messages waiting to be sent (dead letters not counted)."""
+
+    # -- leases ------------------------------------------------------------------------------
+    async def lease_owners(self) -> set[str]:
+        """The workers holding a lease on an inbox event or an outbox message.
+
+        A lease that ran out still names its worker until another worker claims the row, it
+        is released, or it is done (there is no `now` here to tell).
+        """
+
+    async def release_leases(self, worker: str) -> int:
+        """Give back every lease `worker` holds (it stopped, or it died): what it held is
+        offered again at once. Returns how many leases were released.
+        """

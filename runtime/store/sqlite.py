@@ -16,6 +16,8 @@ from runtime.errors import StoreError
 from runtime.session import Session
 from runtime.store import sqlite_schema as sql
 from runtime.store.base import (
+    KEEP_EXPIRED_PAIRINGS,
+    RETRY_LEASE_GRACE,
     ApprovedSender,
     DeadLetter,
     InboundEvent,
@@ -28,8 +30,6 @@ from runtime.store.base import (
 T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 10_000  # how long a write waits for another process's write to finish
-RETRY_LEASE_GRACE = 60.0  # a retried message stays its sender's this long past its retry time
-KEEP_EXPIRED_PAIRINGS = 86_400.0  # expired requests stay a day so `take_pairing` can say so
 
 
 class SQLiteStore:
@@ -65,7 +65,8 @@ class SQLiteStore:
             raise StoreError(f"cannot {what}: the store {self._path} is not open")
         try:
             return _transaction(conn, work) if write else work(conn)
-        except sqlite3.Error as err:
+        except (sqlite3.Error, UnicodeError, OverflowError, ValueError) as err:
+            # sqlite3 refuses some values on its own (a lone surrogate, an int past 2**63)
             raise StoreError(f"cannot {what} in the store {self._path}: {err}") from err
 
     def _connect(self) -> None:
@@ -335,6 +336,18 @@ class SQLiteStore:
 
     async def count_outbound(self) -> int:
         return await self._run("count outbound messages", _count(sql.COUNT_OUTBOUND), write=False)
+
+    # -- leases ------------------------------------------------------------------------------
+    async def lease_owners(self) -> set[str]:
+        rows = await self._run("list lease owners", _all(sql.LEASE_OWNERS, ()), write=False)
+        return {str(row[0]) for row in rows}
+
+    async def release_leases(self, worker: str) -> int:
+        def work(conn: sqlite3.Connection) -> int:
+            inbox = conn.execute(sql.RELEASE_INBOX_LEASES, (worker,)).rowcount
+            return inbox + conn.execute(sql.RELEASE_OUTBOX_LEASES, (worker,)).rowcount
+
+        return await self._run(f"release the leases of worker {worker!r}", work)
 
 
 # -- work run on the store's thread ----------------------------------------------------------

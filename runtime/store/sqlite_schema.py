@@ -182,18 +182,26 @@ LIST_APPROVED = """
 INSERT_INBOUND = """
     INSERT INTO inbox (account_id, psid, body, received_at) VALUES (?, ?, ?, ?)
 """
-# Each sender's oldest event, for the senders none of whose events holds a running lease.
+# Each sender's oldest event, for the senders none of whose events holds a running lease
+# and none of whose replies waits in the outbox (leased or not; dead letters are elsewhere).
 # total() sums the true (1) comparisons, ignoring the NULL lease of unleased events.
+# The choice reads only the covering indexes inbox_by_sender and outbox_by_user; the table is
+# read for the `limit` events chosen, not for every sender's head.
 CLAIMABLE_INBOUND = """
     SELECT inbox.id, inbox.account_id, inbox.psid, inbox.body, inbox.received_at
     FROM inbox
     JOIN (
-        SELECT min(id) AS id FROM inbox
+        SELECT min(id) AS id FROM inbox AS sender
         GROUP BY account_id, psid
         HAVING total(lease_until > :now) = 0
+           AND NOT EXISTS (
+               SELECT 1 FROM outbox
+               WHERE outbox.account_id = sender.account_id AND outbox.psid = sender.psid
+           )
+        ORDER BY min(id)
+        LIMIT :limit
     ) AS head USING (id)
     ORDER BY inbox.id
-    LIMIT :limit
 """
 LEASE_INBOUND = "UPDATE inbox SET lease_owner = ?, lease_until = ? WHERE id = ?"
 COMPLETE_INBOUND = "DELETE FROM inbox WHERE id = ?"
@@ -249,3 +257,17 @@ REQUEUE = """
 """
 DELETE_DEAD_LETTER = "DELETE FROM dead_letters WHERE id = ?"
 COUNT_OUTBOUND = "SELECT count(*) FROM outbox"
+
+# -- leases ----------------------------------------------------------------------------------
+# A lease that ran out still names its worker until another worker takes the row over.
+LEASE_OWNERS = """
+    SELECT lease_owner FROM inbox WHERE lease_owner IS NOT NULL
+    UNION
+    SELECT lease_owner FROM outbox WHERE lease_owner IS NOT NULL
+"""
+RELEASE_INBOX_LEASES = """
+    UPDATE inbox SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?
+"""
+RELEASE_OUTBOX_LEASES = """
+    UPDATE outbox SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?
+"""

@@ -96,8 +96,20 @@ INVALID = [
     ),
     pytest.param(
         f'{{ channels: {{ messenger: {{ {GOOD} }} }}, state: {{ backend: "mysql" }} }}',
-        "state.backend: unknown value 'mysql'; expected one of sqlite, redis",
+        "state.backend: unknown value 'mysql'; expected one of sqlite, redis, memory",
         id="unknown-state-backend",
+    ),
+    pytest.param(
+        f"""{{ channels: {{ messenger: {{ {GOOD} }} }},
+             state: {{ backend: "memory", path: "state.db" }} }}""",
+        "state.path: is only used with backend 'sqlite'",
+        id="memory-with-path",
+    ),
+    pytest.param(
+        f"""{{ channels: {{ messenger: {{ {GOOD} }} }},
+             state: {{ backend: "memory", url: "redis://localhost:6379/0" }} }}""",
+        "state.url: is only used with backend 'redis'",
+        id="memory-with-url",
     ),
     pytest.param(
         f'{{ channels: {{ messenger: {{ {GOOD} }} }}, state: {{ backend: "redis" }} }}',

@@ -197,6 +197,15 @@ def test_redis_state_and_flow_lists(write_config: WriteConfig) -> None:
     assert config.flow_sources == ("flows/", "extra/*.json5")
 
 
+def test_memory_state_needs_no_path_nor_url(write_config: WriteConfig) -> None:
+    path = write_config(
+        """{ channels: { messenger: { pageAccessToken: "t", verifyToken: "v" } },
+             state: { backend: "memory" } }"""
+    )
+    state = load(path).state
+    assert (state.backend, state.path, state.url) == (StateBackend.MEMORY, None, None)
+
+
 def test_the_version_changes_with_the_file(write_config: WriteConfig) -> None:
     path = write_config('{ channels: { messenger: { pageAccessToken: "t", verifyToken: "v" } } }')
     first = load(path).version

@@ -3,75 +3,16 @@
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 
 from tests.fakes.graph_api import FakeGraphAPI
+from tests.fakes.processes import Server
 from tests.fakes.webhooks import PSID, encode, signed_headers, text
 from tests.messenger.conftest import APP_SECRET, TOKEN, VERIFY_TOKEN, single_page, write_bot
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Server:
-    def __init__(self, process: subprocess.Popen[str], port: int, log: Path) -> None:
-        self.process = process
-        self.url = f"http://127.0.0.1:{port}"
-        self.log = log
-
-    def wait_ready(self, within: float = 30.0) -> None:
-        deadline = time.monotonic() + within
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"the server exited early:\n{self.log.read_text()}")
-            try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)
-        raise AssertionError(f"the server did not answer within {within}s:\n{self.log.read_text()}")
-
-    def stop(self, within: float = 20.0) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=within)
-
-
-@pytest.fixture
-def start(tmp_path: Path, graph: FakeGraphAPI) -> Iterator[object]:
-    started: list[Server] = []
-
-    def run(*command: str, env: dict[str, str] | None = None) -> Server:
-        port = free_port()
-        log = tmp_path / f"server-{len(started)}.log"
-        environ = {**os.environ, "MESSENGER_GRAPH_API_BASE": graph.base_url, **(env or {})}
-        args = [arg.replace("{port}", str(port)) for arg in command]
-        with log.open("w") as out:
-            process = subprocess.Popen(
-                args, stdout=out, stderr=subprocess.STDOUT, env=environ, text=True
-            )
-        server = Server(process, port, log)
-        started.append(server)
-        return server
-
-    yield run
-    for server in started:
-        if server.process.poll() is None:
-            server.process.kill()
-            server.process.wait(timeout=10)
 
 
 def post(server: Server, data: dict[str, object]) -> httpx.Response:

@@ -336,3 +336,12 @@ async def test_a_message_redelivered_after_a_restart_is_not_answered_again(
         "Hi there! What do you need?",
         "Help is on the way.",
     ]
+
+
+async def test_a_post_the_store_cannot_keep_gets_503_so_meta_sends_it_again(
+    server: RunningApp, graph: FakeGraphAPI, caplog: pytest.LogCaptureFixture
+) -> None:
+    await server.app.ctx.runtime.store.close()  # the state store is gone
+    answer = await server.post(text("hi"), secret=APP_SECRET)
+    assert answer.status_code == 503
+    assert "webhook POST not kept (1 events)" in caplog.text

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.fakes.processes import Server
 from tests.messenger.conftest import single_page, write_bot
-from tests.messenger.test_cli_serve import Server, start  # noqa: F401 - the `start` fixture
 from tests.reload.test_hot_reload import flows
 
 
@@ -33,7 +33,7 @@ def wait_for_all(server: Server, version_not: str, *, within: float = 15.0) -> s
     raise AssertionError(f"workers still report {versions(server, 12)}")
 
 
-def test_every_worker_reloads(tmp_path: Path, start) -> None:  # noqa: F811
+def test_every_worker_reloads(tmp_path: Path, start) -> None:
     config = write_bot(tmp_path, single_page(), flows=flows())
     server = start(
         sys.executable,
@@ -55,7 +55,7 @@ def test_every_worker_reloads(tmp_path: Path, start) -> None:  # noqa: F811
     assert server.stop() == 0
 
 
-def test_no_reload_ignores_edits_but_sighup_reloads(tmp_path: Path, start) -> None:  # noqa: F811
+def test_no_reload_ignores_edits_but_sighup_reloads(tmp_path: Path, start) -> None:
     config = write_bot(tmp_path, single_page(), flows=flows())
     server = start(
         sys.executable,
@@ -78,7 +78,7 @@ def test_no_reload_ignores_edits_but_sighup_reloads(tmp_path: Path, start) -> No
     assert server.stop() == 0
 
 
-def test_sighup_to_the_main_process_reloads_every_worker(tmp_path: Path, start) -> None:  # noqa: F811
+def test_sighup_to_the_main_process_reloads_every_worker(tmp_path: Path, start) -> None:
     config = write_bot(tmp_path, single_page(), flows=flows())
     server = start(
         sys.executable,

@@ -1,150 +1,46 @@
-"""SQLiteStore against real database files: every Store method, reopening, two processes."""
+"""The Store contract, run against every store: each test says what any backend must do."""
 
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import sqlite3
-import subprocess
-import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from types import MappingProxyType
 
 import pytest
 
-import runtime
 from runtime.errors import StoreError
 from runtime.session import Session
-from runtime.store.base import NewInbound, NewOutbound, PairingRequest, Store
+from runtime.store.base import Store
+from runtime.store.memory import MemoryStore
 from runtime.store.sqlite import SQLiteStore
+from tests.store.records import DAY, HOUR, inbound, outbound, pairing
 
-HOUR = 3600.0
-DAY = 86_400.0
+NewStore = Callable[[], Store]
+
+
+@pytest.fixture(params=["sqlite", "memory"])
+def new_store(request: pytest.FixtureRequest, tmp_path: Path) -> NewStore:
+    """Make a store of the backend under test, not yet open."""
+    if request.param == "sqlite":
+        return lambda: SQLiteStore(tmp_path / "runtime.db")
+    return MemoryStore
 
 
 @pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "state" / "not" / "yet" / "runtime.db"
-
-
-@pytest.fixture
-async def store(db_path: Path) -> AsyncIterator[SQLiteStore]:
-    store = SQLiteStore(db_path)
+async def store(new_store: NewStore) -> AsyncIterator[Store]:
+    store = new_store()
     await store.open()
     yield store
     await store.close()
 
 
-def pairing(
-    code: str, *, account: str = "page-1", psid: str = "u1", at: float = 0.0, ttl: float = HOUR
-) -> PairingRequest:
-    return PairingRequest(
-        code=code,
-        account_id=account,
-        psid=psid,
-        created_at=at,
-        expires_at=at + ttl,
-        last_sent_at=at,
-    )
-
-
-def inbound(psid: str, body: str, message_id: str | None = None) -> NewInbound:
-    return NewInbound(account_id="page-1", psid=psid, body=body, message_id=message_id)
-
-
-def outbound(psid: str, body: str, account: str = "page-1") -> NewOutbound:
-    return NewOutbound(account_id=account, psid=psid, body=body)
-
-
-def test_sqlite_store_implements_the_store_protocol(db_path: Path) -> None:
-    store: Store = SQLiteStore(db_path)  # checked by mypy
-    assert not db_path.parent.exists()  # nothing happens before open()
-    del store
-
-
-# -- opening, closing, reopening -------------------------------------------------------------
-async def test_the_database_is_created_at_a_nested_path_in_wal_mode(db_path: Path) -> None:
-    assert not db_path.parent.exists()
-    store = SQLiteStore(db_path)
-    await store.open()
-    await store.open()  # opening again is harmless
-    await store.close()
-    assert pragmas(db_path) == ("wal", 1)
-
-
-def pragmas(path: Path) -> tuple[str, int]:
-    """The journal mode and schema version of a database file, which must exist."""
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-    finally:
-        conn.close()
-    return mode, version
-
-
-async def test_everything_survives_reopening_the_file(db_path: Path) -> None:
-    first = SQLiteStore(db_path)
-    await first.open()
-    await first.claim_message_ids(["m1"], now=0.0, ttl=HOUR)
-    await first.record_inbound("page-1", "u1", 5.0)
-    await first.save_session(Session(key="k", account_id="page-1", psid="u1", vars={"n": 1}))
-    await first.create_pairing(pairing("ABC"), now=0.0, max_pending=3)
-    await first.approve_sender("page-1", "u2", 1.0)
-    [event_id] = await first.accept_inbound([inbound("u1", "e")], now=0.0, dedupe_ttl=HOUR)
-    await first.enqueue_outbound([outbound("u1", "hello")], now=0.0)
-    await first.close()
-
-    second = SQLiteStore(db_path)
-    await second.open()
-    try:
-        assert await second.claim_message_ids(["m1"], now=1.0, ttl=HOUR) == frozenset()
-        assert await second.last_inbound("page-1", "u1") == 5.0
-        session = await second.load_session("k")
-        assert session is not None
-        assert session.vars == {"n": 1}
-        assert await second.pending_pairing("page-1", "u1", now=1.0) == pairing("ABC")
-        assert await second.is_approved("page-1", "u2")
-        [event] = await second.claim_inbound("w", now=1.0, lease=60.0, limit=10)
-        assert (event.id, event.body) == (event_id, "e")
-        [message] = await second.claim_outbound("w", now=1.0, lease=60.0, limit=10)
-        assert message.body == "hello"
-    finally:
-        await second.close()
-
-
-async def test_a_file_that_is_not_a_database_raises_store_error_naming_it(tmp_path: Path) -> None:
-    path = tmp_path / "garbage.db"
-    path.write_bytes(b"this is not a database file, not at all" * 100)
-    with pytest.raises(StoreError, match=r"garbage\.db") as caught:
-        await SQLiteStore(path).open()
-    assert isinstance(caught.value.__cause__, sqlite3.Error)
-
-
-async def test_a_folder_that_cannot_be_made_raises_store_error(tmp_path: Path) -> None:
-    blocker = tmp_path / "blocker"
-    blocker.write_text("a file where the folder should be")
-    with pytest.raises(StoreError, match="cannot open the store") as caught:
-        await SQLiteStore(blocker / "runtime.db").open()
-    assert isinstance(caught.value.__cause__, OSError)
-
-
-async def test_a_database_from_a_newer_runtime_is_refused(db_path: Path) -> None:
-    db_path.parent.mkdir(parents=True)
-    conn = sqlite3.connect(db_path)
-    conn.execute("PRAGMA user_version = 999")
-    conn.close()
-    with pytest.raises(StoreError, match="999"):
-        await SQLiteStore(db_path).open()
-
-
-async def test_a_closed_store_raises_store_error(db_path: Path) -> None:
-    store = SQLiteStore(db_path)
+async def test_a_closed_store_raises_store_error(new_store: NewStore) -> None:
+    store = new_store()
     with pytest.raises(StoreError, match="not open"):
         await store.count_inbound()
     await store.open()
+    await store.open()  # opening again is harmless
     await store.close()
     await store.close()  # closing twice is harmless
     with pytest.raises(StoreError, match="not open"):
@@ -152,31 +48,39 @@ async def test_a_closed_store_raises_store_error(db_path: Path) -> None:
 
 
 # -- dedupe ----------------------------------------------------------------------------------
-async def test_new_message_ids_are_reported_new(store: SQLiteStore) -> None:
+async def test_new_message_ids_are_reported_new(store: Store) -> None:
     assert await store.claim_message_ids(["a", "b"], now=0.0, ttl=HOUR) == {"a", "b"}
 
 
-async def test_a_redelivered_message_id_is_not_new_again(store: SQLiteStore) -> None:
+async def test_a_redelivered_message_id_is_not_new_again(store: Store) -> None:
     await store.claim_message_ids(["a"], now=0.0, ttl=HOUR)
     assert await store.claim_message_ids(["a", "b"], now=10.0, ttl=HOUR) == {"b"}
 
 
-async def test_an_id_repeated_in_one_call_is_new_once(store: SQLiteStore) -> None:
+async def test_an_id_repeated_in_one_call_is_new_once(store: Store) -> None:
     assert await store.claim_message_ids(["a", "a"], now=0.0, ttl=HOUR) == {"a"}
     assert await store.claim_message_ids(["a"], now=1.0, ttl=HOUR) == frozenset()
 
 
-async def test_ids_past_their_ttl_count_as_new(store: SQLiteStore) -> None:
+async def test_ids_past_their_ttl_count_as_new(store: Store) -> None:
     await store.claim_message_ids(["a"], now=0.0, ttl=HOUR)
     assert await store.claim_message_ids(["a"], now=HOUR + 1, ttl=HOUR) == {"a"}
 
 
+async def test_an_id_is_remembered_for_the_ttl_after_it_was_last_seen(store: Store) -> None:
+    await store.claim_message_ids(["a", "b"], now=0.0, ttl=HOUR)
+    await store.claim_message_ids(["a"], now=20.0, ttl=HOUR)
+    await store.claim_message_ids(["b"], now=10.0, ttl=HOUR)
+    await store.claim_message_ids(["a"], now=15.0, ttl=HOUR)  # an earlier time never wins
+    assert await store.claim_message_ids(["a", "b"], now=HOUR + 12, ttl=HOUR) == {"b"}
+
+
 # -- the 24-hour window ----------------------------------------------------------------------
-async def test_last_inbound_is_none_for_someone_never_heard_from(store: SQLiteStore) -> None:
+async def test_last_inbound_is_none_for_someone_never_heard_from(store: Store) -> None:
     assert await store.last_inbound("page-1", "u1") is None
 
 
-async def test_an_older_inbound_time_never_overwrites_a_newer_one(store: SQLiteStore) -> None:
+async def test_an_older_inbound_time_never_overwrites_a_newer_one(store: Store) -> None:
     await store.record_inbound("page-1", "u1", 100.0)
     await store.record_inbound("page-1", "u1", 50.0)
     assert await store.last_inbound("page-1", "u1") == 100.0
@@ -184,7 +88,7 @@ async def test_an_older_inbound_time_never_overwrites_a_newer_one(store: SQLiteS
     assert await store.last_inbound("page-1", "u1") == 150.0
 
 
-async def test_inbound_times_are_kept_per_account_and_user(store: SQLiteStore) -> None:
+async def test_inbound_times_are_kept_per_account_and_user(store: Store) -> None:
     await store.record_inbound("page-1", "u1", 1.0)
     await store.record_inbound("page-2", "u1", 2.0)
     assert await store.last_inbound("page-1", "u1") == 1.0
@@ -193,7 +97,7 @@ async def test_inbound_times_are_kept_per_account_and_user(store: SQLiteStore) -
 
 
 # -- sessions --------------------------------------------------------------------------------
-async def test_a_session_round_trips(store: SQLiteStore) -> None:
+async def test_a_session_round_trips(store: Store) -> None:
     session = Session(
         key="agent:a:messenger:dm:u1",
         account_id="page-1",
@@ -208,7 +112,7 @@ async def test_a_session_round_trips(store: SQLiteStore) -> None:
     assert await store.load_session(session.key) == session
 
 
-async def test_saving_a_session_again_replaces_it(store: SQLiteStore) -> None:
+async def test_saving_a_session_again_replaces_it(store: Store) -> None:
     await store.save_session(Session(key="k", account_id="a", psid="u", flow="f", step=0))
     await store.save_session(Session(key="k", account_id="a", psid="u", updated_at=2.0))
     loaded = await store.load_session("k")
@@ -216,7 +120,7 @@ async def test_saving_a_session_again_replaces_it(store: SQLiteStore) -> None:
     assert (loaded.flow, loaded.step, loaded.updated_at) == (None, None, 2.0)
 
 
-async def test_deleting_a_session_forgets_it(store: SQLiteStore) -> None:
+async def test_deleting_a_session_forgets_it(store: Store) -> None:
     assert await store.load_session("k") is None
     await store.save_session(Session(key="k", account_id="a", psid="u"))
     assert await store.delete_session("k") is True
@@ -225,7 +129,7 @@ async def test_deleting_a_session_forgets_it(store: SQLiteStore) -> None:
 
 
 # -- pairing ---------------------------------------------------------------------------------
-async def test_a_created_pairing_is_pending_for_that_sender_only(store: SQLiteStore) -> None:
+async def test_a_created_pairing_is_pending_for_that_sender_only(store: Store) -> None:
     request = pairing("ABC", psid="u1")
     assert await store.create_pairing(request, now=0.0, max_pending=3) == request
     assert await store.pending_pairing("page-1", "u1", now=1.0) == request
@@ -233,13 +137,13 @@ async def test_a_created_pairing_is_pending_for_that_sender_only(store: SQLiteSt
     assert await store.pending_pairing("page-2", "u1", now=1.0) is None
 
 
-async def test_an_expired_pairing_is_neither_pending_nor_listed(store: SQLiteStore) -> None:
+async def test_an_expired_pairing_is_neither_pending_nor_listed(store: Store) -> None:
     await store.create_pairing(pairing("ABC", ttl=HOUR), now=0.0, max_pending=3)
     assert await store.pending_pairing("page-1", "u1", now=HOUR) is None
     assert await store.list_pairings(now=HOUR) == []
 
 
-async def test_pairings_are_listed_oldest_first_per_account_or_all(store: SQLiteStore) -> None:
+async def test_pairings_are_listed_oldest_first_per_account_or_all(store: Store) -> None:
     await store.create_pairing(pairing("B", psid="u2", at=2.0), now=2.0, max_pending=5)
     await store.create_pairing(pairing("A", psid="u1", at=1.0), now=2.0, max_pending=5)
     await store.create_pairing(pairing("C", account="page-2", at=3.0), now=3.0, max_pending=5)
@@ -249,7 +153,19 @@ async def test_pairings_are_listed_oldest_first_per_account_or_all(store: SQLite
     assert [request.code for request in page_1] == ["A", "B"]
 
 
-async def test_max_pending_expires_the_oldest_of_that_account(store: SQLiteStore) -> None:
+async def test_of_requests_made_at_once_the_last_made_is_pending_and_the_first_evicted(
+    store: Store,
+) -> None:
+    for code in ("A", "B"):
+        await store.create_pairing(pairing(code), now=0.0, max_pending=5)
+    pending = await store.pending_pairing("page-1", "u1", now=1.0)
+    assert pending is not None
+    assert pending.code == "B"
+    await store.create_pairing(pairing("C", psid="u2"), now=0.0, max_pending=2)
+    assert [request.code for request in await store.list_pairings(now=1.0)] == ["B", "C"]
+
+
+async def test_max_pending_expires_the_oldest_of_that_account(store: Store) -> None:
     await store.create_pairing(pairing("OTHER", account="page-2"), now=0.0, max_pending=2)
     for number, code in enumerate(["A", "B", "C"]):
         request = pairing(code, psid=f"u{number}", at=float(number))
@@ -262,28 +178,28 @@ async def test_max_pending_expires_the_oldest_of_that_account(store: SQLiteStore
     assert [request.code for request in await store.list_pairings("page-2", now=3.0)] == ["OTHER"]
 
 
-async def test_expired_requests_do_not_count_against_max_pending(store: SQLiteStore) -> None:
+async def test_expired_requests_do_not_count_against_max_pending(store: Store) -> None:
     await store.create_pairing(pairing("OLD", psid="u0", ttl=10.0), now=0.0, max_pending=1)
     await store.create_pairing(pairing("NEW", psid="u1", at=20.0), now=20.0, max_pending=1)
     assert [request.code for request in await store.list_pairings(now=21.0)] == ["NEW"]
     assert await store.take_pairing("OLD") is not None  # still known, as expired
 
 
-async def test_a_code_taken_by_a_pending_request_is_refused(store: SQLiteStore) -> None:
+async def test_a_code_taken_by_a_pending_request_is_refused(store: Store) -> None:
     first = pairing("ABC", psid="u1")
     await store.create_pairing(first, now=0.0, max_pending=3)
     assert await store.create_pairing(pairing("ABC", psid="u2"), now=1.0, max_pending=3) is None
     assert await store.list_pairings(now=1.0) == [first]
 
 
-async def test_the_code_of_an_expired_request_can_be_used_again(store: SQLiteStore) -> None:
+async def test_the_code_of_an_expired_request_can_be_used_again(store: Store) -> None:
     await store.create_pairing(pairing("ABC", psid="u1", ttl=10.0), now=0.0, max_pending=3)
     again = pairing("ABC", psid="u2", at=20.0)
     assert await store.create_pairing(again, now=20.0, max_pending=3) == again
     assert await store.take_pairing("ABC") == again
 
 
-async def test_a_code_is_taken_once_even_when_expired(store: SQLiteStore) -> None:
+async def test_a_code_is_taken_once_even_when_expired(store: Store) -> None:
     request = pairing("ABC", ttl=10.0)
     await store.create_pairing(request, now=0.0, max_pending=3)
     assert await store.take_pairing("ABC") == request  # expired by now: the caller says so
@@ -291,13 +207,13 @@ async def test_a_code_is_taken_once_even_when_expired(store: SQLiteStore) -> Non
     assert await store.take_pairing("NOPE") is None
 
 
-async def test_requests_expired_for_over_a_day_are_forgotten(store: SQLiteStore) -> None:
+async def test_requests_expired_for_over_a_day_are_forgotten(store: Store) -> None:
     await store.create_pairing(pairing("OLD", psid="u0", ttl=10.0), now=0.0, max_pending=3)
     await store.create_pairing(pairing("NEW", psid="u1", at=DAY + 20), now=DAY + 20, max_pending=3)
     assert await store.take_pairing("OLD") is None
 
 
-async def test_marking_a_code_sent_records_the_time(store: SQLiteStore) -> None:
+async def test_marking_a_code_sent_records_the_time(store: Store) -> None:
     await store.create_pairing(pairing("ABC"), now=0.0, max_pending=3)
     await store.mark_pairing_sent("ABC", 30.0)
     pending = await store.pending_pairing("page-1", "u1", now=31.0)
@@ -305,21 +221,21 @@ async def test_marking_a_code_sent_records_the_time(store: SQLiteStore) -> None:
     assert pending.last_sent_at == 30.0
 
 
-async def test_approvals_are_scoped_per_account(store: SQLiteStore) -> None:
+async def test_approvals_are_scoped_per_account(store: Store) -> None:
     await store.approve_sender("page-1", "u1", 1.0)
     assert await store.is_approved("page-1", "u1")
     assert not await store.is_approved("page-2", "u1")
     assert not await store.is_approved("page-1", "u2")
 
 
-async def test_revoking_withdraws_an_approval(store: SQLiteStore) -> None:
+async def test_revoking_withdraws_an_approval(store: Store) -> None:
     await store.approve_sender("page-1", "u1", 1.0)
     assert await store.revoke_sender("page-1", "u1") is True
     assert await store.revoke_sender("page-1", "u1") is False
     assert not await store.is_approved("page-1", "u1")
 
 
-async def test_approved_senders_are_listed_per_account_or_all(store: SQLiteStore) -> None:
+async def test_approved_senders_are_listed_per_account_or_all(store: Store) -> None:
     await store.approve_sender("page-2", "u9", 1.0)
     await store.approve_sender("page-1", "u1", 2.0)
     await store.approve_sender("page-1", "u1", 3.0)  # approving again keeps the first time
@@ -332,7 +248,7 @@ async def test_approved_senders_are_listed_per_account_or_all(store: SQLiteStore
 
 
 # -- durable inbox ---------------------------------------------------------------------------
-async def test_accepted_events_get_ids_in_order(store: SQLiteStore) -> None:
+async def test_accepted_events_get_ids_in_order(store: Store) -> None:
     events = [inbound("u1", "1"), inbound("u2", "2"), inbound("u3", "3")]
     ids = await store.accept_inbound(events, now=0.0, dedupe_ttl=HOUR)
     assert len(ids) == 3
@@ -340,7 +256,7 @@ async def test_accepted_events_get_ids_in_order(store: SQLiteStore) -> None:
     assert await store.count_inbound() == 3
 
 
-async def test_accepting_drops_redeliveries_within_and_across_batches(store: SQLiteStore) -> None:
+async def test_accepting_drops_redeliveries_within_and_across_batches(store: Store) -> None:
     first = [inbound("u1", "a", "m1"), inbound("u1", "again", "m1"), inbound("u2", "b", None)]
     assert len(await store.accept_inbound(first, now=0.0, dedupe_ttl=HOUR)) == 2
     second = [
@@ -357,14 +273,14 @@ async def test_accepting_drops_redeliveries_within_and_across_batches(store: SQL
     assert bodies == {"a", "b", "c", "d"}
 
 
-async def test_accepting_and_claiming_ids_share_one_dedupe_memory(store: SQLiteStore) -> None:
+async def test_accepting_and_claiming_ids_share_one_dedupe_memory(store: Store) -> None:
     await store.accept_inbound([inbound("u1", "a", "m1")], now=0.0, dedupe_ttl=HOUR)
     assert await store.claim_message_ids(["m1"], now=1.0, ttl=HOUR) == frozenset()
     kept = await store.accept_inbound([inbound("u1", "a", "m1")], now=HOUR + 2, dedupe_ttl=HOUR)
     assert len(kept) == 1
 
 
-async def test_a_senders_next_event_waits_for_the_first_to_complete(store: SQLiteStore) -> None:
+async def test_a_senders_next_event_waits_for_the_first_to_complete(store: Store) -> None:
     first, second = await store.accept_inbound(
         [inbound("u1", "1"), inbound("u1", "2")], now=0.0, dedupe_ttl=HOUR
     )
@@ -376,14 +292,14 @@ async def test_a_senders_next_event_waits_for_the_first_to_complete(store: SQLit
     assert await store.count_inbound() == 1
 
 
-async def test_different_senders_are_offered_in_parallel(store: SQLiteStore) -> None:
+async def test_different_senders_are_offered_in_parallel(store: Store) -> None:
     events = [inbound("u1", "1a"), inbound("u1", "1b"), inbound("u2", "2a"), inbound("u3", "3a")]
     await store.accept_inbound(events, now=0.0, dedupe_ttl=HOUR)
     claimed = await store.claim_inbound("w1", now=1.0, lease=60.0, limit=10)
     assert [event.body for event in claimed] == ["1a", "2a", "3a"]
 
 
-async def test_claim_respects_the_limit_oldest_first(store: SQLiteStore) -> None:
+async def test_claim_respects_the_limit_oldest_first(store: Store) -> None:
     events = [inbound(f"u{n}", str(n)) for n in range(5)]
     await store.accept_inbound(events, now=0.0, dedupe_ttl=HOUR)
     assert await store.claim_inbound("w0", now=1.0, lease=60.0, limit=0) == []
@@ -393,7 +309,7 @@ async def test_claim_respects_the_limit_oldest_first(store: SQLiteStore) -> None
     assert [e.body for e in second] == ["2", "3"]
 
 
-async def test_an_expired_lease_lets_another_worker_claim(store: SQLiteStore) -> None:
+async def test_an_expired_lease_lets_another_worker_claim(store: Store) -> None:
     [event_id] = await store.accept_inbound([inbound("u1", "1")], now=0.0, dedupe_ttl=HOUR)
     await store.claim_inbound("w1", now=0.0, lease=30.0, limit=10)
     assert await store.claim_inbound("w2", now=29.0, lease=30.0, limit=10) == []
@@ -402,7 +318,7 @@ async def test_an_expired_lease_lets_another_worker_claim(store: SQLiteStore) ->
     ]
 
 
-async def test_a_released_event_is_offered_again_at_once(store: SQLiteStore) -> None:
+async def test_a_released_event_is_offered_again_at_once(store: Store) -> None:
     [event_id] = await store.accept_inbound([inbound("u1", "1")], now=0.0, dedupe_ttl=HOUR)
     await store.claim_inbound("w1", now=0.0, lease=300.0, limit=10)
     await store.release_inbound(event_id)
@@ -412,7 +328,7 @@ async def test_a_released_event_is_offered_again_at_once(store: SQLiteStore) -> 
     assert await store.count_inbound() == 1
 
 
-async def test_concurrent_claims_in_one_process_never_share_an_event(store: SQLiteStore) -> None:
+async def test_concurrent_claims_in_one_process_never_share_an_event(store: Store) -> None:
     events = [inbound(f"u{n}", str(n)) for n in range(30)]
     await store.accept_inbound(events, now=0.0, dedupe_ttl=HOUR)
     batches = await asyncio.gather(
@@ -422,8 +338,115 @@ async def test_concurrent_claims_in_one_process_never_share_an_event(store: SQLi
     assert len(ids) == len(set(ids)) == 30
 
 
+# -- a sender's replies leave before their next event is processed ---------------------------
+async def test_a_senders_next_event_waits_while_a_reply_to_them_is_in_the_outbox(
+    store: Store,
+) -> None:
+    first, second = await store.accept_inbound(
+        [inbound("u1", "1"), inbound("u1", "2")], now=0.0, dedupe_ttl=HOUR
+    )
+    await store.claim_inbound("w1", now=0.0, lease=60.0, limit=10)
+    [reply] = await store.finish_inbound(
+        first, session=None, outbound=[outbound("u1", "re: 1")], now=1.0, worker="w1", lease=30.0
+    )
+    assert await store.claim_inbound("w2", now=2.0, lease=60.0, limit=10) == []
+    # its lease ran out, yet the reply still waits to be sent: so does the event
+    assert await store.claim_inbound("w2", now=100.0, lease=60.0, limit=10) == []
+    await store.complete_outbound(reply)
+    assert [e.id for e in await store.claim_inbound("w2", now=101.0, lease=60.0, limit=10)] == [
+        second
+    ]
+
+
+async def test_a_reply_held_by_an_outage_holds_back_the_next_event_until_dead_lettered(
+    store: Store,
+) -> None:
+    [event_id] = await store.accept_inbound([inbound("u1", "1")], now=0.0, dedupe_ttl=HOUR)
+    [reply] = await store.enqueue_outbound([outbound("u1", "sent by runtime send")], now=0.0)
+    await store.retry_outbound(reply, at=500.0, error="HTTP 503")  # not leased, not due
+    assert await store.claim_inbound("w", now=10.0, lease=60.0, limit=10) == []
+    await store.dead_letter_outbound(reply, now=20.0, error="(#100) Invalid parameter")
+    assert [e.id for e in await store.claim_inbound("w", now=21.0, lease=60.0, limit=10)] == [
+        event_id
+    ]
+
+
+async def test_a_reply_waiting_holds_back_no_one_else(store: Store) -> None:
+    await store.enqueue_outbound(
+        [outbound("u1", "waiting"), outbound("u2", "to another page's u2", account="page-2")],
+        now=0.0,
+    )
+    events = [inbound(f"u{n}", str(n)) for n in range(4)]
+    await store.accept_inbound(events, now=0.0, dedupe_ttl=HOUR)
+    claimed = await store.claim_inbound("w", now=1.0, lease=60.0, limit=2)
+    assert [event.psid for event in claimed] == ["u0", "u2"]  # the limit counts what is offered
+
+
+# -- leases ----------------------------------------------------------------------------------
+async def test_lease_owners_are_the_workers_holding_events_or_messages(store: Store) -> None:
+    assert await store.lease_owners() == set()
+    first, second = await store.accept_inbound(
+        [inbound("u1", "1"), inbound("u2", "2")], now=0.0, dedupe_ttl=HOUR
+    )
+    [message_id] = await store.enqueue_outbound([outbound("u3", "3")], now=0.0)
+    await store.claim_inbound("w1", now=0.0, lease=60.0, limit=10)
+    await store.claim_outbound("w2", now=0.0, lease=60.0, limit=10)
+    assert await store.lease_owners() == {"w1", "w2"}
+    [reply] = await store.finish_inbound(
+        first, session=None, outbound=[outbound("u1", "re: 1")], now=1.0, worker="w1", lease=60.0
+    )
+    await store.release_inbound(second)
+    await store.complete_outbound(message_id)
+    assert await store.lease_owners() == {"w1"}  # it sends the reply
+    await store.complete_outbound(reply)
+    assert await store.lease_owners() == set()
+
+
+async def test_a_lease_that_ran_out_names_its_worker_until_another_takes_over(
+    store: Store,
+) -> None:
+    await store.accept_inbound([inbound("u1", "1")], now=0.0, dedupe_ttl=HOUR)
+    await store.claim_inbound("w1", now=0.0, lease=30.0, limit=10)
+    assert await store.lease_owners() == {"w1"}  # lease_owners has no `now` to tell
+    await store.claim_inbound("w2", now=31.0, lease=30.0, limit=10)
+    assert await store.lease_owners() == {"w2"}
+
+
+async def test_releasing_a_workers_leases_offers_what_it_held_at_once(store: Store) -> None:
+    await store.accept_inbound([inbound("u1", "1"), inbound("u2", "2")], now=0.0, dedupe_ttl=HOUR)
+    await store.enqueue_outbound([outbound("u3", "3"), outbound("u4", "4")], now=0.0)
+    [held_event] = await store.claim_inbound("gone", now=0.0, lease=600.0, limit=1)
+    [kept_event] = await store.claim_inbound("alive", now=0.0, lease=600.0, limit=1)
+    [held_message] = await store.claim_outbound("gone", now=0.0, lease=600.0, limit=1)
+    [kept_message] = await store.claim_outbound("alive", now=0.0, lease=600.0, limit=1)
+    assert (held_event.psid, kept_event.psid, held_message.psid) == ("u1", "u2", "u3")
+
+    assert await store.release_leases("gone") == 2
+    assert await store.release_leases("gone") == 0
+    events = await store.claim_inbound("new", now=1.0, lease=60.0, limit=10)
+    messages = await store.claim_outbound("new", now=1.0, lease=60.0, limit=10)
+    assert [event.id for event in events] == [held_event.id]
+    assert [message.id for message in messages] == [held_message.id]
+    assert await store.lease_owners() == {"alive", "new"}
+    assert (await store.count_inbound(), await store.count_outbound()) == (2, 2)
+    assert kept_message.psid == "u4"
+
+
+async def test_a_released_message_waiting_to_be_retried_is_offered_at_its_retry_time(
+    store: Store,
+) -> None:
+    [message_id] = await store.enqueue_outbound([outbound("u1", "hi")], now=0.0)
+    await store.claim_outbound("gone", now=0.0, lease=60.0, limit=1)
+    await store.retry_outbound(message_id, at=100.0, error="HTTP 503")
+    assert await store.release_leases("gone") == 1
+    assert await store.claim_outbound("new", now=99.0, lease=60.0, limit=1) == []
+    # not held for the retry grace any more: that was for the worker that is gone
+    [message] = await store.claim_outbound("new", now=100.0, lease=60.0, limit=1)
+    assert message.id == message_id
+
+
 # -- durable outbox --------------------------------------------------------------------------
-async def test_each_users_messages_are_sent_in_order(store: SQLiteStore) -> None:
+async def test_each_users_messages_are_sent_in_order(store: Store) -> None:
     ids = await store.enqueue_outbound(
         [outbound("u1", "1a"), outbound("u2", "2a"), outbound("u1", "1b")], now=0.0
     )
@@ -441,7 +464,7 @@ async def test_each_users_messages_are_sent_in_order(store: SQLiteStore) -> None
 
 
 async def test_a_message_not_yet_due_holds_back_only_its_users_later_ones(
-    store: SQLiteStore,
+    store: Store,
 ) -> None:
     await store.enqueue_outbound([outbound("u1", "1a"), outbound("u1", "1b")], now=0.0)
     [first] = await store.claim_outbound("w", now=0.0, lease=60.0, limit=10)
@@ -456,7 +479,7 @@ async def test_a_message_not_yet_due_holds_back_only_its_users_later_ones(
     assert [m.body for m in again] == ["1a", "2a"]  # 2a's lease from t=50 ran out too
 
 
-async def test_a_retry_counts_the_attempt_and_keeps_the_error(store: SQLiteStore) -> None:
+async def test_a_retry_counts_the_attempt_and_keeps_the_error(store: Store) -> None:
     [message_id] = await store.enqueue_outbound([outbound("u1", "hi")], now=0.0)
     for attempt in (1, 2):
         await store.claim_outbound("w", now=float(attempt), lease=600.0, limit=1)
@@ -465,7 +488,7 @@ async def test_a_retry_counts_the_attempt_and_keeps_the_error(store: SQLiteStore
     assert (message.attempts, message.last_error, message.next_attempt_at) == (2, "error 2", 20.0)
 
 
-async def test_an_unleased_message_retried_is_offered_at_its_retry_time(store: SQLiteStore) -> None:
+async def test_an_unleased_message_retried_is_offered_at_its_retry_time(store: Store) -> None:
     [message_id] = await store.enqueue_outbound([outbound("u1", "hi")], now=0.0)
     await store.retry_outbound(message_id, at=10.0, error="HTTP 500")
     assert await store.claim_outbound("w", now=9.0, lease=60.0, limit=1) == []
@@ -473,14 +496,14 @@ async def test_an_unleased_message_retried_is_offered_at_its_retry_time(store: S
     assert message.attempts == 1
 
 
-async def test_an_expired_outbound_lease_is_offered_again(store: SQLiteStore) -> None:
+async def test_an_expired_outbound_lease_is_offered_again(store: Store) -> None:
     await store.enqueue_outbound([outbound("u1", "hi")], now=0.0)
     await store.claim_outbound("w1", now=0.0, lease=30.0, limit=1)
     assert await store.claim_outbound("w2", now=10.0, lease=30.0, limit=1) == []
     assert len(await store.claim_outbound("w2", now=31.0, lease=30.0, limit=1)) == 1
 
 
-async def test_a_dead_letter_leaves_the_outbox_and_unblocks_the_user(store: SQLiteStore) -> None:
+async def test_a_dead_letter_leaves_the_outbox_and_unblocks_the_user(store: Store) -> None:
     first_id, _ = await store.enqueue_outbound(
         [outbound("u1", "bad"), outbound("u1", "ok")], now=0.0
     )
@@ -497,7 +520,7 @@ async def test_a_dead_letter_leaves_the_outbox_and_unblocks_the_user(store: SQLi
     ]
 
 
-async def test_a_requeued_dead_letter_is_sent_again_last_and_fresh(store: SQLiteStore) -> None:
+async def test_a_requeued_dead_letter_is_sent_again_last_and_fresh(store: Store) -> None:
     [bad_id] = await store.enqueue_outbound([outbound("u1", "bad")], now=0.0)
     await store.dead_letter_outbound(bad_id, now=1.0, error="refused")
     later_id, *_ = await store.enqueue_outbound([outbound("u1", "later")], now=2.0)
@@ -511,92 +534,5 @@ async def test_a_requeued_dead_letter_is_sent_again_last_and_fresh(store: SQLite
     assert (message.attempts, message.last_error, message.next_attempt_at) == (0, None, 5.0)
 
 
-async def test_requeueing_an_unknown_dead_letter_is_false(store: SQLiteStore) -> None:
+async def test_requeueing_an_unknown_dead_letter_is_false(store: Store) -> None:
     assert await store.requeue_dead_letter(42, now=0.0) is False
-
-
-# -- two processes at once -------------------------------------------------------------------
-WORKER = r"""
-import asyncio, json, sys, time
-from pathlib import Path
-from runtime.store.base import NewInbound
-from runtime.store.sqlite import SQLiteStore
-
-async def main(path: str, name: str) -> None:
-    store = SQLiteStore(Path(path))
-    await store.open()
-    sys.stdin.readline()  # start together: the test writes "go" to both processes
-    for start in range(0, 200, 10):
-        batch = []
-        for n in range(start, start + 10):
-            mid = f"shared-{n}" if n % 4 == 0 else f"{name}-{n}"
-            body = json.dumps({"mid": mid, "by": name})
-            batch.append(NewInbound(account_id="page", psid=f"u{n % 7}", body=body, message_id=mid))
-        await store.accept_inbound(batch, now=time.time(), dedupe_ttl=3600.0)
-    claimed = []
-    while True:
-        events = await store.claim_inbound(name, now=time.time(), lease=3600.0, limit=4)
-        if not events and await store.count_inbound() == 0:
-            break
-        for event in events:
-            claimed.append({"id": event.id, "mid": json.loads(event.body)["mid"]})
-            await store.complete_inbound(event.id)
-    await store.close()
-    print(json.dumps(claimed))
-
-asyncio.run(main(sys.argv[1], sys.argv[2]))
-"""
-
-
-def test_two_processes_accept_and_claim_at_once_without_loss_or_overlap(db_path: Path) -> None:
-    env = dict(os.environ)
-    project = str(Path(runtime.__file__).resolve().parents[1])
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [project, env.get("PYTHONPATH")]))
-    processes = [
-        subprocess.Popen(
-            [sys.executable, "-c", WORKER, str(db_path), name],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-        for name in ("alpha", "beta")
-    ]
-    outputs: list[tuple[str, str, int]] = []
-    try:
-        for process in processes:
-            assert process.stdin is not None
-            process.stdin.write("go\n")
-            process.stdin.flush()
-        for process in processes:
-            stdout, stderr = process.communicate(timeout=120)
-            outputs.append((stdout, stderr, process.returncode))
-    finally:
-        for process in processes:
-            if process.poll() is None:
-                process.kill()
-                process.wait(timeout=10)
-
-    for _, stderr, returncode in outputs:
-        assert returncode == 0, stderr
-        assert "locked" not in stderr
-    claims = [claim for stdout, _, _ in outputs for claim in json.loads(stdout)]
-    ids = [claim["id"] for claim in claims]
-    mids = [claim["mid"] for claim in claims]
-    expected = {f"shared-{n}" for n in range(0, 200, 4)} | {
-        f"{name}-{n}" for name in ("alpha", "beta") for n in range(200) if n % 4
-    }
-    assert len(ids) == len(set(ids)), "an event was claimed twice"
-    assert len(mids) == len(set(mids)), "a redelivered message was kept twice"
-    assert set(mids) == expected, "an event was lost"
-
-    async def left_over() -> int:
-        store = SQLiteStore(db_path)
-        await store.open()
-        try:
-            return await store.count_inbound()
-        finally:
-            await store.close()
-
-    assert asyncio.run(left_over()) == 0

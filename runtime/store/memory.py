@@ -1,0 +1,419 @@
+"""A state store in this process's memory: the Store contract with no file and no durability."""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import NamedTuple, TypeVar
+
+from runtime.errors import StoreError
+from runtime.session import Session
+from runtime.store.base import (
+    KEEP_EXPIRED_PAIRINGS,
+    RETRY_LEASE_GRACE,
+    ApprovedSender,
+    DeadLetter,
+    InboundEvent,
+    NewInbound,
+    NewOutbound,
+    OutboundMessage,
+    PairingRequest,
+)
+
+Sender = tuple[str, str]  # (account_id, psid)
+Row = TypeVar("Row", InboundEvent, OutboundMessage)
+
+
+class _Lease(NamedTuple):
+    owner: str
+    until: float
+
+
+@dataclass(slots=True)
+class _State:
+    """Everything the store holds. Dicts keep insertion order, which stands in for SQLite's
+    ever-growing ids and rowids: inbox and outbox rows are in id order, pairing requests in
+    the order they were made."""
+
+    seen: dict[str, float] = field(default_factory=dict)  # message id -> last seen
+    seen_by_time: list[tuple[float, str]] = field(default_factory=list)  # a heap over `seen`
+    last_inbound: dict[Sender, float] = field(default_factory=dict)
+    sessions: dict[str, str] = field(default_factory=dict)  # key -> Session.to_json()
+    pairings: dict[str, PairingRequest] = field(default_factory=dict)  # by code
+    approved: dict[Sender, ApprovedSender] = field(default_factory=dict)
+    inbox: dict[int, InboundEvent] = field(default_factory=dict)
+    inbox_leases: dict[int, _Lease] = field(default_factory=dict)
+    outbox: dict[int, OutboundMessage] = field(default_factory=dict)
+    outbox_leases: dict[int, _Lease] = field(default_factory=dict)
+    dead_letters: dict[int, DeadLetter] = field(default_factory=dict)
+    last_inbox_id: int = 0  # ids are never reused, as with AUTOINCREMENT
+    last_outbox_id: int = 0  # shared by dead letters, which keep their outbox id
+
+    def next_inbox_id(self) -> int:
+        self.last_inbox_id += 1
+        return self.last_inbox_id
+
+    def next_outbox_id(self) -> int:
+        self.last_outbox_id += 1
+        return self.last_outbox_id
+
+
+class MemoryStore:
+    """A `Store` in plain dicts, for one process: nothing survives a restart or `close()`.
+
+    It is the benchmark's "durability off" baseline, the store of tests, and the choice of
+    people who want no state file. It serves the process that opened it and no other: two
+    workers, or a `runtime pair` or `runtime send` run next to the server, each see a store
+    of their own. Accepted events and pending replies die with the process.
+
+    Each method yields to the event loop once, as a real store's I/O would (so a loop that
+    only polls the store still lets everything else run), then does all its work without
+    awaiting again: on the one event loop, every method is atomic without a lock.
+    """
+
+    def __init__(self) -> None:
+        self._state: _State | None = None
+
+    async def _open_state(self, what: str) -> _State:
+        await asyncio.sleep(0)
+        if self._state is None:
+            raise StoreError(f"cannot {what}: the memory store is not open")
+        return self._state
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def open(self) -> None:
+        if self._state is None:
+            self._state = _State()
+
+    async def close(self) -> None:
+        self._state = None
+
+    # -- dedupe ------------------------------------------------------------------------------
+    async def claim_message_ids(
+        self, message_ids: Sequence[str], *, now: float, ttl: float
+    ) -> frozenset[str]:
+        state = await self._open_state("record message ids")
+        return frozenset(_record_seen(state, message_ids, now, ttl))
+
+    # -- the 24-hour window ------------------------------------------------------------------
+    async def record_inbound(self, account_id: str, psid: str, at: float) -> None:
+        state = await self._open_state("record an inbound time")
+        _record_inbound(state, (account_id, psid), at)
+
+    async def last_inbound(self, account_id: str, psid: str) -> float | None:
+        state = await self._open_state("read an inbound time")
+        return state.last_inbound.get((account_id, psid))
+
+    # -- sessions ----------------------------------------------------------------------------
+    async def load_session(self, key: str) -> Session | None:
+        state = await self._open_state("load a session")
+        text = state.sessions.get(key)
+        return None if text is None else Session.from_json(text)
+
+    async def save_session(self, session: Session) -> None:
+        # Kept as JSON, as other stores keep it: a later change to a nested value of the
+        # caller's session does not reach the stored one, and what SQLite refuses, this does.
+        state = await self._open_state("save a session")
+        state.sessions[session.key] = session.to_json()
+
+    async def delete_session(self, key: str) -> bool:
+        state = await self._open_state("delete a session")
+        return state.sessions.pop(key, None) is not None
+
+    # -- pairing -----------------------------------------------------------------------------
+    async def pending_pairing(
+        self, account_id: str, psid: str, *, now: float
+    ) -> PairingRequest | None:
+        state = await self._open_state("read a pairing request")
+        mine = [
+            request
+            for request in state.pairings.values()
+            if (request.account_id, request.psid) == (account_id, psid) and request.expires_at > now
+        ]
+        # the newest; of two made at once, the later made (max keeps the first it meets)
+        return max(reversed(mine), key=lambda request: request.created_at, default=None)
+
+    async def create_pairing(
+        self, request: PairingRequest, *, now: float, max_pending: int
+    ) -> PairingRequest | None:
+        state = await self._open_state("create a pairing request")
+        pairings = state.pairings
+        for code, kept in list(pairings.items()):
+            if kept.expires_at <= now - KEEP_EXPIRED_PAIRINGS:
+                del pairings[code]
+        taken = pairings.get(request.code)
+        if taken is not None and taken.expires_at <= now:
+            del pairings[request.code]  # an expired request's code may be used again
+        elif taken is not None:
+            return None
+        pending = _pending(pairings.values(), request.account_id, now)
+        excess = len(pending) - max_pending + 1
+        for oldest in pending[: max(excess, 0)]:  # expire now, kept so approving can say so
+            pairings[oldest.code] = replace(oldest, expires_at=now)
+        pairings[request.code] = request
+        return request
+
+    async def mark_pairing_sent(self, code: str, at: float) -> None:
+        state = await self._open_state("mark a pairing code sent")
+        request = state.pairings.get(code)
+        if request is not None:
+            state.pairings[code] = replace(request, last_sent_at=at)
+
+    async def list_pairings(
+        self, account_id: str | None = None, *, now: float
+    ) -> list[PairingRequest]:
+        state = await self._open_state("list pairing requests")
+        return _pending(state.pairings.values(), account_id, now)
+
+    async def take_pairing(self, code: str) -> PairingRequest | None:
+        state = await self._open_state("take a pairing request")
+        return state.pairings.pop(code, None)
+
+    async def approve_sender(self, account_id: str, psid: str, at: float) -> None:
+        state = await self._open_state("approve a sender")
+        approval = ApprovedSender(account_id=account_id, psid=psid, approved_at=at)
+        state.approved.setdefault((account_id, psid), approval)  # the first approval stays
+
+    async def revoke_sender(self, account_id: str, psid: str) -> bool:
+        state = await self._open_state("revoke a sender")
+        return state.approved.pop((account_id, psid), None) is not None
+
+    async def is_approved(self, account_id: str, psid: str) -> bool:
+        state = await self._open_state("read an approval")
+        return (account_id, psid) in state.approved
+
+    async def list_approved(self, account_id: str | None = None) -> list[ApprovedSender]:
+        state = await self._open_state("list approved senders")
+        return sorted(
+            (a for a in state.approved.values() if account_id in (None, a.account_id)),
+            key=lambda a: (a.approved_at, a.account_id, a.psid),
+        )
+
+    # -- durable inbox -----------------------------------------------------------------------
+    async def accept_inbound(
+        self, events: Sequence[NewInbound], *, now: float, dedupe_ttl: float
+    ) -> list[int]:
+        state = await self._open_state("accept inbound events")
+        ids = [event.message_id for event in events if event.message_id is not None]
+        new = _record_seen(state, ids, now, dedupe_ttl)
+        kept: list[int] = []
+        for event in events:
+            if event.message_id is not None:
+                if event.message_id not in new:
+                    continue  # a redelivery, or a repeat within this batch
+                new.discard(event.message_id)
+            event_id = state.next_inbox_id()
+            state.inbox[event_id] = InboundEvent(
+                id=event_id,
+                account_id=event.account_id,
+                psid=event.psid,
+                body=event.body,
+                received_at=now,
+            )
+            kept.append(event_id)
+            if event.at is not None:
+                _record_inbound(state, (event.account_id, event.psid), event.at)
+        return kept
+
+    async def claim_inbound(
+        self, worker: str, *, now: float, lease: float, limit: int
+    ) -> list[InboundEvent]:
+        state = await self._open_state("claim inbound events")
+        replying = {(message.account_id, message.psid) for message in state.outbox.values()}
+        heads = _free_heads(state.inbox, state.inbox_leases, now)
+        claimed = [event for event in heads if (event.account_id, event.psid) not in replying]
+        claimed = claimed[: max(limit, 0)]
+        for event in claimed:
+            state.inbox_leases[event.id] = _Lease(worker, now + lease)
+        return claimed
+
+    async def complete_inbound(self, event_id: int) -> None:
+        state = await self._open_state("complete an inbound event")
+        _forget(state.inbox, state.inbox_leases, event_id)
+
+    async def finish_inbound(
+        self,
+        event_id: int,
+        *,
+        session: Session | None,
+        outbound: Sequence[NewOutbound],
+        now: float,
+        worker: str,
+        lease: float,
+    ) -> list[int]:
+        state = await self._open_state("finish an inbound event")
+        if session is not None:  # first: if it cannot be kept, nothing has changed
+            state.sessions[session.key] = session.to_json()
+        ids = _enqueue(state, outbound, now)
+        for message_id in ids:
+            state.outbox_leases[message_id] = _Lease(worker, now + lease)
+        _forget(state.inbox, state.inbox_leases, event_id)
+        return ids
+
+    async def release_inbound(self, event_id: int) -> None:
+        state = await self._open_state("release an inbound event")
+        state.inbox_leases.pop(event_id, None)
+
+    async def count_inbound(self) -> int:
+        state = await self._open_state("count inbound events")
+        return len(state.inbox)
+
+    # -- durable outbox ----------------------------------------------------------------------
+    async def enqueue_outbound(self, messages: Sequence[NewOutbound], *, now: float) -> list[int]:
+        state = await self._open_state("enqueue outbound messages")
+        return _enqueue(state, messages, now)
+
+    async def claim_outbound(
+        self, worker: str, *, now: float, lease: float, limit: int
+    ) -> list[OutboundMessage]:
+        state = await self._open_state("claim outbound messages")
+        heads = _free_heads(state.outbox, state.outbox_leases, now)
+        # a user's oldest message must be due, else none of theirs is offered
+        claimed = [message for message in heads if message.next_attempt_at <= now]
+        claimed = claimed[: max(limit, 0)]
+        for message in claimed:
+            state.outbox_leases[message.id] = _Lease(worker, now + lease)
+        return claimed
+
+    async def complete_outbound(self, message_id: int) -> None:
+        state = await self._open_state("complete an outbound message")
+        _forget(state.outbox, state.outbox_leases, message_id)
+
+    async def retry_outbound(self, message_id: int, *, at: float, error: str) -> None:
+        state = await self._open_state("schedule an outbound retry")
+        message = state.outbox.get(message_id)
+        if message is None:
+            return
+        state.outbox[message_id] = replace(
+            message, attempts=message.attempts + 1, last_error=error, next_attempt_at=at
+        )
+        lease = state.outbox_leases.get(message_id)
+        if lease is not None:  # its worker retries it from memory: keep it theirs a while
+            state.outbox_leases[message_id] = _Lease(lease.owner, at + RETRY_LEASE_GRACE)
+
+    async def dead_letter_outbound(self, message_id: int, *, now: float, error: str) -> None:
+        state = await self._open_state("dead-letter an outbound message")
+        message = state.outbox.get(message_id)
+        if message is None:
+            return
+        _forget(state.outbox, state.outbox_leases, message_id)
+        # the failed attempt that makes it a dead letter counts as one of its attempts
+        state.dead_letters[message_id] = DeadLetter(
+            id=message_id,
+            account_id=message.account_id,
+            psid=message.psid,
+            body=message.body,
+            created_at=message.created_at,
+            failed_at=now,
+            attempts=message.attempts + 1,
+            error=error,
+        )
+
+    async def list_dead_letters(self) -> list[DeadLetter]:
+        state = await self._open_state("list dead letters")
+        return sorted(state.dead_letters.values(), key=lambda dead: (dead.failed_at, dead.id))
+
+    async def requeue_dead_letter(self, dead_letter_id: int, *, now: float) -> bool:
+        state = await self._open_state("requeue a dead letter")
+        dead = state.dead_letters.pop(dead_letter_id, None)
+        if dead is None:
+            return False
+        # a new id, so it goes to the end of its user's queue, fresh
+        message = NewOutbound(account_id=dead.account_id, psid=dead.psid, body=dead.body)
+        _enqueue(state, [message], now)
+        return True
+
+    async def count_outbound(self) -> int:
+        state = await self._open_state("count outbound messages")
+        return len(state.outbox)
+
+    # -- leases ------------------------------------------------------------------------------
+    async def lease_owners(self) -> set[str]:
+        state = await self._open_state("list lease owners")
+        leases = [*state.inbox_leases.values(), *state.outbox_leases.values()]
+        return {lease.owner for lease in leases}
+
+    async def release_leases(self, worker: str) -> int:
+        state = await self._open_state(f"release the leases of worker {worker!r}")
+        released = 0
+        for leases in (state.inbox_leases, state.outbox_leases):
+            for row_id, lease in list(leases.items()):
+                if lease.owner == worker:
+                    del leases[row_id]
+                    released += 1
+        return released
+
+
+def _record_seen(state: _State, ids: Iterable[str], now: float, ttl: float) -> set[str]:
+    """Record message ids as seen at `now`; return those not seen within `ttl` before.
+
+    As in SQLite, ids last seen before `now - ttl` are forgotten first, assuming one ttl for
+    every call. `seen_by_time` is a heap of (time, id) with an entry for every time an id was
+    recorded at, so the forgetting costs what it forgets, not the size of `seen`.
+    """
+    cutoff = now - ttl
+    seen, by_time = state.seen, state.seen_by_time
+    while by_time and by_time[0][0] < cutoff:
+        _, message_id = heapq.heappop(by_time)
+        if message_id in seen and seen[message_id] < cutoff:  # not seen again since
+            del seen[message_id]
+    unique = list(dict.fromkeys(ids))
+    new = {message_id for message_id in unique if message_id not in seen}
+    for message_id in unique:
+        if message_id not in seen or seen[message_id] < now:  # an older time never wins
+            seen[message_id] = now
+            heapq.heappush(by_time, (now, message_id))
+    return new
+
+
+def _record_inbound(state: _State, sender: Sender, at: float) -> None:
+    state.last_inbound[sender] = max(at, state.last_inbound.get(sender, at))
+
+
+def _pending(
+    requests: Iterable[PairingRequest], account_id: str | None, now: float
+) -> list[PairingRequest]:
+    """Unexpired requests, of one account or of all, oldest first (made first, of equals)."""
+    return sorted(
+        (r for r in requests if r.expires_at > now and account_id in (None, r.account_id)),
+        key=lambda r: r.created_at,  # sorted() is stable: equals stay in the order made
+    )
+
+
+def _free_heads(rows: Mapping[int, Row], leases: Mapping[int, _Lease], now: float) -> list[Row]:
+    """Each sender's oldest row, oldest first, for the senders none of whose rows holds a
+    running lease."""
+    heads: dict[Sender, Row] = {}
+    busy: set[Sender] = set()
+    for row in rows.values():  # in id order
+        sender = (row.account_id, row.psid)
+        heads.setdefault(sender, row)
+        lease = leases.get(row.id)
+        if lease is not None and lease.until > now:
+            busy.add(sender)
+    return [row for sender, row in heads.items() if sender not in busy]
+
+
+def _enqueue(state: _State, messages: Iterable[NewOutbound], now: float) -> list[int]:
+    ids: list[int] = []
+    for message in messages:
+        message_id = state.next_outbox_id()
+        state.outbox[message_id] = OutboundMessage(
+            id=message_id,
+            account_id=message.account_id,
+            psid=message.psid,
+            body=message.body,
+            created_at=now,
+            attempts=0,
+            next_attempt_at=now,
+            last_error=None,
+        )
+        ids.append(message_id)
+    return ids
+
+
+def _forget(rows: dict[int, Row], leases: dict[int, _Lease], row_id: int) -> None:
+    rows.pop(row_id, None)
+    leases.pop(row_id, None)

@@ -1,0 +1,34 @@
+"""What only MemoryStore does: it forgets, and it is what `state.backend: "memory"` opens."""
+
+from __future__ import annotations
+
+from runtime.config.model import StateBackend, StateSettings
+from runtime.store.factory import open_store
+from runtime.store.memory import MemoryStore
+from tests.store.records import HOUR, inbound, outbound
+
+
+async def test_nothing_survives_closing_a_memory_store() -> None:
+    store = MemoryStore()
+    await store.open()
+    await store.approve_sender("page-1", "u1", 1.0)
+    await store.accept_inbound([inbound("u1", "1", "m1")], now=0.0, dedupe_ttl=HOUR)
+    await store.enqueue_outbound([outbound("u1", "hi")], now=0.0)
+    await store.close()
+    await store.open()
+    try:
+        assert (await store.count_inbound(), await store.count_outbound()) == (0, 0)
+        assert not await store.is_approved("page-1", "u1")
+        assert await store.claim_message_ids(["m1"], now=1.0, ttl=HOUR) == {"m1"}
+    finally:
+        await store.close()
+
+
+async def test_the_memory_backend_opens_a_memory_store() -> None:
+    settings = StateSettings(backend=StateBackend.MEMORY, path=None, url=None)
+    store = await open_store(settings)
+    try:
+        assert isinstance(store, MemoryStore)
+        assert await store.count_inbound() == 0  # open and ready
+    finally:
+        await store.close()

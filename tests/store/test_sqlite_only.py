@@ -1,0 +1,212 @@
+"""What only SQLiteStore promises: a real file, reopened, upgraded, shared by two processes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import runtime
+from runtime.errors import StoreError
+from runtime.session import Session
+from runtime.store import sqlite_schema as sql
+from runtime.store.sqlite import SQLiteStore
+from tests.store.records import HOUR, inbound, outbound, pairing
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "state" / "not" / "yet" / "runtime.db"
+
+
+def pragmas(path: Path) -> tuple[str, int]:
+    """The journal mode and schema version of a database file, which must exist."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+    finally:
+        conn.close()
+    return mode, version
+
+
+# -- opening, closing, reopening -------------------------------------------------------------
+async def test_the_database_is_created_at_a_nested_path_in_wal_mode(db_path: Path) -> None:
+    store = SQLiteStore(db_path)
+    assert not db_path.parent.exists()  # nothing happens before open()
+    await store.open()
+    await store.open()  # opening again is harmless
+    await store.close()
+    assert pragmas(db_path) == ("wal", sql.SCHEMA_VERSION)
+
+
+async def test_everything_survives_reopening_the_file(db_path: Path) -> None:
+    first = SQLiteStore(db_path)
+    await first.open()
+    await first.claim_message_ids(["m1"], now=0.0, ttl=HOUR)
+    await first.record_inbound("page-1", "u1", 5.0)
+    await first.save_session(Session(key="k", account_id="page-1", psid="u1", vars={"n": 1}))
+    await first.create_pairing(pairing("ABC"), now=0.0, max_pending=3)
+    await first.approve_sender("page-1", "u2", 1.0)
+    [event_id] = await first.accept_inbound([inbound("u1", "e")], now=0.0, dedupe_ttl=HOUR)
+    await first.enqueue_outbound([outbound("u3", "hello")], now=0.0)
+    await first.claim_outbound("gone", now=0.0, lease=60.0, limit=10)
+    await first.close()
+
+    second = SQLiteStore(db_path)
+    await second.open()
+    try:
+        assert await second.claim_message_ids(["m1"], now=1.0, ttl=HOUR) == frozenset()
+        assert await second.last_inbound("page-1", "u1") == 5.0
+        session = await second.load_session("k")
+        assert session is not None
+        assert session.vars == {"n": 1}
+        assert await second.pending_pairing("page-1", "u1", now=1.0) == pairing("ABC")
+        assert await second.is_approved("page-1", "u2")
+        [event] = await second.claim_inbound("w", now=1.0, lease=60.0, limit=10)
+        assert (event.id, event.body) == (event_id, "e")
+        assert await second.lease_owners() == {"gone", "w"}  # a dead worker's leases stay
+        assert await second.release_leases("gone") == 1
+        [message] = await second.claim_outbound("w", now=1.0, lease=60.0, limit=10)
+        assert message.body == "hello"
+    finally:
+        await second.close()
+
+
+async def test_a_file_that_is_not_a_database_raises_store_error_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "garbage.db"
+    path.write_bytes(b"this is not a database file, not at all" * 100)
+    with pytest.raises(StoreError, match=r"garbage\.db") as caught:
+        await SQLiteStore(path).open()
+    assert isinstance(caught.value.__cause__, sqlite3.Error)
+
+
+async def test_a_folder_that_cannot_be_made_raises_store_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where the folder should be")
+    with pytest.raises(StoreError, match="cannot open the store") as caught:
+        await SQLiteStore(blocker / "runtime.db").open()
+    assert isinstance(caught.value.__cause__, OSError)
+
+
+async def test_a_database_from_a_newer_runtime_is_refused(db_path: Path) -> None:
+    db_path.parent.mkdir(parents=True)
+    conn = sqlite3.connect(db_path)
+    conn.execute("PRAGMA user_version = 999")
+    conn.close()
+    with pytest.raises(StoreError, match="999"):
+        await SQLiteStore(db_path).open()
+
+
+# -- the claim reads indexes, not tables -----------------------------------------------------
+def test_choosing_inbound_events_to_claim_reads_only_covering_indexes() -> None:
+    conn = sqlite3.connect(":memory:")
+    try:
+        for statement in sql.MIGRATIONS[1]:
+            conn.execute(statement)
+        plan = [
+            row[3]
+            for row in conn.execute(
+                f"EXPLAIN QUERY PLAN {sql.CLAIMABLE_INBOUND}", {"now": 0.0, "limit": 10}
+            )
+        ]
+    finally:
+        conn.close()
+    assert any("outbox USING COVERING INDEX outbox_by_user" in line for line in plan), plan
+    # a table is read by id only (for the events chosen), never scanned
+    scans = [line for line in plan if re.search(r"SCAN (inbox|outbox)\b(?! USING COVERING)", line)]
+    assert not scans, plan
+
+
+# -- two processes at once -------------------------------------------------------------------
+WORKER = r"""
+import asyncio, json, sys, time
+from pathlib import Path
+from runtime.store.base import NewInbound
+from runtime.store.sqlite import SQLiteStore
+
+async def main(path: str, name: str) -> None:
+    store = SQLiteStore(Path(path))
+    await store.open()
+    sys.stdin.readline()  # start together: the test writes "go" to both processes
+    for start in range(0, 200, 10):
+        batch = []
+        for n in range(start, start + 10):
+            mid = f"shared-{n}" if n % 4 == 0 else f"{name}-{n}"
+            body = json.dumps({"mid": mid, "by": name})
+            batch.append(NewInbound(account_id="page", psid=f"u{n % 7}", body=body, message_id=mid))
+        await store.accept_inbound(batch, now=time.time(), dedupe_ttl=3600.0)
+    claimed = []
+    while True:
+        events = await store.claim_inbound(name, now=time.time(), lease=3600.0, limit=4)
+        if not events and await store.count_inbound() == 0:
+            break
+        for event in events:
+            claimed.append({"id": event.id, "mid": json.loads(event.body)["mid"]})
+            await store.complete_inbound(event.id)
+    await store.close()
+    print(json.dumps(claimed))
+
+asyncio.run(main(sys.argv[1], sys.argv[2]))
+"""
+
+
+def test_two_processes_accept_and_claim_at_once_without_loss_or_overlap(db_path: Path) -> None:
+    env = dict(os.environ)
+    project = str(Path(runtime.__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [project, env.get("PYTHONPATH")]))
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, str(db_path), name],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for name in ("alpha", "beta")
+    ]
+    outputs: list[tuple[str, str, int]] = []
+    try:
+        for process in processes:
+            assert process.stdin is not None
+            process.stdin.write("go\n")
+            process.stdin.flush()
+        for process in processes:
+            stdout, stderr = process.communicate(timeout=120)
+            outputs.append((stdout, stderr, process.returncode))
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=10)
+
+    for _, stderr, returncode in outputs:
+        assert returncode == 0, stderr
+        assert "locked" not in stderr
+    claims = [claim for stdout, _, _ in outputs for claim in json.loads(stdout)]
+    ids = [claim["id"] for claim in claims]
+    mids = [claim["mid"] for claim in claims]
+    expected = {f"shared-{n}" for n in range(0, 200, 4)} | {
+        f"{name}-{n}" for name in ("alpha", "beta") for n in range(200) if n % 4
+    }
+    assert len(ids) == len(set(ids)), "an event was claimed twice"
+    assert len(mids) == len(set(mids)), "a redelivered message was kept twice"
+    assert set(mids) == expected, "an event was lost"
+
+    async def left_over() -> int:
+        store = SQLiteStore(db_path)
+        await store.open()
+        try:
+            return await store.count_inbound()
+        finally:
+            await store.close()
+
+    assert asyncio.run(left_over()) == 0
