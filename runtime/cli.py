@@ -23,6 +23,8 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from runtime.errors import ConfigError, ConfigReadError, Error
+
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Handler | None = getattr(args, "handler", None)
@@ -31,8 +33,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return handler(args)
+    except ConfigReadError as err:
+        _print_problems(err.problems, as_json=False)
+        return 2
+    except ConfigError as err:  # the user's files: every problem, one line each
+        _print_problems(err.problems, as_json=False)
+        return 1
+    except Error as err:  # anything else the runtime refuses on purpose: one sentence
+        print(f"{_command_name(args)}: {err}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
+
+
+def _command_name(args: argparse.Namespace) -> str:
+    """`runtime outbox retry`, for the one-line error of a command."""
+    name = "runtime " + args.handler.__name__.removeprefix("run_")
+    action = getattr(args, "action", None)
+    return f"{name} {action}" if action else name
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -181,23 +199,14 @@ def run_test(args: argparse.Namespace) -> int:
 def run_chat(args: argparse.Namespace) -> int:
     from runtime.build import build_bot
     from runtime.chat import CHAT_PSID, chat
-    from runtime.errors import ConfigError, ConfigReadError, Error
     from runtime.testing.conversation import choose_account
 
-    try:
-        bot = build_bot(config_path(args)).bot
-        account = choose_account(bot, args.account)
-        return chat(bot, account, args.psid or CHAT_PSID)
-    except ConfigError as err:
-        _print_problems(err.problems, as_json=False)
-        return 2 if isinstance(err, ConfigReadError) else 1
-    except Error as err:  # the store cannot be opened, say
-        print(f"runtime chat: {err}", file=sys.stderr)
-        return 1
+    bot = build_bot(config_path(args)).bot
+    account = choose_account(bot, args.account)
+    return chat(bot, account, args.psid or CHAT_PSID)
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from runtime.errors import ConfigError, ConfigReadError
     from runtime.serve import serve
 
     if args.workers < 1:
@@ -210,17 +219,13 @@ def run_serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    try:
-        serve(
-            config_path(args),
-            host=args.host,
-            port=args.port,
-            workers=args.workers,
-            reload=not args.no_reload,
-        )
-    except ConfigError as err:
-        _print_problems(err.problems, as_json=False)
-        return 2 if isinstance(err, ConfigReadError) else 1
+    serve(
+        config_path(args),
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        reload=not args.no_reload,
+    )
     return 0
 
 
@@ -228,20 +233,11 @@ def run_send(args: argparse.Namespace) -> int:
     import asyncio
 
     from runtime.build import build_bot
-    from runtime.errors import ConfigError, ConfigReadError, Error
     from runtime.messenger.proactive import send_to
 
-    try:
-        bot = build_bot(config_path(args)).bot
-        asyncio.run(
-            send_to(bot, psid=args.to, text=args.text, account_id=args.account, tag=args.tag)
-        )
-    except ConfigError as err:
-        _print_problems(err.problems, as_json=False)
-        return 2 if isinstance(err, ConfigReadError) else 1
-    except Error as err:
-        print(f"runtime send: {err}", file=sys.stderr)
-        return 1
+    bot = build_bot(config_path(args)).bot
+    require_shared_state(bot.config, "runtime send")
+    asyncio.run(send_to(bot, psid=args.to, text=args.text, account_id=args.account, tag=args.tag))
     print(f"sent to {args.to}")
     return 0
 
@@ -290,29 +286,21 @@ def run_pair(args: argparse.Namespace) -> int:
     import time
 
     from runtime.config.load import load_config
-    from runtime.errors import ConfigError, ConfigReadError, Error
     from runtime.pairing import PairAction, run_pair_command
 
     argument = " ".join(args.argument) if isinstance(args.argument, list) else args.argument
-    try:
-        config = load_config(config_path(args)).config
-        require_shared_state(config, "runtime pair")
-        output = asyncio.run(
-            run_pair_command(
-                config,
-                PairAction(args.action),
-                argument=argument,
-                account_id=args.account,
-                approved=args.approved,
-                now=time.time(),
-            )
+    config = load_config(config_path(args)).config
+    require_shared_state(config, "runtime pair")
+    output = asyncio.run(
+        run_pair_command(
+            config,
+            PairAction(args.action),
+            argument=argument,
+            account_id=args.account,
+            approved=args.approved,
+            now=time.time(),
         )
-    except ConfigError as err:
-        _print_problems(err.problems, as_json=False)
-        return 2 if isinstance(err, ConfigReadError) else 1
-    except Error as err:
-        print(f"runtime pair {args.action}: {err}", file=sys.stderr)
-        return 1
+    )
     print(output)
     return 0
 
@@ -323,21 +311,13 @@ def run_outbox(args: argparse.Namespace) -> int:
 
     from runtime.config.load import load_config
     from runtime.deadletters import list_outbox, retry_dead_letter
-    from runtime.errors import ConfigError, ConfigReadError, Error
 
-    try:
-        config = load_config(config_path(args)).config
-        require_shared_state(config, "runtime outbox")
-        if args.dead_letter is None:
-            output = asyncio.run(list_outbox(config, now=time.time()))
-        else:
-            output = asyncio.run(retry_dead_letter(config, args.dead_letter, now=time.time()))
-    except ConfigError as err:
-        _print_problems(err.problems, as_json=False)
-        return 2 if isinstance(err, ConfigReadError) else 1
-    except Error as err:
-        print(f"runtime outbox {args.action}: {err}", file=sys.stderr)
-        return 1
+    config = load_config(config_path(args)).config
+    require_shared_state(config, "runtime outbox")
+    if args.dead_letter is None:
+        output = asyncio.run(list_outbox(config, now=time.time()))
+    else:
+        output = asyncio.run(retry_dead_letter(config, args.dead_letter, now=time.time()))
     print(output)
     return 0
 

@@ -106,7 +106,11 @@ def test_commands_refuse_the_memory_backend(tmp_path: Path) -> None:
             "flows: 'flows/'", "flows: 'flows/', state: { backend: 'memory' }"
         )
     )
-    for args in (("outbox", "list"), ("pair", "list", "messenger")):
+    for args in (
+        ("outbox", "list"),
+        ("pair", "list", "messenger"),
+        ("send", "messenger", "--to", "1", "--text", "hi"),
+    ):
         result = runtime(*args, "-c", str(config))
         assert result.returncode == 1
         assert "state.backend 'memory' lives inside the server process" in result.stderr
