@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import httpx
 
 from tests.durability.conftest import echo_bot
 from tests.fakes.graph_api import FakeGraphAPI
-from tests.fakes.processes import Server
+from tests.fakes.processes import Server, serve_command
 from tests.fakes.webhooks import encode, signed_headers, text
 from tests.messenger.conftest import APP_SECRET
 
@@ -43,18 +42,7 @@ def test_two_workers_answer_each_person_in_order(
     tmp_path: Path, graph: FakeGraphAPI, start
 ) -> None:
     config = echo_bot(tmp_path)
-    server = start(
-        sys.executable,
-        "-m",
-        "runtime",
-        "serve",
-        "-c",
-        str(config),
-        "--port",
-        "{port}",
-        "--workers",
-        "2",
-    )
+    server = start(*serve_command(config, "--workers", "2"))
     server.wait_ready()
     send_in_turns([server])
     assert_in_order(graph)
@@ -67,8 +55,8 @@ def test_two_servers_on_one_state_file_answer_each_person_in_order(
     start,
 ) -> None:
     config = echo_bot(tmp_path)
-    first = start(sys.executable, "-m", "runtime", "serve", "-c", str(config), "--port", "{port}")
-    second = start(sys.executable, "-m", "runtime", "serve", "-c", str(config), "--port", "{port}")
+    first = start(*serve_command(config))
+    second = start(*serve_command(config))
     first.wait_ready()
     second.wait_ready()
     send_in_turns([first, second])

@@ -5,10 +5,26 @@ from __future__ import annotations
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import httpx
+
+
+def serve_command(config: Path, *options: str) -> tuple[str, ...]:
+    """`runtime serve` for the `start` fixture; `{port}` becomes a free port."""
+    return (
+        sys.executable,
+        "-m",
+        "runtime",
+        "serve",
+        "-c",
+        str(config),
+        "--port",
+        "{port}",
+        *options,
+    )
 
 
 def free_port() -> int:

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 
 from tests.fakes.graph_api import FakeGraphAPI
-from tests.fakes.processes import Server
+from tests.fakes.processes import Server, serve_command
 from tests.fakes.webhooks import PSID, encode, signed_headers, text
 from tests.messenger.conftest import APP_SECRET, TOKEN, VERIFY_TOKEN, single_page, write_bot
 
@@ -26,7 +26,7 @@ def test_runtime_serve_answers_logs_each_account_and_stops_on_sigterm(
     tmp_path: Path, graph: FakeGraphAPI, start
 ) -> None:
     config = write_bot(tmp_path, single_page(name='"Main Page"'))
-    server = start(sys.executable, "-m", "runtime", "serve", "-c", str(config), "--port", "{port}")
+    server = start(*serve_command(config))
     server.wait_ready()
     challenge = httpx.get(
         server.url + "/webhook/messenger",
@@ -46,18 +46,7 @@ def test_runtime_serve_answers_logs_each_account_and_stops_on_sigterm(
 
 def test_two_workers_serve_the_same_bot(tmp_path: Path, graph: FakeGraphAPI, start) -> None:
     config = write_bot(tmp_path, single_page())
-    server = start(
-        sys.executable,
-        "-m",
-        "runtime",
-        "serve",
-        "-c",
-        str(config),
-        "--port",
-        "{port}",
-        "--workers",
-        "2",
-    )
+    server = start(*serve_command(config, "--workers", "2"))
     server.wait_ready()
     for number in range(6):
         assert post(server, text("help", psid=f"40{number}")).status_code == 200

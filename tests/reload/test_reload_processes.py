@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import signal
-import sys
 import time
 from pathlib import Path
 
 import httpx
 
-from tests.fakes.processes import Server
+from tests.fakes.processes import Server, serve_command
 from tests.messenger.conftest import single_page, write_bot
 from tests.reload.test_hot_reload import flows
 
@@ -35,18 +34,7 @@ def wait_for_all(server: Server, version_not: str, *, within: float = 15.0) -> s
 
 def test_every_worker_reloads(tmp_path: Path, start) -> None:
     config = write_bot(tmp_path, single_page(), flows=flows())
-    server = start(
-        sys.executable,
-        "-m",
-        "runtime",
-        "serve",
-        "-c",
-        str(config),
-        "--port",
-        "{port}",
-        "--workers",
-        "2",
-    )
+    server = start(*serve_command(config, "--workers", "2"))
     server.wait_ready()
     [old] = versions(server, 6)
     (tmp_path / "flows" / "main.json5").write_text(flows(greeting="Hello v2"))
@@ -57,17 +45,7 @@ def test_every_worker_reloads(tmp_path: Path, start) -> None:
 
 def test_no_reload_ignores_edits_but_sighup_reloads(tmp_path: Path, start) -> None:
     config = write_bot(tmp_path, single_page(), flows=flows())
-    server = start(
-        sys.executable,
-        "-m",
-        "runtime",
-        "serve",
-        "-c",
-        str(config),
-        "--port",
-        "{port}",
-        "--no-reload",
-    )
+    server = start(*serve_command(config, "--no-reload"))
     server.wait_ready()
     [old] = versions(server, 2)
     (tmp_path / "flows" / "main.json5").write_text(flows(greeting="Hello v2"))
@@ -80,19 +58,7 @@ def test_no_reload_ignores_edits_but_sighup_reloads(tmp_path: Path, start) -> No
 
 def test_sighup_to_the_main_process_reloads_every_worker(tmp_path: Path, start) -> None:
     config = write_bot(tmp_path, single_page(), flows=flows())
-    server = start(
-        sys.executable,
-        "-m",
-        "runtime",
-        "serve",
-        "-c",
-        str(config),
-        "--port",
-        "{port}",
-        "--workers",
-        "2",
-        "--no-reload",
-    )
+    server = start(*serve_command(config, "--workers", "2", "--no-reload"))
     server.wait_ready()
     [old] = versions(server, 6)
     (tmp_path / "flows" / "main.json5").write_text(flows(greeting="Hello v2"))
