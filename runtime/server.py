@@ -125,7 +125,11 @@ async def _start(app: Sanic[Any, Any]) -> None:
     state.client = SendClient(bot.config.graph)
     await state.client.open()
     state.sender = SenderPool(
-        state.client, state.store, lambda: runtime_of(app).bot.accounts, retry=state.retry
+        state.client,
+        state.store,
+        lambda: runtime_of(app).bot.accounts,
+        retry=state.retry,
+        on_settled=lambda: state.worker.wake() if state.worker is not None else None,
     )
     state.sender.start()
     state.worker = InboxWorker(

@@ -17,7 +17,6 @@ import contextlib
 import logging
 import random
 import time
-import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -71,8 +70,13 @@ class SenderPool:
         shards: int = DEFAULT_SHARDS,
         retry: RetryPolicy | None = None,
         clock: Callable[[], float] = time.time,
+        on_settled: Callable[[], None] | None = None,
     ) -> None:
+        """`on_settled` is called each time a reply leaves the outbox (sent or dead-lettered):
+        the inbox worker waits for that before it takes the person's next message.
+        """
         self._client = client
+        self._on_settled = on_settled
         self._store = store
         self._accounts = accounts
         self._retry = retry or RetryPolicy()
@@ -91,7 +95,8 @@ class SenderPool:
             if job.outbox_id in self._queued:
                 return
             self._queued.add(job.outbox_id)
-        shard = zlib.crc32(f"{job.account_id}:{job.psid}".encode()) % len(self._queues)
+        # hash(), not crc32: PSIDs are numbers close together, which crc32 spread unevenly
+        shard = hash((job.account_id, job.psid)) % len(self._queues)
         self._queues[shard].put_nowait(job)
 
     def pending(self) -> int:
@@ -167,7 +172,12 @@ class SenderPool:
             self._note_delivered(job)
             if job.outbox_id is not None:
                 await self._store.complete_outbound(job.outbox_id)
+                self._settled()
             return
+
+    def _settled(self) -> None:
+        if self._on_settled is not None:
+            self._on_settled()
 
     def _note_delivered(self, job: SendJob) -> None:
         key = (job.account_id, job.psid)
@@ -191,6 +201,7 @@ class SenderPool:
             error,
         )
         await self._store.dead_letter_outbound(job.outbox_id, now=self._clock(), error=error)
+        self._settled()
         key = (job.account_id, job.psid)
         if account is not None and key in self._typing:
             # the turn showed typing and now ends without its message: clear the bubble

@@ -43,9 +43,11 @@ def start_server(config: Path, port: int, graph: FakeGraphAPI, log: Path) -> Ser
 
 def test_kill_9_mid_stream_loses_no_accepted_message(tmp_path: Path, graph: FakeGraphAPI) -> None:
     config = echo_bot(tmp_path)
-    port = free_port()
     log = tmp_path / "server.log"
-    server = start_server(config, port, graph, log)
+    server = start_server(config, free_port(), graph, log)
+    # the restarted server listens on a fresh port (an old one may linger in TIME_WAIT): the
+    # senders read the current address from here, as a load balancer would route
+    address = [server.url]
     accepted: set[str] = set()
     refused: list[tuple[str, str]] = []
     lock = threading.Lock()
@@ -58,7 +60,7 @@ def test_kill_9_mid_stream_loses_no_accepted_message(tmp_path: Path, graph: Fake
                 raw = encode(text(message, psid=psid))
                 try:
                     answer = client.post(
-                        f"http://127.0.0.1:{port}/webhook/messenger",
+                        f"{address[0]}/webhook/messenger",
                         content=raw,
                         headers=signed_headers(raw, APP_SECRET),
                     )
@@ -79,7 +81,8 @@ def test_kill_9_mid_stream_loses_no_accepted_message(tmp_path: Path, graph: Fake
         time.sleep(0.005)
     server.process.send_signal(signal.SIGKILL)
     server.process.wait(timeout=10)
-    server = start_server(config, port, graph, log)
+    server = start_server(config, free_port(), graph, log)
+    address[0] = server.url
     killed.set()
     for thread in threads:
         thread.join(timeout=60)

@@ -345,3 +345,17 @@ async def test_a_post_the_store_cannot_keep_gets_503_so_meta_sends_it_again(
     answer = await server.post(text("hi"), secret=APP_SECRET)
     assert answer.status_code == 503
     assert "webhook POST not kept (1 events)" in caplog.text
+
+
+async def test_a_burst_from_one_person_is_answered_in_order_without_waiting_for_polls(
+    tmp_path: Path, env: dict[str, str], graph: FakeGraphAPI
+) -> None:
+    # each message waits for the reply to the one before; the sender wakes the worker when
+    # that reply is out (a 1-second poll per message would blow the deadline below)
+    flows = '{ flows: { fallback: { steps: [{ text: "Got {{ message.text }}" }] } } }'
+    config = write_bot(tmp_path, single_page(senderActions="false"), flows=flows)
+    async with running(config, env=env) as server:
+        for number in range(30):
+            await server.post(text(f"m{number}"), secret=APP_SECRET)
+        replies = await graph.wait_for(30, within=10)
+    assert [m.text for m in replies] == [f"Got m{number}" for number in range(30)]

@@ -1,0 +1,138 @@
+"""The servers the load benchmark compares, and how each one is started.
+
+- the project: `python -m runtime serve` on a copy of the quickstart's flows, dmPolicy open,
+  an appSecret, sender actions on, durable SQLite state (or `state.backend: memory`);
+- the reference: bench/reference_app.py, the issue's bare Sanic app;
+- Bottender 1.x (`bottender start`, memory sessions), when a folder where
+  `npm install bottender --ignore-scripts` was run is given.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.bodies import PAGE_ID
+from bench.generate import FLOWS_PER_FILE, flow_file
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "bench"
+QUICKSTART_FLOWS = ROOT / "examples" / "quickstart" / "flows"
+SECRET = "bench-app-secret"
+TOKEN = "bench-page-token"  # a fake token for the fake Graph API
+LONG_REPLY_CHARS = 5000
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Project:
+    """How the project's bot is set up for one run."""
+
+    state: str = "sqlite"  # or "memory": durability off
+    sender_actions: bool = True
+    flows: int = 0  # generated flows (bench/generate.py) next to the quickstart's
+    long_reply: bool = False  # a flow answering "long" with LONG_REPLY_CHARS characters
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class System:
+    """One server under test: `kind` is project, reference or bottender."""
+
+    kind: str
+    workers: int = 1
+    project: Project = Project()
+    bottender_dir: Path | None = None
+
+    @property
+    def label(self) -> str:
+        text = f"{self.kind} {self.workers}w"
+        if self.kind == "project" and self.project.state != "sqlite":
+            text += f" {self.project.state}"
+        if self.kind == "project" and not self.project.sender_actions:
+            text += " no-actions"
+        return text
+
+    @property
+    def calls_per_message(self) -> tuple[int, int]:
+        """(messages, sender actions) the Graph API gets for one "hi"."""
+        if self.kind == "bottender":
+            return 1, 0
+        if self.kind == "project" and not self.project.sender_actions:
+            return 1, 0
+        return 1, 2
+
+
+@dataclass(frozen=True, slots=True)
+class Launch:
+    command: list[str]
+    env: dict[str, str]
+    cwd: Path | None
+
+
+def launch(system: System, folder: Path, *, port: int, graph_base: str) -> Launch:
+    """Write whatever `system` needs into `folder`; the command that starts it."""
+    if system.kind == "project":
+        config = write_project(folder, system.project)
+        command = [sys.executable, "-m", "runtime", "serve", "-c", str(config)]
+        command += ["--port", str(port), "--workers", str(system.workers)]
+        return Launch(command, {"MESSENGER_GRAPH_API_BASE": graph_base}, None)
+    if system.kind == "reference":
+        command = [sys.executable, str(BENCH / "reference_app.py"), "--port", str(port)]
+        command += ["--graph-base", graph_base, "--secret", SECRET]
+        command += ["--workers", str(system.workers)]
+        return Launch(command, {}, None)
+    if system.kind == "bottender" and system.bottender_dir is not None:
+        app = write_bottender(folder, system.bottender_dir)
+        command = ["node", "node_modules/.bin/bottender", "start", "--port", str(port)]
+        env = {
+            "NODE_ENV": "production",
+            "MESSENGER_PAGE_ID": PAGE_ID,
+            "MESSENGER_ACCESS_TOKEN": TOKEN,
+            "MESSENGER_APP_SECRET": SECRET,
+            "MESSENGER_VERIFY_TOKEN": "bench-verify",
+            "MESSENGER_GRAPH_API_BASE": graph_base,
+        }
+        return Launch(command, env, app)
+    raise ValueError(f"cannot start {system.kind}")
+
+
+def write_project(folder: Path, project: Project) -> Path:
+    """The quickstart's flows (links resolved) plus generated ones; returns the config."""
+    flows = folder / "flows"
+    shutil.copytree(QUICKSTART_FLOWS, flows, symlinks=False)
+    for first in range(0, project.flows, FLOWS_PER_FILE):
+        count = min(FLOWS_PER_FILE, project.flows - first)
+        (flows / f"generated{first // FLOWS_PER_FILE:05d}.json5").write_text(
+            flow_file(first, count)
+        )
+    if project.long_reply:
+        text = ("All work and no play makes a long reply. " * 200)[:LONG_REPLY_CHARS]
+        (flows / "long.json5").write_text(
+            f'{{ flows: {{ long: {{ triggers: [{{ keywords: ["long"] }}],'
+            f' steps: [{{ text: "{text}" }}] }} }} }}'
+        )
+    actions = "true" if project.sender_actions else "false"
+    state = (
+        '{ backend: "memory" }'
+        if project.state == "memory"
+        else f'{{ backend: "sqlite", path: "{folder / "state.db"}" }}'
+    )
+    config = folder / "config.json5"
+    config.write_text(
+        "{\n"
+        f'  channels: {{ messenger: {{ pageAccessToken: "{TOKEN}", appSecret: "{SECRET}",\n'
+        f'    verifyToken: "bench-verify", dmPolicy: "open", senderActions: {actions} }} }},\n'
+        '  flows: "flows/",\n'
+        f"  state: {state},\n"
+        "}\n"
+    )
+    return config
+
+
+def write_bottender(folder: Path, installed: Path) -> Path:
+    """bench/bottender's app in `folder`, using the node_modules of `installed`."""
+    app = folder / "bottender"
+    shutil.copytree(BENCH / "bottender", app)
+    (app / "node_modules").symlink_to(installed / "node_modules")
+    return app
