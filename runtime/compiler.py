@@ -42,7 +42,7 @@ from runtime.config.json5file import Document
 from runtime.config.model import Account, Config
 from runtime.dialog.templates import Expression, Template, undeclared_names
 from runtime.validation.flows import check_literals, flow_warnings, template_warnings
-from runtime.validation.problems import Problem, Severity
+from runtime.validation.problems import Problem, ProblemCollector, Severity
 from runtime.validation.schema import drop_invalid, validate_document
 
 DEFAULT_PAIRING_MESSAGE = (
@@ -55,15 +55,8 @@ _ASK_ONLY = ("save_as", "validate", "retry")
 _NO_QUICK_REPLIES = ("set", "goto")
 
 
-class _Compiler:
-    """Collects problems while compiling one file's flows; never stops at the first."""
-
-    def __init__(self, file: str) -> None:
-        self.file = file
-        self.problems: list[Problem] = []
-
-    def problem(self, path: str, message: str) -> None:
-        self.problems.append(Problem(file=self.file, path=path, message=message))
+class _Compiler(ProblemCollector):
+    """Compiles one file's flows, collecting every problem on the way."""
 
     def template(self, source: str, path: str) -> Template:
         try:

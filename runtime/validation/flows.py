@@ -35,7 +35,7 @@ from runtime.dialog.templates import (
     undeclared_names,
 )
 from runtime.messenger.limits import LIMITS
-from runtime.validation.problems import Problem, Severity
+from runtime.validation.problems import Problem, ProblemCollector, Severity
 
 # Messenger dials a phone_number button's payload: "+", the country code, then the number
 _PHONE_NUMBER = re.compile(r"\+[0-9]{2,15}")
@@ -45,15 +45,8 @@ _WEB_SCHEMES = frozenset({"http", "https"})
 # -- errors: limits on literal values -------------------------------------------------------
 
 
-class _LiteralChecker:
+class _LiteralChecker(ProblemCollector):
     """Collects the limit errors of one flow file; `path` arguments are dotted key paths."""
-
-    def __init__(self, file: str) -> None:
-        self.file = file
-        self.problems: list[Problem] = []
-
-    def problem(self, path: str, message: str) -> None:
-        self.problems.append(Problem(file=self.file, path=path, message=message))
 
     def count(self, items: Sequence[object], limit: int, noun: str, path: str) -> None:
         if len(items) > limit:

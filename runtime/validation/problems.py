@@ -54,6 +54,17 @@ class Problem:
         }
 
 
+class ProblemCollector:
+    """Collects the problems found in one file, so a check never stops at the first."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.problems: list[Problem] = []
+
+    def problem(self, path: str, message: str) -> None:
+        self.problems.append(Problem(file=self.file, path=path, message=message))
+
+
 def problems_to_json(problems: Sequence[Problem]) -> str:
     """The `--json` output of `runtime validate`: a list CI pipelines can read."""
     return json.dumps([problem.as_dict() for problem in problems], indent=2)
