@@ -8,6 +8,7 @@ import os
 import signal
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from sanic import Sanic
 from sanic.worker.loader import AppLoader
@@ -45,12 +46,31 @@ def serve(
         Sanic.serve_single(primary=app)
     else:
         # `kill -HUP <this process>` reaches the workers, each of which reloads itself
-        signal.signal(signal.SIGHUP, _forward_to_workers)
+        signal.signal(signal.SIGHUP, partial(_forward_to_ready_workers, app))
         Sanic.serve(primary=app, app_loader=loader)
 
 
-def _forward_to_workers(signum: int, _frame: object) -> None:
-    # only Sanic's server workers: the other children (its state manager) die of a SIGHUP
+def _forward_to_ready_workers(app: Sanic[Any, Any], signum: int, _frame: object) -> None:
+    """Pass a SIGHUP on to the server workers that are up.
+
+    A worker still starting has no handler yet (a SIGHUP would kill it), and it reads the
+    files as they are now anyway. Other children (Sanic's state manager) die of a SIGHUP.
+    """
+    ready = _ready_worker_names(app)
     for child in multiprocessing.active_children():
-        if child.name.startswith("Sanic-Server-") and child.pid is not None:
+        if not child.name.startswith("Sanic-Server-") or child.pid is None:
+            continue
+        if ready is None or child.name in ready:
             os.kill(child.pid, signum)
+
+
+def _ready_worker_names(app: Sanic[Any, Any]) -> set[str] | None:
+    """The workers Sanic's manager records as acknowledged (serving); None if unknown."""
+    manager = getattr(app, "_manager", None)  # Sanic's own record of its processes
+    if manager is None:
+        return None
+    try:
+        states = manager.worker_state
+        return {name for name, info in states.items() if info.get("state") == "ACKED"}
+    except (AttributeError, OSError, EOFError):  # its shape changed, or its manager is gone
+        return None

@@ -66,3 +66,24 @@ def test_sighup_to_the_main_process_reloads_every_worker(tmp_path: Path, start) 
     assert wait_for_all(server, old) != old
     assert server.process.poll() is None  # the main process is still there
     assert server.stop() == 0
+
+
+def test_sighups_while_workers_start_kill_nothing(tmp_path: Path, start) -> None:
+    config = write_bot(tmp_path, single_page(), flows=flows())
+    server = start(*serve_command(config, "--workers", "2", "--no-reload"))
+    time.sleep(0.5)  # the main process has its handler; its workers are still starting
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and server.process.poll() is None:
+        server.process.send_signal(signal.SIGHUP)  # a worker starting must not die of it
+        try:
+            if len(versions(server, 6)) == 1:
+                break
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    server.wait_ready()
+    for _ in range(5):
+        server.process.send_signal(signal.SIGHUP)
+        time.sleep(0.05)
+    assert len(versions(server, 12)) == 1  # both workers up, on one version
+    assert server.stop() == 0
