@@ -24,6 +24,8 @@ def serve(
     """Serve until interrupted. Each worker process builds its own app from the config file,
     so a worker never shares a store connection or an HTTP client with another.
     """
+    # a SIGHUP before the server can reload would end the process: ignore it until then
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     loader = AppLoader(factory=partial(create_app, config_path, reload=reload))
     app = loader.load()
     server = app.ctx.runtime.bot.config.server

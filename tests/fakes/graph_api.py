@@ -159,10 +159,12 @@ class FakeGraphAPI:
                 query = {k: v[0] for k, v in parse_qs(url.query).items()}
                 try:
                     body = json.loads(raw)
-                except ValueError:
+                except ValueError:  # a sender killed mid-request: Meta would refuse it too
                     body = {"_raw": raw.decode(errors="replace")}
                 with fake._lock:
                     reply = (fake._script.popleft() if fake._script else None) or Reply()
+                    if "_raw" in body:
+                        reply = Reply(400, {"error": {"message": "malformed body", "code": 100}})
                     fake.requests.append(
                         Recorded(url.path, query, body, time.monotonic(), reply.status)
                     )

@@ -25,7 +25,13 @@ def versions(server: Server, count: int) -> set[str]:
 def wait_for_all(server: Server, version_not: str, *, within: float = 15.0) -> str:
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
-        seen = versions(server, 12)
+        try:
+            seen = versions(server, 12)
+        except httpx.ConnectError:
+            # seen now and then right after a SIGHUP to the main process with 2 workers (see
+            # the issue note): the versions are what this test is about; keep asking
+            time.sleep(0.05)
+            continue
         if version_not not in seen and len(seen) == 1:
             return seen.pop()
         time.sleep(0.05)
@@ -71,8 +77,11 @@ def test_sighup_to_the_main_process_reloads_every_worker(tmp_path: Path, start) 
 def test_sighups_while_workers_start_kill_nothing(tmp_path: Path, start) -> None:
     config = write_bot(tmp_path, single_page(), flows=flows())
     server = start(*serve_command(config, "--workers", "2", "--no-reload"))
-    time.sleep(0.5)  # the main process has its handler; its workers are still starting
     deadline = time.monotonic() + 30
+    while "serving on" not in server.log.read_text():  # logged as it starts its workers
+        assert time.monotonic() < deadline
+        assert server.process.poll() is None
+        time.sleep(0.01)
     while time.monotonic() < deadline and server.process.poll() is None:
         server.process.send_signal(signal.SIGHUP)  # a worker starting must not die of it
         try:
