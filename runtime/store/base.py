@@ -225,8 +225,8 @@ class Store(Protocol):
     ) -> list[OutboundMessage]:
         """Lease due messages, at most one per (account, psid): each user's oldest unsent one."""
 
-    async def complete_outbound(self, message_id: int) -> None:
-        """The Graph API accepted it: forget it."""
+    async def complete_outbound(self, *message_ids: int) -> None:
+        """The Graph API accepted them: forget them (one transaction for all)."""
 
     async def retry_outbound(self, message_id: int, *, at: float, error: str) -> None:
         """A temporary failure: count the attempt and offer it again at `at`.

@@ -277,9 +277,10 @@ class MemoryStore:
             state.outbox_leases[message.id] = _Lease(worker, now + lease)
         return claimed
 
-    async def complete_outbound(self, message_id: int) -> None:
-        state = await self._open_state("complete an outbound message")
-        _forget(state.outbox, state.outbox_leases, message_id)
+    async def complete_outbound(self, *message_ids: int) -> None:
+        state = await self._open_state("complete outbound messages")
+        for message_id in message_ids:
+            _forget(state.outbox, state.outbox_leases, message_id)
 
     async def retry_outbound(self, message_id: int, *, at: float, error: str) -> None:
         state = await self._open_state("schedule an outbound retry")

@@ -305,8 +305,11 @@ class SQLiteStore:
         )
         return [OutboundMessage(**row) for row in rows]
 
-    async def complete_outbound(self, message_id: int) -> None:
-        await self._run("complete an outbound message", _exec(sql.COMPLETE_OUTBOUND, message_id))
+    async def complete_outbound(self, *message_ids: int) -> None:
+        rows = [(message_id,) for message_id in message_ids]
+        await self._run(
+            "complete outbound messages", lambda conn: conn.executemany(sql.COMPLETE_OUTBOUND, rows)
+        )
 
     async def retry_outbound(self, message_id: int, *, at: float, error: str) -> None:
         params = {"error": error, "at": at, "grace": RETRY_LEASE_GRACE, "id": message_id}

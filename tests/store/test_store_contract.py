@@ -463,6 +463,20 @@ async def test_each_users_messages_are_sent_in_order(store: Store) -> None:
     assert await store.count_outbound() == 2
 
 
+async def test_messages_sent_together_are_completed_together(store: Store) -> None:
+    ids = await store.enqueue_outbound(
+        [outbound("u1", "1a"), outbound("u2", "2a"), outbound("u1", "1b"), outbound("u3", "3a")],
+        now=0.0,
+    )
+    await store.complete_outbound(ids[0], ids[1], ids[3])
+    assert await store.count_outbound() == 1
+    assert [m.body for m in await store.claim_outbound("w", now=1.0, lease=60.0, limit=10)] == [
+        "1b"
+    ]
+    await store.complete_outbound()  # nothing to forget is not an error
+    assert await store.count_outbound() == 1
+
+
 async def test_a_message_not_yet_due_holds_back_only_its_users_later_ones(
     store: Store,
 ) -> None:
