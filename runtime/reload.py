@@ -86,7 +86,7 @@ def restart_required(old: Config, new: Config) -> list[str]:
     ):
         changed.append("state")
     if old.graph != new.graph:
-        changed.append("channels.messenger.graphApiBase/graphApiVersion")
+        changed.append("channels.messenger.graphApiBase/graphApiVersion/graphBatch")
     return changed
 
 

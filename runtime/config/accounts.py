@@ -24,7 +24,7 @@ from runtime.secret import Secret
 from runtime.validation.problems import Problem
 
 # keys of channels.messenger that belong to the channel, not to an account
-CHANNEL_KEYS = frozenset({"accounts", "graphApiBase", "graphApiVersion"})
+CHANNEL_KEYS = frozenset({"accounts", "graphApiBase", "graphApiVersion", "graphBatch"})
 _PSID_PREFIX = re.compile(r"^(?:messenger|fb|facebook):")
 
 

@@ -131,6 +131,7 @@ def _graph_settings(messenger: Mapping[str, object], env: Mapping[str, str]) -> 
     return GraphSettings(
         api_base=str(base or DEFAULT_GRAPH_API_BASE).rstrip("/"),
         api_version=str(version or DEFAULT_GRAPH_API_VERSION),
+        batch=messenger.get("graphBatch", True) is not False,
     )
 
 

@@ -77,11 +77,17 @@ class Account:
 class GraphSettings:
     api_base: str
     api_version: str
+    batch: bool = True  # several waiting calls go in one batch request
 
     @property
     def messages_url(self) -> str:
         """The Send API endpoint: `{base}/{version}/me/messages` (the token goes in params)."""
         return f"{self.api_base.rstrip('/')}/{self.api_version}/me/messages"
+
+    @property
+    def batch_url(self) -> str:
+        """The batch endpoint: `{base}/{version}/` (the token goes in the body)."""
+        return f"{self.api_base.rstrip('/')}/{self.api_version}/"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

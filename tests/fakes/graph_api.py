@@ -3,12 +3,24 @@
 It answers `POST /{version}/me/messages` like the Send API, or from a script of replies
 (`reply_next`): error codes, 500s, slow answers. `refuse()` closes its listening socket so
 connections are refused (an outage) until `accept()` opens the same port again.
+
+It also answers batch requests, `POST /{version}/` with the form fields `access_token`,
+`include_headers` and `batch` (multipart or urlencoded, as `runtime/messenger/batch.py`
+sends them). Each operation of a batch is one Send API call, treated exactly like a single
+call: it takes the next scripted reply and is recorded as a `Recorded` with the path,
+token and JSON body a single call would have had, plus `batch`, the number of the batch
+request it came in. An operation whose `depends_on` parent failed or did not run is not
+run: not recorded, no scripted reply taken, `null` in the answer. The answer is a JSON
+list, one `{"code": ..., "body": "<JSON text>"}` (or `null`) per operation, in order.
+A batch that cannot be parsed is answered 400 with nothing recorded; `fail_next_batch`
+fails the next batch request as a whole, before any of its operations runs.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 import threading
 import time
 from collections import deque
@@ -16,6 +28,9 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+MAX_BATCH_CALLS = 50  # Meta's limit of operations in one batch request
+SEND_API_PATH = "me/messages"
 
 
 @dataclass(frozen=True)
@@ -25,6 +40,7 @@ class Recorded:
     json: dict[str, Any]
     at: float
     status: int  # what the fake answered
+    batch: int | None = None  # the batch request it came in (1, 2, ...); None: a single call
 
     @property
     def delivered(self) -> bool:
@@ -36,11 +52,13 @@ class Recorded:
 
     @property
     def sender_action(self) -> str | None:
-        return self.json.get("sender_action")
+        action = self.json.get("sender_action")
+        return None if action is None else str(action)
 
     @property
     def text(self) -> str | None:
-        return self.json.get("message", {}).get("text")
+        text = self.json.get("message", {}).get("text")
+        return None if text is None else str(text)
 
     @property
     def token(self) -> str | None:
@@ -54,16 +72,40 @@ class Reply:
     delay: float = 0.0
 
 
+@dataclass(frozen=True)
+class _Answer:
+    """One HTTP answer of the fake: status, JSON payload, and how long to wait first."""
+
+    status: int
+    payload: Any
+    delay: float = 0.0
+
+
+class _MalformedBatch(ValueError):
+    """A batch request the fake cannot read: answered 400, nothing recorded."""
+
+
+@dataclass(frozen=True)
+class _Operation:
+    name: str | None
+    depends_on: str | None
+    body: dict[str, Any]
+    omit_response: bool
+
+
 @dataclass
 class FakeGraphAPI:
     host: str = "127.0.0.1"
     port: int = 0
     requests: list[Recorded] = field(default_factory=list)
+    batch_failures: list[int] = field(default_factory=list)  # numbers of batches failed whole
     _script: deque[Reply] = field(default_factory=deque)
+    _batch_script: deque[Reply] = field(default_factory=deque)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
     _thread: threading.Thread | None = None
     _counter: int = 0
+    _batches: int = 0
 
     @property
     def base_url(self) -> str:
@@ -73,7 +115,7 @@ class FakeGraphAPI:
     def reply_next(
         self, status: int = 200, json: dict[str, Any] | None = None, delay: float = 0.0
     ) -> None:
-        """Answer the next request (in arrival order) with this, instead of success."""
+        """Answer the next call (in arrival order, single or batched) with this."""
         with self._lock:
             self._script.append(Reply(status, json, delay))
 
@@ -89,6 +131,26 @@ class FakeGraphAPI:
         if subcode is not None:
             error["error_subcode"] = subcode
         self.reply_next(status, {"error": error})
+
+    def fail_next_batch(
+        self, status: int = 500, json: dict[str, Any] | None = None, *, delay: float = 0.0
+    ) -> None:
+        """Answer the next batch request as a whole with this; none of its calls runs.
+
+        Single calls are not affected. Without `json`, a transient Graph API error (code 2).
+        """
+        if json is None:
+            json = {
+                "error": {
+                    "message": "An unexpected error has occurred. Please retry your request later.",
+                    "type": "OAuthException",
+                    "is_transient": True,
+                    "code": 2,
+                    "fbtrace_id": "Atrace",
+                }
+            }
+        with self._lock:
+            self._batch_script.append(Reply(status, json, delay))
 
     # -- what arrived --------------------------------------------------------------------
     def messages(self, psid: str | None = None) -> list[Recorded]:
@@ -106,14 +168,26 @@ class FakeGraphAPI:
         ]
 
     def all(self) -> list[Recorded]:
-        """Every request answered 2xx, in arrival order."""
+        """Every call answered 2xx, in arrival order."""
         with self._lock:
             return [r for r in self.requests if r.delivered]
 
     def attempts(self) -> list[Recorded]:
-        """Every request, failed ones included."""
+        """Every call, failed ones included."""
         with self._lock:
             return list(self.requests)
+
+    @property
+    def batches(self) -> int:
+        """How many batch requests arrived (failed and unreadable ones included)."""
+        with self._lock:
+            return self._batches
+
+    @property
+    def failed_batches(self) -> int:
+        """How many batch requests `fail_next_batch` failed as a whole."""
+        with self._lock:
+            return len(self.batch_failures)
 
     async def wait_for(
         self, count: int, *, kind: str = "messages", psid: str | None = None, within: float = 10.0
@@ -145,6 +219,87 @@ class FakeGraphAPI:
             time.sleep(0.01)
         return self.messages()
 
+    # -- answering -----------------------------------------------------------------------
+    def _single(self, path: str, query: dict[str, str], raw: bytes) -> _Answer:
+        """One Send API call with a JSON body."""
+        try:
+            body = json.loads(raw)
+        except ValueError:  # a sender killed mid-request: Meta would refuse it too
+            body = {"_raw": raw.decode(errors="replace")}
+        with self._lock:
+            reply = (self._script.popleft() if self._script else None) or Reply()
+            if "_raw" in body:
+                reply = Reply(400, {"error": {"message": "malformed body", "code": 100}})
+            status, payload = self._call(path, query, body, reply, batch=None)
+        return _Answer(status, payload, reply.delay)
+
+    def _call(
+        self,
+        path: str,
+        query: dict[str, str],
+        body: dict[str, Any],
+        reply: Reply,
+        *,
+        batch: int | None,
+    ) -> tuple[int, Any]:
+        """Record one call answered `reply`; its status and JSON answer. Holds the lock."""
+        self.requests.append(Recorded(path, query, body, time.monotonic(), reply.status, batch))
+        self._counter += 1
+        if reply.json is not None:
+            return reply.status, reply.json
+        recipient = body.get("recipient")
+        psid = recipient.get("id") if isinstance(recipient, dict) else None
+        return reply.status, {"recipient_id": str(psid), "message_id": f"m_fake{self._counter}"}
+
+    def _batch(self, version: str, query: dict[str, str], content_type: str, raw: bytes) -> _Answer:
+        """A batch request: run its operations in order, as single calls would run."""
+        with self._lock:
+            self._batches += 1
+            number = self._batches
+        try:
+            fields = _form_fields(content_type, raw)
+            token = fields.get("access_token") or query.get("access_token")
+            if not token:
+                raise _MalformedBatch("the batch request carries no access_token")
+            operations = _operations(fields.get("batch"))
+        except _MalformedBatch as err:
+            error = {"message": f"(#100) {err}", "type": "OAuthException", "code": 100}
+            return _Answer(400, {"error": error})
+        headers = fields.get("include_headers", "true").lower() != "false"
+        with self._lock:
+            if self._batch_script:
+                failure = self._batch_script.popleft()
+                self.batch_failures.append(number)
+                return _Answer(failure.status, failure.json, failure.delay)
+            succeeded: set[str] = set()
+            results: list[dict[str, Any] | None] = []
+            delay = 0.0
+            for operation in operations:
+                if operation.depends_on is not None and operation.depends_on not in succeeded:
+                    results.append(None)
+                    continue
+                reply = (self._script.popleft() if self._script else None) or Reply()
+                delay += reply.delay
+                status, payload = self._call(
+                    f"/{version}/{SEND_API_PATH}",
+                    {"access_token": token},
+                    operation.body,
+                    reply,
+                    batch=number,
+                )
+                if status < 400 and operation.name is not None:
+                    succeeded.add(operation.name)
+                if status < 400 and operation.omit_response:
+                    results.append(None)
+                    continue
+                result: dict[str, Any] = {"code": status, "body": json.dumps(payload)}
+                if headers:
+                    result["headers"] = [
+                        {"name": "Content-Type", "value": "application/json; charset=UTF-8"}
+                    ]
+                results.append(result)
+        return _Answer(200, results, delay)
+
     # -- lifecycle -----------------------------------------------------------------------
     def start(self) -> FakeGraphAPI:
         fake = self
@@ -157,29 +312,16 @@ class FakeGraphAPI:
                 raw = self.rfile.read(length)
                 url = urlsplit(self.path)
                 query = {k: v[0] for k, v in parse_qs(url.query).items()}
-                try:
-                    body = json.loads(raw)
-                except ValueError:  # a sender killed mid-request: Meta would refuse it too
-                    body = {"_raw": raw.decode(errors="replace")}
-                with fake._lock:
-                    reply = (fake._script.popleft() if fake._script else None) or Reply()
-                    if "_raw" in body:
-                        reply = Reply(400, {"error": {"message": "malformed body", "code": 100}})
-                    fake.requests.append(
-                        Recorded(url.path, query, body, time.monotonic(), reply.status)
-                    )
-                    fake._counter += 1
-                    number = fake._counter
-                if reply.delay:
-                    time.sleep(reply.delay)
-                payload = reply.json
-                if payload is None:
-                    payload = {
-                        "recipient_id": str(body.get("recipient", {}).get("id")),
-                        "message_id": f"m_fake{number}",
-                    }
-                data = json.dumps(payload).encode()
-                self.send_response(reply.status)
+                version = url.path.strip("/")
+                if version and "/" not in version:
+                    content_type = self.headers.get("Content-Type") or ""
+                    answer = fake._batch(version, query, content_type, raw)
+                else:
+                    answer = fake._single(url.path, query, raw)
+                if answer.delay:
+                    time.sleep(answer.delay)
+                data = json.dumps(answer.payload).encode()
+                self.send_response(answer.status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -212,3 +354,104 @@ class FakeGraphAPI:
     def accept(self) -> None:
         """The outage ends: listen on the same port again."""
         self.start()
+
+
+# -- reading a batch request ---------------------------------------------------------------
+_NAME = re.compile(r'(?:^|;)\s*name="([^"]*)"')
+
+
+def _form_fields(content_type: str, raw: bytes) -> dict[str, str]:
+    """The fields of a multipart or urlencoded form (the first of a repeated name)."""
+    mime, _, params = content_type.partition(";")
+    mime = mime.strip().lower()
+    if mime == "application/x-www-form-urlencoded":
+        try:
+            text = raw.decode()
+        except UnicodeDecodeError as err:
+            raise _MalformedBatch("the form is not UTF-8") from err
+        return {k: v[0] for k, v in parse_qs(text, keep_blank_values=True).items()}
+    if mime != "multipart/form-data":
+        raise _MalformedBatch(f"a batch is a form, not {mime or 'a body without Content-Type'}")
+    boundary = ""
+    for param in params.split(";"):
+        key, _, value = param.strip().partition("=")
+        if key.lower() == "boundary":
+            boundary = value.strip('"')
+    if not boundary:
+        raise _MalformedBatch("multipart/form-data without a boundary")
+    return _multipart(raw, boundary.encode())
+
+
+def _multipart(raw: bytes, boundary: bytes) -> dict[str, str]:
+    """The fields of a multipart/form-data body (RFC 7578), files read as text."""
+    pieces = raw.split(b"--" + boundary)
+    if len(pieces) < 3 or not pieces[-1].startswith(b"--"):
+        raise _MalformedBatch("the multipart body has no parts or no closing boundary")
+    fields: dict[str, str] = {}
+    for piece in pieces[1:-1]:
+        if not (piece.startswith(b"\r\n") and piece.endswith(b"\r\n")):
+            raise _MalformedBatch("a multipart part not framed by CRLF")
+        head, blank, value = piece[2:-2].partition(b"\r\n\r\n")
+        if not blank:
+            raise _MalformedBatch("a multipart part without a blank line after its headers")
+        name = None
+        for line in head.decode("latin-1").split("\r\n"):
+            key, _, rest = line.partition(":")
+            if key.strip().lower() == "content-disposition":
+                found = _NAME.search(rest)
+                name = found.group(1) if found else None
+        if name is None:
+            raise _MalformedBatch("a multipart part without a Content-Disposition name")
+        try:
+            fields.setdefault(name, value.decode())
+        except UnicodeDecodeError as err:
+            raise _MalformedBatch(f"the multipart field {name!r} is not UTF-8") from err
+    return fields
+
+
+def _operations(batch: str | None) -> list[_Operation]:
+    """The operations of a `batch` field: Send API calls, `depends_on` naming earlier ones."""
+    if batch is None:
+        raise _MalformedBatch("the batch request has no batch field")
+    try:
+        items = json.loads(batch)
+    except ValueError as err:
+        raise _MalformedBatch("the batch field is not JSON") from err
+    if not isinstance(items, list) or not 0 < len(items) <= MAX_BATCH_CALLS:
+        raise _MalformedBatch(f"the batch field is not a list of 1 to {MAX_BATCH_CALLS} operations")
+    operations: list[_Operation] = []
+    names: set[str] = set()
+    for item in items:
+        if not isinstance(item, dict):
+            raise _MalformedBatch("an operation is not an object")
+        relative = str(item.get("relative_url", "")).lstrip("/").partition("?")[0]
+        if str(item.get("method", "")).upper() != "POST" or relative != SEND_API_PATH:
+            raise _MalformedBatch(f"the fake only runs POST {SEND_API_PATH} operations")
+        name, parent, body = item.get("name"), item.get("depends_on"), item.get("body", "")
+        if not (name is None or isinstance(name, str)) or name in names:
+            raise _MalformedBatch(f"an operation name is not a new string: {name!r}")
+        if parent is not None and parent not in names:
+            raise _MalformedBatch(f"depends_on {parent!r} names no earlier operation")
+        if not isinstance(body, str):
+            raise _MalformedBatch("an operation body is not a form string")
+        if name is not None:
+            names.add(name)
+        omit = item.get("omit_response_on_success") is True
+        operations.append(_Operation(name, parent, _send_body(body), omit))
+    return operations
+
+
+def _send_body(form: str) -> dict[str, Any]:
+    """The JSON body a single call would have had: JSON objects and lists parsed, the rest text."""
+    body: dict[str, Any] = {}
+    for key, values in parse_qs(form, keep_blank_values=True).items():
+        body[key] = _json_or_text(values[0])
+    return body
+
+
+def _json_or_text(value: str) -> Any:
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        return value
+    return parsed if isinstance(parsed, dict | list) else value
