@@ -6,8 +6,16 @@ Raw asyncio (uvloop when installed) with a minimal HTTP/1.1 keep-alive parser, s
 costs far less CPU per call than the servers it measures. `POST /{version}/me/messages`
 answers `{"recipient_id": ..., "message_id": ...}` and counts message requests and sender
 actions; it keeps the wall-clock arrival (`time.time()`) of the first and last message and
-of the first message to each PSID that starts with the probe prefix. `GET /stats` returns
-all of it as JSON; `POST /reset` clears it. Loopback only.
+of the first message to each PSID that starts with the probe prefix.
+
+`POST /{version}/` (or `/{version}`) is a Graph batch request (runtime/messenger/batch.py):
+a multipart or urlencoded form whose `batch` field is a JSON list of Send API operations
+(`relative_url` "me/messages", the Send API fields form-encoded in `body`). Each operation
+is counted as a single call is, and the answer is one `{"code": 200, "body": ...}` per
+operation, in order; a malformed batch gets a 400. HTTP requests (single calls and batches)
+and batches are counted apart from the calls they carry.
+
+`GET /stats` returns all of it as JSON; `POST /reset` clears it. Loopback only.
 """
 
 from __future__ import annotations
@@ -15,13 +23,24 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import time
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Any, cast
+from urllib.parse import parse_qsl
 
 HEADER_END = b"\r\n\r\n"
 MAX_HEAD = 64 * 1024
+MAX_BATCH = 50  # Meta's limit of operations in one batch request
+SEND_API_PATH = "me/messages"
+JSON_FIELDS = ("recipient", "message")  # form-encoded Send API fields that carry JSON text
+BAD_REQUEST = b'{"error":{"message":"bad request","code":100}}'
+_PART_NAME = re.compile(rb';\s*name="([^"]*)"', re.IGNORECASE)
+
+
+class BadBatch(ValueError):
+    """A batch request that cannot be read; its message goes in the 400 answer."""
 
 
 @dataclass(slots=True)
@@ -31,21 +50,48 @@ class Counts:
     probe_prefix: str
     messages: int = 0
     actions: int = 0
-    other: int = 0  # POSTs that are neither (should stay 0)
+    other: int = 0  # calls that are neither, and malformed batches (should stay 0)
+    requests: int = 0  # HTTP POSTs to the Send API or the batch endpoint
+    batches: int = 0  # of which batch requests
     first_message_at: float | None = None
     last_message_at: float | None = None
     probes: dict[str, float] = field(default_factory=dict)  # psid -> first message arrival
     message_ids: int = 0
 
-    def record(self, body: bytes) -> bytes:
-        """Count one Send API call and return the answer's JSON."""
-        now = time.time()
+    def single(self, body: bytes) -> bytes:
+        """Count one HTTP request carrying one Send API call (JSON); the answer's JSON."""
+        self.requests += 1
         try:
             data = json.loads(body)
-            psid = str(data["recipient"]["id"])
-        except (ValueError, KeyError, TypeError):
+        except ValueError:
+            data = None
+        return self.record(data)
+
+    def batch(self, content_type: str, body: bytes) -> tuple[int, bytes]:
+        """Count one batch request and each call in it; the answer's status and JSON."""
+        self.requests += 1
+        self.batches += 1
+        try:
+            calls = _batch_calls(content_type, body)
+        except BadBatch as error:
             self.other += 1
-            return b'{"error":{"message":"bad request","code":100}}'
+            message = json.dumps(f"bad batch: {error}")
+            return 400, b'{"error":{"message":%s,"code":100}}' % message.encode()
+        results = []
+        for data in calls:
+            answer = self.record(data)
+            code = 400 if answer is BAD_REQUEST else 200
+            results.append({"code": code, "body": answer.decode()})
+        return 200, json.dumps(results, separators=(",", ":")).encode()
+
+    def record(self, data: Any) -> bytes:
+        """Count one Send API call (its body, decoded as JSON) and return the answer's JSON."""
+        now = time.time()
+        try:
+            psid = str(data["recipient"]["id"])
+        except (KeyError, TypeError):
+            self.other += 1
+            return BAD_REQUEST
         if "sender_action" in data:
             self.actions += 1
             return b'{"recipient_id":"%s"}' % psid.encode()
@@ -68,13 +114,15 @@ class Counts:
             "messages": self.messages,
             "actions": self.actions,
             "other": self.other,
+            "requests": self.requests,
+            "batches": self.batches,
             "first_message_at": self.first_message_at,
             "last_message_at": self.last_message_at,
             "probes": self.probes,
         }
 
     def reset(self) -> None:
-        self.messages = self.actions = self.other = 0
+        self.messages = self.actions = self.other = self.requests = self.batches = 0
         self.first_message_at = self.last_message_at = None
         self.probes = {}
 
@@ -99,18 +147,20 @@ class GraphProtocol(asyncio.Protocol):
                     self.close()
                 return
             head = self.buffer[:end].decode("latin-1")
-            length = _content_length(head)
+            length, content_type = _read_head(head)
             if len(self.buffer) < end + 4 + length:
                 return
             body = self.buffer[end + 4 : end + 4 + length]
             self.buffer = self.buffer[end + 4 + length :]
-            self.answer(head.split(" ", 2), body)
+            self.answer(head.split(" ", 2), content_type, body)
 
-    def answer(self, request_line: list[str], body: bytes) -> None:
+    def answer(self, request_line: list[str], content_type: str, body: bytes) -> None:
         method, target = request_line[0], request_line[1] if len(request_line) > 1 else ""
         path = target.split("?", 1)[0]
         if method == "POST" and path.endswith("/me/messages"):
-            self.send(200, self.counts.record(body))
+            self.send(200, self.counts.single(body))
+        elif method == "POST" and _is_batch_path(path):
+            self.send(*self.counts.batch(content_type, body))
         elif method == "GET" and path == "/stats":
             self.send(200, json.dumps(self.counts.snapshot()).encode())
         elif method == "POST" and path == "/reset":
@@ -133,12 +183,114 @@ class GraphProtocol(asyncio.Protocol):
             self.transport.close()
 
 
-def _content_length(head: str) -> int:
+def _read_head(head: str) -> tuple[int, str]:
+    """Content-Length (0 when absent) and Content-Type ("" when absent) of a request head."""
+    length, content_type = 0, ""
     for line in head.split("\r\n")[1:]:
         name, _, value = line.partition(":")
-        if name.strip().lower() == "content-length":
-            return int(value.strip())
-    return 0
+        name = name.strip().lower()
+        if name == "content-length":
+            length = int(value.strip())
+        elif name == "content-type":
+            content_type = value.strip()
+    return length, content_type
+
+
+def _is_batch_path(path: str) -> bool:
+    """`/{version}/` or `/{version}`: one path segment, not one of the fake's own."""
+    segment = path.strip("/")
+    return bool(segment) and "/" not in segment and segment not in ("reset", "stats")
+
+
+def _batch_calls(content_type: str, body: bytes) -> list[dict[str, Any]]:
+    """The Send API bodies of a batch request, in order, decoded as a single call's JSON."""
+    media_type, _, parameters = content_type.partition(";")
+    media_type = media_type.strip().lower()
+    if media_type == "multipart/form-data":
+        fields = _multipart_fields(body, _boundary(parameters))
+    elif media_type == "application/x-www-form-urlencoded":
+        try:
+            fields = {
+                name: value.encode()
+                for name, value in parse_qsl(body.decode(), keep_blank_values=True)
+            }
+        except UnicodeDecodeError as error:
+            raise BadBatch("the form is not UTF-8") from error
+    else:
+        raise BadBatch(f"Content-Type {content_type!r} is not a form")
+    if "batch" not in fields:
+        raise BadBatch("no batch field")
+    try:
+        operations = json.loads(fields["batch"])
+    except ValueError as error:
+        raise BadBatch("the batch field is not JSON") from error
+    if not isinstance(operations, list) or not 0 < len(operations) <= MAX_BATCH:
+        raise BadBatch(f"the batch field is not a list of 1 to {MAX_BATCH} operations")
+    names: set[str] = set()
+    calls = []
+    for number, operation in enumerate(operations):
+        calls.append(_operation_call(number, operation, names))
+    return calls
+
+
+def _operation_call(number: int, operation: object, names: set[str]) -> dict[str, Any]:
+    """One operation's Send API body; checks what the runtime's batches must get right."""
+    if not isinstance(operation, dict):
+        raise BadBatch(f"operation {number} is not an object")
+    if operation.get("method") != "POST":
+        raise BadBatch(f"operation {number}: method is not POST")
+    url = operation.get("relative_url")
+    if not isinstance(url, str) or url.split("?", 1)[0].strip("/") != SEND_API_PATH:
+        raise BadBatch(f"operation {number}: relative_url is not {SEND_API_PATH}")
+    parent = operation.get("depends_on")
+    if parent is not None and (not isinstance(parent, str) or parent not in names):
+        raise BadBatch(f"operation {number}: depends_on {parent!r} names no earlier operation")
+    name = operation.get("name")
+    if name is not None:
+        if not isinstance(name, str) or name in names:
+            raise BadBatch(f"operation {number}: name {name!r} is not a new string")
+        names.add(name)
+    form = operation.get("body")
+    if not isinstance(form, str):
+        raise BadBatch(f"operation {number}: body is not a form string")
+    data: dict[str, Any] = dict(parse_qsl(form, keep_blank_values=True))
+    for key in JSON_FIELDS:
+        if key in data:
+            try:
+                data[key] = json.loads(data[key])
+            except ValueError as error:
+                raise BadBatch(f"operation {number}: {key} is not JSON") from error
+    return data
+
+
+def _boundary(parameters: str) -> bytes:
+    for parameter in parameters.split(";"):
+        key, _, value = parameter.partition("=")
+        if key.strip().lower() == "boundary":
+            value = value.strip()
+            if len(value) >= 2 and value[0] == value[-1] == '"':
+                value = value[1:-1]
+            if value:
+                return value.encode("latin-1")
+    raise BadBatch("multipart/form-data without a boundary")
+
+
+def _multipart_fields(body: bytes, boundary: bytes) -> dict[str, bytes]:
+    """The fields of a multipart/form-data body, by name (values as bytes)."""
+    chunks = body.split(b"--" + boundary)
+    # preamble, one chunk a part, then "--" and the epilogue after the closing delimiter
+    if len(chunks) < 3 or not chunks[-1].startswith(b"--"):
+        raise BadBatch("the multipart body has no parts or no closing boundary")
+    fields = {}
+    for chunk in chunks[1:-1]:
+        headers, found, value = chunk.partition(b"\r\n\r\n")
+        if not found or not headers.startswith(b"\r\n") or not value.endswith(b"\r\n"):
+            raise BadBatch("a multipart part is malformed")
+        match = _PART_NAME.search(headers)
+        if match is None:
+            raise BadBatch("a multipart part has no name")
+        fields[match.group(1).decode("latin-1")] = value[:-2]
+    return fields
 
 
 async def serve(port: int, probe_prefix: str) -> None:

@@ -37,6 +37,8 @@ FIGURES = (  # (attribute, row title, higher is better)
     ("e2e_p99_ms", "End-to-end latency p99 (ms)", False),
     ("answered_per_s", "Messages answered per second", True),
     ("graph_calls_per_s", "Graph calls per second", True),
+    ("graph_requests_per_s", "Graph HTTP requests per second", False),  # for the same calls
+    ("graph_calls_per_request", "Graph calls per HTTP request", True),
     ("lost", "Replies lost (all reps)", False),
     ("peak_rss_mib", "Peak RSS (MiB, server and children)", False),
     ("cpu_ms_per_message", "Server CPU per message (ms)", False),
@@ -191,14 +193,17 @@ def extras_table(columns: Sequence[tuple[str, Figures]]) -> str:
 def scaling_table(rows: Sequence[tuple[str, Figures, int]]) -> str:
     lines = [
         "| Case | Messages answered/s | Server CPU per message (ms) | Graph calls / message"
-        " | Lost |",
-        "|---|---:|---:|---:|---:|",
+        " | Graph HTTP requests / message | Graph calls / HTTP request | Lost |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for label, figures, _ in rows:
         per_message = ratio(figures.graph_calls_per_s, figures.answered_per_s)
+        requests_per_message = ratio(figures.graph_requests_per_s, figures.answered_per_s)
         lines.append(
             f"| {label} | {number(figures.answered_per_s)} | "
-            f"{number(figures.cpu_ms_per_message)} | {number(per_message)} | {figures.lost} |"
+            f"{number(figures.cpu_ms_per_message)} | {number(per_message)} | "
+            f"{number(requests_per_message)} | {number(figures.graph_calls_per_request)} | "
+            f"{figures.lost} |"
         )
     return "\n".join(lines)
 

@@ -107,6 +107,8 @@ def _tail(log: Path, lines: int = 30) -> str:
 class GraphStats:
     messages: int
     actions: int
+    requests: int  # HTTP requests: single calls and batch requests
+    batches: int
     first_message_at: float | None
     last_message_at: float | None
     probes: dict[str, float]
@@ -142,6 +144,8 @@ class FakeGraph:
         return GraphStats(
             messages=data["messages"],
             actions=data["actions"],
+            requests=data["requests"],
+            batches=data["batches"],
             first_message_at=data["first_message_at"],
             last_message_at=data["last_message_at"],
             probes=data["probes"],

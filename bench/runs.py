@@ -2,7 +2,8 @@
 
 The burst replays `messages` distinct signed bodies as fast as the server takes them (wrk,
 64 connections): accept throughput and latency come from it, and, once the fake Graph API
-has every reply, messages answered per second, Graph calls per second and CPU per message.
+has every reply, messages answered per second, Graph calls and Graph HTTP requests per
+second (a batch request carries several calls) and CPU per message.
 A server answers far more slowly than it accepts (it sends three Graph calls a message), so
 a burst of fixed size keeps the backlog, and the wait for it, bounded.
 The steady phase then sends `paced_rate` messages a second that every server keeps up
@@ -68,6 +69,8 @@ class Figures:
     e2e_p99_ms: float = float("nan")
     answered_per_s: float = float("nan")
     graph_calls_per_s: float = float("nan")
+    graph_requests_per_s: float = float("nan")  # HTTP requests: single calls and batches
+    graph_calls_per_request: float = float("nan")
     lost: int = 0
     peak_rss_mib: float = float("nan")
     cpu_ms_per_message: float = float("nan")
@@ -140,6 +143,9 @@ def measure(
     if settled.answering_seconds > 0:
         figures.answered_per_s = answered / settled.answering_seconds
         figures.graph_calls_per_s = settled.calls / settled.answering_seconds
+        figures.graph_requests_per_s = settled.requests / settled.answering_seconds
+    if settled.requests:
+        figures.graph_calls_per_request = settled.calls / settled.requests
     figures.cpu_ms_per_message = cpu / answered * 1000 if answered else float("nan")
     figures.lost = max(0, burst.ok * per - settled.messages)
     figures.notes += _wrk_notes("burst", burst)
