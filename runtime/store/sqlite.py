@@ -64,10 +64,15 @@ class SQLiteStore:
         if conn is None:
             raise StoreError(f"cannot {what}: the store {self._path} is not open")
         try:
-            return _transaction(conn, work) if write else work(conn)
+            result = _transaction(conn, work) if write else work(conn)
         except (sqlite3.Error, UnicodeError, OverflowError, ValueError) as err:
             # sqlite3 refuses some values on its own (a lone surrogate, an int past 2**63)
             raise StoreError(f"cannot {what} in the store {self._path}: {err}") from err
+        if isinstance(result, sqlite3.Cursor):
+            # freed on the event loop's thread while this one uses the connection, a cursor
+            # makes SQLite fail now and then with "bad parameter or other API misuse"
+            raise TypeError(f"the store's work to {what} returned a cursor: return its rows")
+        return result
 
     def _connect(self) -> None:
         try:
@@ -307,14 +312,17 @@ class SQLiteStore:
 
     async def complete_outbound(self, *message_ids: int) -> None:
         rows = [(message_id,) for message_id in message_ids]
-        await self._run(
-            "complete outbound messages", lambda conn: conn.executemany(sql.COMPLETE_OUTBOUND, rows)
-        )
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.executemany(sql.COMPLETE_OUTBOUND, rows)
+
+        await self._run("complete outbound messages", work)
 
     async def retry_outbound(self, message_id: int, *, at: float, error: str) -> None:
         params = {"error": error, "at": at, "grace": RETRY_LEASE_GRACE, "id": message_id}
         await self._run(
-            "schedule an outbound retry", lambda conn: conn.execute(sql.RETRY_OUTBOUND, params)
+            "schedule an outbound retry",
+            lambda conn: conn.execute(sql.RETRY_OUTBOUND, params).rowcount,
         )
 
     async def dead_letter_outbound(self, message_id: int, *, now: float, error: str) -> None:
