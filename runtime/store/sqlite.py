@@ -8,7 +8,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
 from typing import TypeVar
@@ -47,12 +47,17 @@ class SQLiteStore:
     so two processes never both claim one event.
     A call cancelled while its transaction runs still completes it; a lease taken that way
     runs out and is offered again.
+
+    Accepts are group-committed: the webhook POSTs that arrive while one accept is being
+    written are all written next, in one transaction, each caller getting its own ids.
     """
 
     def __init__(self, path: Path) -> None:
         self._path = path
         self._conn: sqlite3.Connection | None = None
         self._executor: ThreadPoolExecutor | None = None
+        self._accepts: list[_Accept] = []  # waiting for the next group commit
+        self._accept_writer: asyncio.Task[None] | None = None
 
     # -- plumbing ----------------------------------------------------------------------------
     async def _run(
@@ -236,22 +241,35 @@ class SQLiteStore:
     async def accept_inbound(
         self, events: Sequence[NewInbound], *, now: float, dedupe_ttl: float
     ) -> list[int]:
-        def work(conn: sqlite3.Connection) -> list[int]:
-            ids = [event.message_id for event in events if event.message_id is not None]
-            new = _record_seen(conn, ids, now, dedupe_ttl)
-            kept: list[int] = []
-            for event in events:
-                if event.message_id is not None:
-                    if event.message_id not in new:
-                        continue  # a redelivery, or a repeat within this batch
-                    new.discard(event.message_id)
-                params = (event.account_id, event.psid, event.body, now)
-                kept.append(_insert(conn, sql.INSERT_INBOUND, params))
-                if event.at is not None:
-                    conn.execute(sql.RECORD_INBOUND, (event.account_id, event.psid, event.at))
-            return kept
+        accepted: asyncio.Future[list[int]] = asyncio.get_running_loop().create_future()
+        self._accepts.append(_Accept(events, now, dedupe_ttl, accepted))
+        if self._accept_writer is None or self._accept_writer.done():
+            self._accept_writer = asyncio.create_task(self._write_accepts())
+        return await accepted
 
-        return await self._run("accept inbound events", work)
+    async def _write_accepts(self) -> None:
+        """Write the waiting accepts, one transaction for each group, until none waits.
+
+        A group that fails is written again one accept at a time, so an event SQLite
+        refuses costs only its own POST its 200.
+        """
+        while self._accepts:
+            group, self._accepts = self._accepts, []
+            if not await self._write_group(group) and len(group) > 1:
+                for accept in group:
+                    await self._write_group([accept])
+
+    async def _write_group(self, group: list[_Accept]) -> bool:
+        """Write `group` in one transaction and answer its callers; False if it failed."""
+        try:
+            results = await self._run("accept inbound events", partial(_accept_all, group))
+        except StoreError as err:
+            if len(group) == 1:
+                _settle(group[0].accepted, err)
+            return False
+        for accept, ids in zip(group, results, strict=True):
+            _settle(accept.accepted, ids)
+        return True
 
     async def claim_inbound(
         self, worker: str, *, now: float, lease: float, limit: int
@@ -368,6 +386,45 @@ class SQLiteStore:
 
 
 # -- work run on the store's thread ----------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class _Accept:
+    """One `accept_inbound` call waiting for its group commit."""
+
+    events: Sequence[NewInbound]
+    now: float
+    dedupe_ttl: float
+    accepted: asyncio.Future[list[int]]
+
+
+def _accept_all(group: Sequence[_Accept], conn: sqlite3.Connection) -> list[list[int]]:
+    """Keep each accept's new events, in order; the inbox ids each one kept."""
+    results = []
+    for accept in group:
+        ids = [event.message_id for event in accept.events if event.message_id is not None]
+        new = _record_seen(conn, ids, accept.now, accept.dedupe_ttl)
+        kept: list[int] = []
+        for event in accept.events:
+            if event.message_id is not None:
+                if event.message_id not in new:
+                    continue  # a redelivery, or a repeat within this batch
+                new.discard(event.message_id)
+            params = (event.account_id, event.psid, event.body, accept.now)
+            kept.append(_insert(conn, sql.INSERT_INBOUND, params))
+            if event.at is not None:
+                conn.execute(sql.RECORD_INBOUND, (event.account_id, event.psid, event.at))
+        results.append(kept)
+    return results
+
+
+def _settle(future: asyncio.Future[list[int]], outcome: list[int] | StoreError) -> None:
+    if future.done():  # its POST was cancelled (the client left): the events are kept anyway
+        return
+    if isinstance(outcome, StoreError):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
+
+
 def _transaction(conn: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]) -> T:
     """Run `work` in one write transaction, holding the write lock from the start."""
     conn.execute("BEGIN IMMEDIATE")

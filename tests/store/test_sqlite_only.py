@@ -210,3 +210,23 @@ def test_two_processes_accept_and_claim_at_once_without_loss_or_overlap(db_path:
             await store.close()
 
     assert asyncio.run(left_over()) == 0
+
+
+async def test_an_event_sqlite_refuses_costs_only_its_own_post_its_200(db_path: Path) -> None:
+    store = SQLiteStore(db_path)
+    await store.open()
+    try:
+        good = [[inbound("u1", f"ok {n}", f"m{n}")] for n in range(5)]
+        bad = [inbound("u2", "lone \ud800 surrogate", "m-bad")]  # not UTF-8: SQLite refuses
+        results = await asyncio.gather(
+            *(store.accept_inbound(events, now=0.0, dedupe_ttl=HOUR) for events in good),
+            store.accept_inbound(bad, now=0.0, dedupe_ttl=HOUR),
+            return_exceptions=True,
+        )
+        assert all(isinstance(ids, list) and len(ids) == 1 for ids in results[:5])
+        assert isinstance(results[5], StoreError)
+        assert await store.count_inbound() == 5
+        # and the refused POST may come again (Meta retries): its id was not recorded as seen
+        assert await store.accept_inbound(good[0], now=1.0, dedupe_ttl=HOUR) == []
+    finally:
+        await store.close()

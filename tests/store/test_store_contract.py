@@ -382,6 +382,22 @@ async def test_a_reply_waiting_holds_back_no_one_else(store: Store) -> None:
     assert [event.psid for event in claimed] == ["u0", "u2"]  # the limit counts what is offered
 
 
+async def test_posts_accepted_at_once_each_get_their_own_events_once(store: Store) -> None:
+    """Twenty POSTs in flight together (the SQLite store writes them in one transaction)."""
+    batches = [
+        [inbound(f"u{n}", f"{n}-a", f"m{n}a"), inbound(f"u{n}", f"{n}-b", f"m{n % 5}shared")]
+        for n in range(20)
+    ]
+    results = await asyncio.gather(
+        *(store.accept_inbound(events, now=0.0, dedupe_ttl=HOUR) for events in batches)
+    )
+    assert [len(ids) for ids in results[:5]] == [2, 2, 2, 2, 2]  # first to carry each shared id
+    assert all(len(ids) == 1 for ids in results[5:])  # a shared id seen before: not again
+    flat = [event_id for ids in results for event_id in ids]
+    assert flat == sorted(flat)
+    assert len(set(flat)) == len(flat) == await store.count_inbound() == 25
+
+
 # -- leases ----------------------------------------------------------------------------------
 async def test_lease_owners_are_the_workers_holding_events_or_messages(store: Store) -> None:
     assert await store.lease_owners() == set()
