@@ -23,7 +23,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -146,16 +146,11 @@ class SenderPool:
                     queue.task_done()
 
     async def _send(self, account_id: str, jobs: list[SendJob], *, pool: int) -> None:
-        try:
-            if len(jobs) == 1 or not self._client.batching:
-                for job in jobs:
-                    await self._deliver(job, pool=pool)
-            else:
-                await self._deliver_batched(account_id, jobs, pool=pool)
-        except StoreError as err:
-            logger.error("the store failed while sending for account '%s': %s", account_id, err)
-        except Exception:  # a sender must survive anything one job does
-            logger.exception("sending for account '%s' failed unexpectedly", account_id)
+        if len(jobs) > 1 and self._client.batching:
+            await _survive(account_id, self._deliver_batched(account_id, jobs, pool=pool))
+        else:
+            for job in jobs:
+                await _survive(account_id, self._deliver(job, pool=pool))
 
     async def _deliver(self, job: SendJob, *, pool: int) -> None:
         failures = 0
@@ -320,6 +315,16 @@ class SenderPool:
                     account.id, job.psid, sender_action_request(job.psid, SenderAction.TYPING_OFF)
                 )
             )
+
+
+async def _survive(account_id: str, sending: Awaitable[None]) -> None:
+    """Await `sending`; a sender must survive anything one job does (it logs it instead)."""
+    try:
+        await sending
+    except StoreError as err:
+        logger.error("the store failed while sending for account '%s': %s", account_id, err)
+    except Exception:
+        logger.exception("sending for account '%s' failed unexpectedly", account_id)
 
 
 def _by_account(jobs: list[SendJob]) -> list[tuple[str, list[SendJob]]]:
