@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
 import signal
+import threading
+import time
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -53,17 +56,53 @@ def serve(
 
 
 def _forward_to_ready_workers(app: Sanic[Any, Any], signum: int, _frame: object) -> None:
-    """Pass a SIGHUP on to the server workers that are up.
+    """Pass a SIGHUP on to every server worker: now to those that are up, later to the rest.
 
-    A worker still starting has no handler yet (a SIGHUP would kill it), and it reads the
-    files as they are now anyway. Other children (Sanic's state manager) die of a SIGHUP.
+    A worker still starting has no handler yet (a SIGHUP would kill it), but it may already
+    have read the files the SIGHUP is about: it gets the signal once it is up. Other
+    children (Sanic's state manager) die of a SIGHUP, so they never get it.
     """
     ready = _ready_worker_names(app)
+    starting = []
     for child in multiprocessing.active_children():
         if not child.name.startswith("Sanic-Server-") or child.pid is None:
             continue
         if ready is None or child.name in ready:
-            os.kill(child.pid, signum)
+            _signal(child.pid, signum)
+        else:
+            starting.append(child)
+    if starting:
+        threading.Thread(
+            target=_forward_once_ready,
+            args=(app, starting, signum),
+            name="sighup-forwarder",
+            daemon=True,
+        ).start()
+
+
+def _forward_once_ready(
+    app: Sanic[Any, Any], workers: list[multiprocessing.process.BaseProcess], signum: int
+) -> None:
+    """Send `signum` to each of `workers` once Sanic records it as up (or give up on it once
+    it is gone, or after a minute)."""
+    deadline = time.monotonic() + 60.0
+    waiting = list(workers)
+    while waiting and time.monotonic() < deadline:
+        ready = _ready_worker_names(app) or set()
+        for worker in list(waiting):
+            if not worker.is_alive():
+                waiting.remove(worker)
+            elif worker.name in ready and worker.pid is not None:
+                _signal(worker.pid, signum)
+                waiting.remove(worker)
+        time.sleep(0.05)
+    for worker in waiting:
+        logger.warning("worker %s never came up: it did not get the SIGHUP", worker.name)
+
+
+def _signal(pid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):  # it has just ended
+        os.kill(pid, signum)
 
 
 def _ready_worker_names(app: Sanic[Any, Any]) -> set[str] | None:
