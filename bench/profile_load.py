@@ -1,7 +1,8 @@
 """Where the project's time goes under the load benchmark's burst, from py-spy samples.
 
     pip install py-spy
-    python bench/profile_load.py [--messages 3000] [--memory] [--no-actions] [--raw FILE]
+    python bench/profile_load.py [--messages 3000] [--memory] [--no-actions] [--flows N]
+                                 [--raw FILE]
 
 Runs the project (1 worker, pinned to CPU 0) as bench/load_bench.py does, and samples it
 with `py-spy record --threads` from the first webhook of the burst until the last reply of
@@ -27,6 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import rig
+from bench.load_bench import flow_messages
 from bench.runs import Load, Observer, run_once
 from bench.systems import Project, System
 
@@ -138,18 +140,26 @@ def main() -> None:
     parser.add_argument("--memory", action="store_true", help="state.backend memory")
     parser.add_argument("--no-actions", action="store_true", help="senderActions: false")
     parser.add_argument("--raw", type=Path, default=None, help="keep the raw stacks here")
+    parser.add_argument(
+        "--flows", type=int, default=0, help="add N generated flows and address them all"
+    )
     args = parser.parse_args()
     if shutil.which("py-spy") is None:
         parser.error("py-spy is not installed: pip install py-spy")
     project = Project(
-        state="memory" if args.memory else "sqlite", sender_actions=not args.no_actions
+        state="memory" if args.memory else "sqlite",
+        sender_actions=not args.no_actions,
+        flows=args.flows,
     )
+    load = Load(messages=args.messages, paced_rate=0)
+    if args.flows:
+        load = Load(messages=args.messages, paced_rate=0, message=flow_messages(args.flows))
     cpu: dict[int, float] = {}
     with tempfile.TemporaryDirectory() as folder:
         raw = args.raw or Path(folder) / "stacks.txt"
         figures = run_once(
             System(kind="project", project=project),
-            Load(messages=args.messages, paced_rate=0),
+            load,
             observe=sampled(raw, cpu, rate=args.rate),
         )
         print(
