@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import hmac
 import logging
 import signal
@@ -39,6 +40,8 @@ from runtime.store.base import NewInbound, Store
 from runtime.store.factory import open_store
 from runtime.worker import InboxWorker, recover_dead_workers, worker_id
 
+GC_FREEZE_DELAY = 5.0  # seconds after a reload: by then no turn holds the old Bot
+
 logger = logging.getLogger("runtime.server")
 
 MAX_BODY_BYTES = 1024 * 1024  # a larger webhook body is answered 413
@@ -65,6 +68,8 @@ class Runtime:
     def swap(self, bot: Bot) -> None:
         """The reload: one reference; a turn in flight keeps the Bot it started with."""
         self.bot = bot
+        # once the turns that still hold the old Bot are done: collect it, freeze the new one
+        asyncio.get_running_loop().call_later(GC_FREEZE_DELAY, freeze_long_lived)
 
 
 def create_app(
@@ -155,6 +160,20 @@ async def _start(app: Sanic[Any, Any]) -> None:
             " (no appSecret: signatures NOT verified)" if unsigned else "",
         )
     logger.info("bot version %s: %d flows", bot.version, len(bot.flows))
+    freeze_long_lived()
+
+
+def freeze_long_lived() -> None:
+    """Take what lives as long as the server (the Bot, the libraries) out of the GC's walks.
+
+    A full collection of Python's cyclic GC walks every object: with 10,000 flows that is
+    170,000 more objects and about 200 ms a collection here, on the event loop. Frozen
+    objects are not walked (reference counting still frees them). Everything is unfrozen
+    and collected first, so a Bot a reload replaced is not kept.
+    """
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
 
 
 async def _stop(app: Sanic[Any, Any]) -> None:
