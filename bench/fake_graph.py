@@ -23,24 +23,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import re
 import time
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any, cast
-from urllib.parse import parse_qsl
+
+from runtime.messenger.batch import MalformedBatch, decode_batch_request
 
 HEADER_END = b"\r\n\r\n"
 MAX_HEAD = 64 * 1024
-MAX_BATCH = 50  # Meta's limit of operations in one batch request
-SEND_API_PATH = "me/messages"
-JSON_FIELDS = ("recipient", "message")  # form-encoded Send API fields that carry JSON text
 BAD_REQUEST = b'{"error":{"message":"bad request","code":100}}'
-_PART_NAME = re.compile(rb';\s*name="([^"]*)"', re.IGNORECASE)
-
-
-class BadBatch(ValueError):
-    """A batch request that cannot be read; its message goes in the 400 answer."""
 
 
 @dataclass(slots=True)
@@ -72,14 +64,14 @@ class Counts:
         self.requests += 1
         self.batches += 1
         try:
-            calls = _batch_calls(content_type, body)
-        except BadBatch as error:
+            operations = decode_batch_request(content_type, body).operations
+        except MalformedBatch as error:
             self.other += 1
             message = json.dumps(f"bad batch: {error}")
             return 400, b'{"error":{"message":%s,"code":100}}' % message.encode()
         results = []
-        for data in calls:
-            answer = self.record(data)
+        for operation in operations:
+            answer = self.record(operation.body)
             code = 400 if answer is BAD_REQUEST else 200
             results.append({"code": code, "body": answer.decode()})
         return 200, json.dumps(results, separators=(",", ":")).encode()
@@ -200,97 +192,6 @@ def _is_batch_path(path: str) -> bool:
     """`/{version}/` or `/{version}`: one path segment, not one of the fake's own."""
     segment = path.strip("/")
     return bool(segment) and "/" not in segment and segment not in ("reset", "stats")
-
-
-def _batch_calls(content_type: str, body: bytes) -> list[dict[str, Any]]:
-    """The Send API bodies of a batch request, in order, decoded as a single call's JSON."""
-    media_type, _, parameters = content_type.partition(";")
-    media_type = media_type.strip().lower()
-    if media_type == "multipart/form-data":
-        fields = _multipart_fields(body, _boundary(parameters))
-    elif media_type == "application/x-www-form-urlencoded":
-        try:
-            fields = {
-                name: value.encode()
-                for name, value in parse_qsl(body.decode(), keep_blank_values=True)
-            }
-        except UnicodeDecodeError as error:
-            raise BadBatch("the form is not UTF-8") from error
-    else:
-        raise BadBatch(f"Content-Type {content_type!r} is not a form")
-    if "batch" not in fields:
-        raise BadBatch("no batch field")
-    try:
-        operations = json.loads(fields["batch"])
-    except ValueError as error:
-        raise BadBatch("the batch field is not JSON") from error
-    if not isinstance(operations, list) or not 0 < len(operations) <= MAX_BATCH:
-        raise BadBatch(f"the batch field is not a list of 1 to {MAX_BATCH} operations")
-    names: set[str] = set()
-    calls = []
-    for number, operation in enumerate(operations):
-        calls.append(_operation_call(number, operation, names))
-    return calls
-
-
-def _operation_call(number: int, operation: object, names: set[str]) -> dict[str, Any]:
-    """One operation's Send API body; checks what the runtime's batches must get right."""
-    if not isinstance(operation, dict):
-        raise BadBatch(f"operation {number} is not an object")
-    if operation.get("method") != "POST":
-        raise BadBatch(f"operation {number}: method is not POST")
-    url = operation.get("relative_url")
-    if not isinstance(url, str) or url.split("?", 1)[0].strip("/") != SEND_API_PATH:
-        raise BadBatch(f"operation {number}: relative_url is not {SEND_API_PATH}")
-    parent = operation.get("depends_on")
-    if parent is not None and (not isinstance(parent, str) or parent not in names):
-        raise BadBatch(f"operation {number}: depends_on {parent!r} names no earlier operation")
-    name = operation.get("name")
-    if name is not None:
-        if not isinstance(name, str) or name in names:
-            raise BadBatch(f"operation {number}: name {name!r} is not a new string")
-        names.add(name)
-    form = operation.get("body")
-    if not isinstance(form, str):
-        raise BadBatch(f"operation {number}: body is not a form string")
-    data: dict[str, Any] = dict(parse_qsl(form, keep_blank_values=True))
-    for key in JSON_FIELDS:
-        if key in data:
-            try:
-                data[key] = json.loads(data[key])
-            except ValueError as error:
-                raise BadBatch(f"operation {number}: {key} is not JSON") from error
-    return data
-
-
-def _boundary(parameters: str) -> bytes:
-    for parameter in parameters.split(";"):
-        key, _, value = parameter.partition("=")
-        if key.strip().lower() == "boundary":
-            value = value.strip()
-            if len(value) >= 2 and value[0] == value[-1] == '"':
-                value = value[1:-1]
-            if value:
-                return value.encode("latin-1")
-    raise BadBatch("multipart/form-data without a boundary")
-
-
-def _multipart_fields(body: bytes, boundary: bytes) -> dict[str, bytes]:
-    """The fields of a multipart/form-data body, by name (values as bytes)."""
-    chunks = body.split(b"--" + boundary)
-    # preamble, one chunk a part, then "--" and the epilogue after the closing delimiter
-    if len(chunks) < 3 or not chunks[-1].startswith(b"--"):
-        raise BadBatch("the multipart body has no parts or no closing boundary")
-    fields = {}
-    for chunk in chunks[1:-1]:
-        headers, found, value = chunk.partition(b"\r\n\r\n")
-        if not found or not headers.startswith(b"\r\n") or not value.endswith(b"\r\n"):
-            raise BadBatch("a multipart part is malformed")
-        match = _PART_NAME.search(headers)
-        if match is None:
-            raise BadBatch("a multipart part has no name")
-        fields[match.group(1).decode("latin-1")] = value[:-2]
-    return fields
 
 
 async def serve(port: int, probe_prefix: str) -> None:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import threading
 import time
 from collections import deque
@@ -29,8 +28,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-MAX_BATCH_CALLS = 50  # Meta's limit of operations in one batch request
-SEND_API_PATH = "me/messages"
+from runtime.messenger.batch import SEND_API_PATH, MalformedBatch, decode_batch_request
 
 
 @dataclass(frozen=True)
@@ -79,18 +77,6 @@ class _Answer:
     status: int
     payload: Any
     delay: float = 0.0
-
-
-class _MalformedBatch(ValueError):
-    """A batch request the fake cannot read: answered 400, nothing recorded."""
-
-
-@dataclass(frozen=True)
-class _Operation:
-    name: str | None
-    depends_on: str | None
-    body: dict[str, Any]
-    omit_response: bool
 
 
 @dataclass
@@ -257,15 +243,14 @@ class FakeGraphAPI:
             self._batches += 1
             number = self._batches
         try:
-            fields = _form_fields(content_type, raw)
-            token = fields.get("access_token") or query.get("access_token")
+            request = decode_batch_request(content_type, raw)
+            token = request.token or query.get("access_token")
             if not token:
-                raise _MalformedBatch("the batch request carries no access_token")
-            operations = _operations(fields.get("batch"))
-        except _MalformedBatch as err:
+                raise MalformedBatch("the batch request carries no access_token")
+        except MalformedBatch as err:
             error = {"message": f"(#100) {err}", "type": "OAuthException", "code": 100}
             return _Answer(400, {"error": error})
-        headers = fields.get("include_headers", "true").lower() != "false"
+        headers = request.fields.get("include_headers", "true").lower() != "false"
         with self._lock:
             if self._batch_script:
                 failure = self._batch_script.popleft()
@@ -274,7 +259,7 @@ class FakeGraphAPI:
             succeeded: set[str] = set()
             results: list[dict[str, Any] | None] = []
             delay = 0.0
-            for operation in operations:
+            for operation in request.operations:
                 if operation.depends_on is not None and operation.depends_on not in succeeded:
                     results.append(None)
                     continue
@@ -354,104 +339,3 @@ class FakeGraphAPI:
     def accept(self) -> None:
         """The outage ends: listen on the same port again."""
         self.start()
-
-
-# -- reading a batch request ---------------------------------------------------------------
-_NAME = re.compile(r'(?:^|;)\s*name="([^"]*)"')
-
-
-def _form_fields(content_type: str, raw: bytes) -> dict[str, str]:
-    """The fields of a multipart or urlencoded form (the first of a repeated name)."""
-    mime, _, params = content_type.partition(";")
-    mime = mime.strip().lower()
-    if mime == "application/x-www-form-urlencoded":
-        try:
-            text = raw.decode()
-        except UnicodeDecodeError as err:
-            raise _MalformedBatch("the form is not UTF-8") from err
-        return {k: v[0] for k, v in parse_qs(text, keep_blank_values=True).items()}
-    if mime != "multipart/form-data":
-        raise _MalformedBatch(f"a batch is a form, not {mime or 'a body without Content-Type'}")
-    boundary = ""
-    for param in params.split(";"):
-        key, _, value = param.strip().partition("=")
-        if key.lower() == "boundary":
-            boundary = value.strip('"')
-    if not boundary:
-        raise _MalformedBatch("multipart/form-data without a boundary")
-    return _multipart(raw, boundary.encode())
-
-
-def _multipart(raw: bytes, boundary: bytes) -> dict[str, str]:
-    """The fields of a multipart/form-data body (RFC 7578), files read as text."""
-    pieces = raw.split(b"--" + boundary)
-    if len(pieces) < 3 or not pieces[-1].startswith(b"--"):
-        raise _MalformedBatch("the multipart body has no parts or no closing boundary")
-    fields: dict[str, str] = {}
-    for piece in pieces[1:-1]:
-        if not (piece.startswith(b"\r\n") and piece.endswith(b"\r\n")):
-            raise _MalformedBatch("a multipart part not framed by CRLF")
-        head, blank, value = piece[2:-2].partition(b"\r\n\r\n")
-        if not blank:
-            raise _MalformedBatch("a multipart part without a blank line after its headers")
-        name = None
-        for line in head.decode("latin-1").split("\r\n"):
-            key, _, rest = line.partition(":")
-            if key.strip().lower() == "content-disposition":
-                found = _NAME.search(rest)
-                name = found.group(1) if found else None
-        if name is None:
-            raise _MalformedBatch("a multipart part without a Content-Disposition name")
-        try:
-            fields.setdefault(name, value.decode())
-        except UnicodeDecodeError as err:
-            raise _MalformedBatch(f"the multipart field {name!r} is not UTF-8") from err
-    return fields
-
-
-def _operations(batch: str | None) -> list[_Operation]:
-    """The operations of a `batch` field: Send API calls, `depends_on` naming earlier ones."""
-    if batch is None:
-        raise _MalformedBatch("the batch request has no batch field")
-    try:
-        items = json.loads(batch)
-    except ValueError as err:
-        raise _MalformedBatch("the batch field is not JSON") from err
-    if not isinstance(items, list) or not 0 < len(items) <= MAX_BATCH_CALLS:
-        raise _MalformedBatch(f"the batch field is not a list of 1 to {MAX_BATCH_CALLS} operations")
-    operations: list[_Operation] = []
-    names: set[str] = set()
-    for item in items:
-        if not isinstance(item, dict):
-            raise _MalformedBatch("an operation is not an object")
-        relative = str(item.get("relative_url", "")).lstrip("/").partition("?")[0]
-        if str(item.get("method", "")).upper() != "POST" or relative != SEND_API_PATH:
-            raise _MalformedBatch(f"the fake only runs POST {SEND_API_PATH} operations")
-        name, parent, body = item.get("name"), item.get("depends_on"), item.get("body", "")
-        if not (name is None or isinstance(name, str)) or name in names:
-            raise _MalformedBatch(f"an operation name is not a new string: {name!r}")
-        if parent is not None and parent not in names:
-            raise _MalformedBatch(f"depends_on {parent!r} names no earlier operation")
-        if not isinstance(body, str):
-            raise _MalformedBatch("an operation body is not a form string")
-        if name is not None:
-            names.add(name)
-        omit = item.get("omit_response_on_success") is True
-        operations.append(_Operation(name, parent, _send_body(body), omit))
-    return operations
-
-
-def _send_body(form: str) -> dict[str, Any]:
-    """The JSON body a single call would have had: JSON objects and lists parsed, the rest text."""
-    body: dict[str, Any] = {}
-    for key, values in parse_qs(form, keep_blank_values=True).items():
-        body[key] = _json_or_text(values[0])
-    return body
-
-
-def _json_or_text(value: str) -> Any:
-    try:
-        parsed = json.loads(value)
-    except ValueError:
-        return value
-    return parsed if isinstance(parsed, dict | list) else value
