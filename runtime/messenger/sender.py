@@ -146,48 +146,19 @@ class SenderPool:
                     queue.task_done()
 
     async def _send(self, account_id: str, jobs: list[SendJob], *, pool: int) -> None:
-        if len(jobs) > 1 and self._client.batching:
-            await _survive(account_id, self._deliver_batched(account_id, jobs, pool=pool))
+        if self._client.batching:
+            await _survive(account_id, self._deliver(account_id, jobs, pool=pool))
         else:
             for job in jobs:
-                await _survive(account_id, self._deliver(job, pool=pool))
+                await _survive(account_id, self._deliver(account_id, [job], pool=pool))
 
-    async def _deliver(self, job: SendJob, *, pool: int) -> None:
-        failures = 0
-        while True:
-            account = self._accounts().get(job.account_id)
-            if account is None:
-                await self._give_up(job, None, "the account is no longer in the config")
-                return
-            try:
-                await self._client.call(account, job.body, pool=pool)
-            except GraphAPIError as err:
-                failures += 1
-                if not err.retryable:
-                    await self._give_up(job, account, str(err))
-                    return
-                if not job.durable and failures >= self._retry.action_attempts:
-                    logger.debug("sender action to %s dropped: %s", job.psid, err)
-                    return
-                delay = self._retry_delay(failures, err)
-                self._log_retry(account, job, err, failures, delay)
-                if job.outbox_id is not None:
-                    now = self._clock()
-                    await self._store.retry_outbound(job.outbox_id, at=now + delay, error=str(err))
-                await asyncio.sleep(delay)
-                continue
-            self._note_delivered(job)
-            if job.outbox_id is not None:
-                await self._store.complete_outbound(job.outbox_id)
-                self._settled()
-            return
+    async def _deliver(self, account_id: str, jobs: list[SendJob], *, pool: int) -> None:
+        """Send `jobs` (one account's, in order) until each is sent or given up.
 
-    async def _deliver_batched(self, account_id: str, jobs: list[SendJob], *, pool: int) -> None:
-        """Send `jobs` (one account's) in batch requests until each is sent or given up.
-
-        A person's calls are chained in the batch, so after one fails the rest of theirs
-        did not run: those go again, in order, with the failed one (after a backoff when
-        it may succeed later). Other people's calls in the batch are done.
+        Each round sends what is waiting in one request (`_request`). A person's calls are
+        chained in a batch, so after one fails the rest of theirs did not run: those go
+        again, in order, with the failed one (after a backoff when it may succeed later).
+        Other people's calls are done.
         """
         failures = 0  # rounds in a row that needed a retry
         attempts: dict[int, int] = {}  # id(job) -> failed attempts (sender actions give up)
@@ -198,13 +169,7 @@ class SenderPool:
                 for job in waiting:
                     await self._give_up(job, None, "the account is no longer in the config")
                 return
-            whole: GraphAPIError | None = None
-            try:
-                outcomes: list[CallOutcome] = await self._client.call_batch(
-                    account, [BatchCall(job.psid, job.body) for job in waiting], pool=pool
-                )
-            except GraphAPIError as err:  # the request as a whole failed
-                whole, outcomes = err, [err] * len(waiting)
+            outcomes, whole = await self._request(account, waiting, pool=pool)
             again: list[SendJob] = []
             retried: list[tuple[SendJob, GraphAPIError]] = []
             stopped: set[str] = set()  # people whose chain stopped at a failure this round
@@ -256,6 +221,24 @@ class SenderPool:
                         job.outbox_id, at=now + delay, error=str(error)
                     )
             await asyncio.sleep(delay)
+
+    async def _request(
+        self, account: Account, jobs: list[SendJob], *, pool: int
+    ) -> tuple[list[CallOutcome], GraphAPIError | None]:
+        """One request for `jobs`: alone to `/me/messages`, together as a batch request.
+
+        The outcome of each job, and the error when a batch failed as a whole.
+        """
+        if len(jobs) == 1:
+            try:
+                return [await self._client.call(account, jobs[0].body, pool=pool)], None
+            except GraphAPIError as err:
+                return [err], None
+        calls = [BatchCall(job.psid, job.body) for job in jobs]
+        try:
+            return await self._client.call_batch(account, calls, pool=pool), None
+        except GraphAPIError as err:
+            return [err] * len(jobs), err
 
     def _retry_delay(self, failures: int, err: GraphAPIError) -> float:
         delay = self._retry.delay(failures)
