@@ -70,6 +70,22 @@ class InboundEvent:
     received_at: float
 
 
+def first_sightings(events: Sequence[NewInbound], unseen: set[str]) -> list[NewInbound]:
+    """The events of a POST to keep: those without a message id, and the first with each id
+    in `unseen` (the ids the dedupe had not seen: any other is a redelivery, and a second
+    event with one id in the same POST is a repeat).
+    """
+    left = set(unseen)
+    kept = []
+    for event in events:
+        if event.message_id is not None:
+            if event.message_id not in left:
+                continue
+            left.discard(event.message_id)
+        kept.append(event)
+    return kept
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NewOutbound:
     """A Send API request to make: `body` is its JSON, without the access token."""

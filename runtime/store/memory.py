@@ -20,6 +20,7 @@ from runtime.store.base import (
     NewOutbound,
     OutboundMessage,
     PairingRequest,
+    first_sightings,
 )
 
 Sender = tuple[str, str]  # (account_id, psid)
@@ -199,11 +200,7 @@ class MemoryStore:
         ids = [event.message_id for event in events if event.message_id is not None]
         new = _record_seen(state, ids, now, dedupe_ttl)
         kept: list[int] = []
-        for event in events:
-            if event.message_id is not None:
-                if event.message_id not in new:
-                    continue  # a redelivery, or a repeat within this batch
-                new.discard(event.message_id)
+        for event in first_sightings(events, new):
             event_id = state.next_inbox_id()
             state.inbox[event_id] = InboundEvent(
                 id=event_id,

@@ -26,6 +26,7 @@ from runtime.store.base import (
     NewOutbound,
     OutboundMessage,
     PairingRequest,
+    first_sightings,
 )
 
 T = TypeVar("T")
@@ -403,11 +404,7 @@ def _accept_all(group: Sequence[_Accept], conn: sqlite3.Connection) -> list[list
         ids = [event.message_id for event in accept.events if event.message_id is not None]
         new = _record_seen(conn, ids, accept.now, accept.dedupe_ttl)
         kept: list[int] = []
-        for event in accept.events:
-            if event.message_id is not None:
-                if event.message_id not in new:
-                    continue  # a redelivery, or a repeat within this batch
-                new.discard(event.message_id)
+        for event in first_sightings(accept.events, new):
             params = (event.account_id, event.psid, event.body, accept.now)
             kept.append(_insert(conn, sql.INSERT_INBOUND, params))
             if event.at is not None:
