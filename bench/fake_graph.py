@@ -148,18 +148,7 @@ class GraphProtocol(asyncio.Protocol):
 
     def answer(self, request_line: list[str], content_type: str, body: bytes) -> None:
         method, target = request_line[0], request_line[1] if len(request_line) > 1 else ""
-        path = target.split("?", 1)[0]
-        if method == "POST" and path.endswith("/me/messages"):
-            self.send(200, self.counts.single(body))
-        elif method == "POST" and _is_batch_path(path):
-            self.send(*self.counts.batch(content_type, body))
-        elif method == "GET" and path == "/stats":
-            self.send(200, json.dumps(self.counts.snapshot()).encode())
-        elif method == "POST" and path == "/reset":
-            self.counts.reset()
-            self.send(200, b"{}")
-        else:
-            self.send(404, b'{"error":{"message":"unknown path","code":803}}')
+        self.send(*respond(self.counts, method, target, content_type, body))
 
     def send(self, status: int, payload: bytes) -> None:
         if self.transport is None:
@@ -173,6 +162,23 @@ class GraphProtocol(asyncio.Protocol):
     def close(self) -> None:
         if self.transport is not None:
             self.transport.close()
+
+
+def respond(
+    counts: Counts, method: str, target: str, content_type: str, body: bytes
+) -> tuple[int, bytes]:
+    """The status and JSON answer to one request, whatever HTTP version carried it."""
+    path = target.split("?", 1)[0]
+    if method == "POST" and path.endswith("/me/messages"):
+        return 200, counts.single(body)
+    if method == "POST" and _is_batch_path(path):
+        return counts.batch(content_type, body)
+    if method == "GET" and path == "/stats":
+        return 200, json.dumps(counts.snapshot()).encode()
+    if method == "POST" and path == "/reset":
+        counts.reset()
+        return 200, b"{}"
+    return 404, b'{"error":{"message":"unknown path","code":803}}'
 
 
 def _read_head(head: str) -> tuple[int, str]:

@@ -29,7 +29,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import rig
-from bench.fake_graph import Counts, _is_batch_path, run
+from bench.fake_graph import Counts, respond, run
 from runtime.messenger.batch import BatchCall, encode_batch
 
 SENDERS, POOLS = 16, 4  # as the project's SenderPool and SendClient
@@ -77,13 +77,13 @@ class H2Protocol(asyncio.Protocol):
             self.transport.write(self.conn.data_to_send())
 
     def answer(self, stream_id: int, headers: dict[str, str], body: bytes) -> None:
-        path = headers.get(":path", "").split("?", 1)[0]
-        if path.endswith("/me/messages"):
-            status, payload = 200, self.counts.single(body)
-        elif _is_batch_path(path):
-            status, payload = self.counts.batch(headers.get("content-type", ""), body)
-        else:
-            status, payload = 404, b"{}"
+        status, payload = respond(
+            self.counts,
+            headers.get(":method", ""),
+            headers.get(":path", ""),
+            headers.get("content-type", ""),
+            body,
+        )
         self.conn.send_headers(
             stream_id,
             [
