@@ -16,7 +16,7 @@ from typing import Final
 
 from runtime.access import CODE_ALPHABET, CODE_LENGTH, MAX_PENDING, PAIRING_TTL
 from runtime.config.accounts import normalize_psid
-from runtime.config.model import Config, DmPolicy
+from runtime.config.model import Account, Config, DmPolicy
 from runtime.dialog.messages import TextMessage
 from runtime.errors import PairingError
 from runtime.messenger.payloads import MessagingType, message_request
@@ -70,17 +70,32 @@ async def list_approved(
 async def approve(store: Store, config: Config, code: str, *, now: float) -> Approval:
     """Approve the sender of a pending code on its account; queue the confirmation.
 
-    The code is used up whatever the outcome. Raises PairingError for an unknown, used or
-    expired code. The confirmation goes out as `messaging_type: UPDATE` only inside the
-    24-hour window of the person's last message (they just wrote, in the usual case).
+    Raises PairingError for an unknown, used or expired code. The code is used up, the
+    sender approved and the confirmation queued in one store transaction, so a crash or a
+    store failure leaves either all of it done or the code still pending, to approve again.
+    The confirmation goes out as `messaging_type: UPDATE` only inside the 24-hour window of
+    the person's last message (they just wrote, in the usual case).
     """
-    request = await _take(store, code, now=now)
-    await store.approve_sender(request.account_id, request.psid, now)
+    request = await _pending(store, code, now=now)
     account = config.accounts.get(request.account_id)
+    confirmation, outcome, note = await _confirmation(store, account, request, now=now)
+    if not await store.approve_pairing(request, now=now, confirmation=confirmation):
+        raise PairingError(
+            f"pairing code {request.code} was used or expired a moment ago, while approving; "
+            f"`{LIST_COMMAND}` shows the pending ones"
+        )
+    return Approval(
+        request=request, confirmation_queued=confirmation is not None, outcome=outcome, note=note
+    )
+
+
+async def _confirmation(
+    store: Store, account: Account | None, request: PairingRequest, *, now: float
+) -> tuple[NewOutbound | None, str, str | None]:
+    """The confirmation to queue with an approval (or None), the sentence on it, and a note."""
     if account is None:
         outcome = f"no confirmation sent: account '{request.account_id}' is not in the config"
-        return Approval(request=request, confirmation_queued=False, outcome=outcome)
-    note = None
+        return None, outcome, None
     if account.dm_policy is not DmPolicy.PAIRING:
         note = (
             f"account {account.label} has dmPolicy {account.dm_policy}, under which approvals "
@@ -91,8 +106,7 @@ async def approve(store: Store, config: Config, code: str, *, now: float) -> App
                 else "they count again under dmPolicy pairing"
             )
         )
-        outcome = "no confirmation sent"
-        return Approval(request=request, confirmation_queued=False, outcome=outcome, note=note)
+        return None, "no confirmation sent", note
     last = await store.last_inbound(account.id, request.psid)
     if last is None or now - last > WINDOW_SECONDS:
         when = "have not written to this page" if last is None else f"last wrote {_ago(now - last)}"
@@ -100,22 +114,27 @@ async def approve(store: Store, config: Config, code: str, *, now: float) -> App
             f"no confirmation sent: they {when}, outside Messenger's 24-hour window; "
             "their next message reaches the bot"
         )
-        return Approval(request=request, confirmation_queued=False, outcome=outcome)
+        return None, outcome, None
     body = message_request(
         request.psid, TextMessage(text=APPROVED_MESSAGE), messaging_type=MessagingType.UPDATE
     )
     message = NewOutbound(account_id=account.id, psid=request.psid, body=json.dumps(body))
-    await store.enqueue_outbound([message], now=now)
     outcome = (
         f'confirmation queued ("{APPROVED_MESSAGE}"): a running server sends it within '
         "seconds, else the next `runtime serve` does"
     )
-    return Approval(request=request, confirmation_queued=True, outcome=outcome)
+    return message, outcome, None
 
 
 async def deny(store: Store, code: str, *, now: float) -> PairingRequest:
     """Drop a pending request. The person is not told; a later message gets a new code."""
-    return await _take(store, code, now=now, verb="deny")
+    request = await _pending(store, code, now=now, verb="deny")
+    if await store.take_pairing(request.code) is None:
+        raise PairingError(
+            f"pairing code {request.code} was used a moment ago, while denying; there is "
+            "nothing to deny"
+        )
+    return request
 
 
 async def revoke(store: Store, config: Config, psid: str, *, account_id: str | None) -> str:
@@ -148,9 +167,16 @@ async def revoke(store: Store, config: Config, psid: str, *, account_id: str | N
     return account_id
 
 
-async def _take(store: Store, typed: str, *, now: float, verb: str = "approve") -> PairingRequest:
+async def _pending(
+    store: Store, typed: str, *, now: float, verb: str = "approve"
+) -> PairingRequest:
+    """The pending request of a code as typed; PairingError for an unknown or expired one.
+
+    An expired code is used up by the attempt (a code is used once), and the error says when
+    and why it expired.
+    """
     code = normalize_code(typed)
-    request = await store.take_pairing(code) if code else None
+    request = await store.find_pairing(code) if code else None
     if request is None:
         shape = ""
         if len(code) != CODE_LENGTH or any(char not in CODE_ALPHABET for char in code):
@@ -160,6 +186,7 @@ async def _take(store: Store, typed: str, *, now: float, verb: str = "approve") 
             f"used once; `{LIST_COMMAND}` shows the pending ones"
         )
     if request.expires_at <= now:
+        await store.take_pairing(code)
         why = ""
         if request.expires_at < request.created_at + PAIRING_TTL:
             why = (

@@ -173,8 +173,20 @@ class Store(Protocol):
     ) -> list[PairingRequest]:
         """Unexpired requests, oldest first, of one account or of all."""
 
+    async def find_pairing(self, code: str) -> PairingRequest | None:
+        """The request with this code, expired or not, left in place."""
+
     async def take_pairing(self, code: str) -> PairingRequest | None:
         """Remove the request with this code and return it, expired or not (codes are used once)."""
+
+    async def approve_pairing(
+        self, request: PairingRequest, *, now: float, confirmation: NewOutbound | None
+    ) -> bool:
+        """Approve the sender of a pending request, in one transaction: the code is used up,
+        the sender approved and `confirmation` (when given) queued in the outbox, or none of
+        it happens. False, with nothing changed, when `request` is no longer pending (its code
+        was used, or it expired, since it was read).
+        """
 
     async def approve_sender(self, account_id: str, psid: str, at: float) -> None: ...
 

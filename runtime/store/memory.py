@@ -168,14 +168,35 @@ class MemoryStore:
         state = await self._open_state("list pairing requests")
         return _pending(state.pairings.values(), account_id, now)
 
+    async def find_pairing(self, code: str) -> PairingRequest | None:
+        state = await self._open_state("read a pairing request")
+        return state.pairings.get(code)
+
     async def take_pairing(self, code: str) -> PairingRequest | None:
         state = await self._open_state("take a pairing request")
         return state.pairings.pop(code, None)
 
+    async def approve_pairing(
+        self, request: PairingRequest, *, now: float, confirmation: NewOutbound | None
+    ) -> bool:
+        state = await self._open_state("approve a pairing request")
+        kept = state.pairings.get(request.code)
+        made = (request.account_id, request.psid, request.created_at)
+        if (
+            kept is None
+            or kept.expires_at <= now
+            or (kept.account_id, kept.psid, kept.created_at) != made
+        ):
+            return False
+        del state.pairings[request.code]
+        _approve(state, (request.account_id, request.psid), now)
+        if confirmation is not None:
+            _enqueue(state, [confirmation], now)
+        return True
+
     async def approve_sender(self, account_id: str, psid: str, at: float) -> None:
         state = await self._open_state("approve a sender")
-        approval = ApprovedSender(account_id=account_id, psid=psid, approved_at=at)
-        state.approved.setdefault((account_id, psid), approval)  # the first approval stays
+        _approve(state, (account_id, psid), at)
 
     async def revoke_sender(self, account_id: str, psid: str) -> bool:
         state = await self._open_state("revoke a sender")
@@ -364,6 +385,11 @@ def _record_seen(state: _State, ids: Iterable[str], now: float, ttl: float) -> s
             seen[message_id] = now
             heapq.heappush(by_time, (now, message_id))
     return new
+
+
+def _approve(state: _State, sender: Sender, at: float) -> None:
+    approval = ApprovedSender(account_id=sender[0], psid=sender[1], approved_at=at)
+    state.approved.setdefault(sender, approval)  # the first approval stays
 
 
 def _record_inbound(state: _State, sender: Sender, at: float) -> None:

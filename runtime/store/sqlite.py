@@ -216,9 +216,27 @@ class SQLiteStore:
         )
         return [PairingRequest(**row) for row in rows]
 
+    async def find_pairing(self, code: str) -> PairingRequest | None:
+        row = await self._run("read a pairing request", _one(sql.FIND_PAIRING, code), write=False)
+        return None if row is None else PairingRequest(**row)
+
     async def take_pairing(self, code: str) -> PairingRequest | None:
         row = await self._run("take a pairing request", _one(sql.TAKE_PAIRING, code))
         return None if row is None else PairingRequest(**row)
+
+    async def approve_pairing(
+        self, request: PairingRequest, *, now: float, confirmation: NewOutbound | None
+    ) -> bool:
+        def work(conn: sqlite3.Connection) -> bool:
+            if conn.execute(sql.USE_PENDING_PAIRING, {**asdict(request), "now": now}).rowcount == 0:
+                return False
+            conn.execute(sql.APPROVE, (request.account_id, request.psid, now))
+            if confirmation is not None:
+                params = (confirmation.account_id, confirmation.psid, confirmation.body, now, now)
+                _insert(conn, sql.INSERT_OUTBOUND, params)
+            return True
+
+        return await self._run("approve a pairing request", work)
 
     async def approve_sender(self, account_id: str, psid: str, at: float) -> None:
         await self._run("approve a sender", _exec(sql.APPROVE, account_id, psid, at))

@@ -162,6 +162,16 @@ LIST_PAIRINGS = """
     WHERE (:account IS NULL OR account_id = :account) AND expires_at > :now
     ORDER BY created_at, rowid
 """
+FIND_PAIRING = """
+    SELECT code, account_id, psid, created_at, expires_at, last_sent_at FROM pairings
+    WHERE code = ?
+"""
+# Uses up a request only as it was read, and only while it is pending.
+USE_PENDING_PAIRING = """
+    DELETE FROM pairings
+    WHERE code = :code AND account_id = :account_id AND psid = :psid
+      AND created_at = :created_at AND expires_at > :now
+"""
 TAKE_PAIRING = """
     DELETE FROM pairings WHERE code = ?
     RETURNING code, account_id, psid, created_at, expires_at, last_sent_at

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from pathlib import Path
 
@@ -200,6 +201,38 @@ async def test_a_confirmation_is_queued_inside_the_window_only(
     assert (
         "no confirmation sent: they last wrote 30 hours ago, outside Messenger's 24-hour window"
     ) in outside.stdout
+    assert await store.count_outbound() == 1
+
+
+@pytest.mark.parametrize("failing_table", ["approved_senders", "outbox"])
+async def test_an_approval_the_store_fails_halfway_leaves_the_code_to_approve_again(
+    config: Path, store: SQLiteStore, tmp_path: Path, failing_table: str
+) -> None:
+    """The code is used up, the sender approved and the confirmation queued in one
+    transaction: when the store fails at the approval or at the confirmation (a full disk,
+    a crash), nothing of it is kept, and the same code approves once the store is well."""
+    await add(store, request("K7QMW2XP"))
+    await store.record_inbound("default", STRANGER, time.time() - 150)
+    state = sqlite3.connect(tmp_path / ".runtime" / "state.db")
+    state.execute(
+        f"CREATE TRIGGER disk_full BEFORE INSERT ON {failing_table} "
+        "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
+    )
+    state.commit()
+
+    failed = await pair(config, "approve", "messenger", "K7QMW2XP")
+    assert failed.returncode == 1
+    assert "database or disk is full" in failed.stderr
+    assert not await store.is_approved("default", STRANGER)
+    assert [r.code for r in await store.list_pairings(now=time.time())] == ["K7QMW2XP"]
+
+    state.execute("DROP TRIGGER disk_full")
+    state.commit()
+    state.close()
+    approved = await pair(config, "approve", "messenger", "K7QMW2XP")
+    assert approved.returncode == 0, approved.stderr
+    assert "confirmation queued" in approved.stdout
+    assert await store.is_approved("default", STRANGER)
     assert await store.count_outbound() == 1
 
 

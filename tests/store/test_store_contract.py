@@ -213,6 +213,52 @@ async def test_requests_expired_for_over_a_day_are_forgotten(store: Store) -> No
     assert await store.take_pairing("OLD") is None
 
 
+async def test_finding_a_code_leaves_it_pending(store: Store) -> None:
+    request = pairing("ABC", ttl=10.0)
+    await store.create_pairing(request, now=0.0, max_pending=3)
+    assert await store.find_pairing("ABC") == request
+    assert await store.find_pairing("ABC") == request
+    assert await store.find_pairing("NOPE") is None
+    assert await store.take_pairing("ABC") == request  # found expired, still there to take
+
+
+async def test_approving_uses_the_code_approves_and_queues_the_confirmation(store: Store) -> None:
+    request = pairing("ABC", psid="u1")
+    await store.create_pairing(request, now=0.0, max_pending=3)
+    confirmation = outbound("u1", "welcome")
+    assert await store.approve_pairing(request, now=5.0, confirmation=confirmation) is True
+    assert await store.find_pairing("ABC") is None
+    [approval] = await store.list_approved()
+    assert (approval.account_id, approval.psid, approval.approved_at) == ("page-1", "u1", 5.0)
+    [queued] = await store.claim_outbound("w", now=5.0, lease=60.0, limit=10)
+    assert (queued.psid, queued.body) == ("u1", "welcome")
+
+
+async def test_approving_without_a_confirmation_queues_nothing(store: Store) -> None:
+    request = pairing("ABC")
+    await store.create_pairing(request, now=0.0, max_pending=3)
+    assert await store.approve_pairing(request, now=1.0, confirmation=None) is True
+    assert await store.is_approved("page-1", "u1")
+    assert await store.count_outbound() == 0
+
+
+async def test_a_request_used_or_expired_since_it_was_read_approves_nothing(store: Store) -> None:
+    used = pairing("USED", psid="u1")
+    expired = pairing("GONE", psid="u2", ttl=10.0)
+    replaced = pairing("SAME", psid="u3")
+    for request in (used, expired, replaced):
+        await store.create_pairing(request, now=0.0, max_pending=5)
+    await store.take_pairing("USED")  # denied meanwhile
+    await store.take_pairing("SAME")  # and its code given to someone else since
+    await store.create_pairing(pairing("SAME", psid="u4", at=1.0), now=1.0, max_pending=5)
+    for request in (used, expired, replaced):
+        confirmation = outbound(request.psid, "welcome")
+        assert not await store.approve_pairing(request, now=20.0, confirmation=confirmation)
+    assert await store.list_approved() == []
+    assert await store.count_outbound() == 0
+    assert await store.find_pairing("SAME") is not None  # the other person's request stays
+
+
 async def test_marking_a_code_sent_records_the_time(store: Store) -> None:
     await store.create_pairing(pairing("ABC"), now=0.0, max_pending=3)
     await store.mark_pairing_sent("ABC", 30.0)
