@@ -32,8 +32,14 @@ from runtime.errors import StoreError, WebhookError
 from runtime.logs import setup_logging
 from runtime.messenger.send import SendClient
 from runtime.messenger.sender import RetryPolicy, SenderPool
-from runtime.messenger.signature import HEADER, matching_secret
-from runtime.messenger.webhook import PageEvent, page_events, parse_body, to_envelope
+from runtime.messenger.signature import HEADER, matching_secret, refusal
+from runtime.messenger.webhook import (
+    PageEvent,
+    entry_page_ids,
+    page_events,
+    parse_body,
+    to_envelope,
+)
 from runtime.reload import Reloader
 from runtime.session import session_key
 from runtime.store.base import NewInbound, Store
@@ -244,14 +250,27 @@ async def _receive(request: Request, account_id: str | None = None) -> HTTPRespo
     raw = request.body
     secrets = [account.app_secret for account in accounts if account.app_secret is not None]
     signed_by = matching_secret(raw, request.headers.get(HEADER), secrets)
-    if signed_by is None and all(account.app_secret is not None for account in accounts):
-        logger.warning("webhook POST refused: missing or wrong %s", HEADER)
+    # refused before parsing when no entry could make it acceptable: junk costs no JSON parse
+    refused = refusal(signed_by, accounts)
+    if refused is not None:
+        logger.warning("webhook POST refused (403): %s", refused)
         return response.text("bad signature", status=403)
     try:
         body = parse_body(raw)
     except WebhookError as err:
         logger.info("webhook POST refused: %s", err)
         return response.text(str(err), status=err.status)
+    # every entry must be signed with its own account's secret, or nothing of the POST is kept
+    routes = {
+        page_id: _route(bot, accounts, account_id, page_id) for page_id in entry_page_ids(body)
+    }
+    refused = refusal(signed_by, accounts, routes)
+    if refused is not None:
+        logger.warning("webhook POST refused (403): %s", refused)
+        return response.text("bad signature", status=403)
+    for page_id, routed in routes.items():
+        if routed is None:
+            logger.info("entry for page %s, which no account has: ignored", page_id)
 
     now = time.time()
     events: list[NewInbound] = []
@@ -259,14 +278,8 @@ async def _receive(request: Request, account_id: str | None = None) -> HTTPRespo
         if not isinstance(item, PageEvent):
             logger.debug("page %s: skipped %s", item.page_id, item.reason)
             continue
-        account = _route(bot, accounts, account_id, item.page_id)
+        account = routes[item.page_id]  # entry_page_ids gives page_events' ids
         if account is None:
-            logger.info("entry for page %s, which no account has: ignored", item.page_id)
-            continue
-        if account.app_secret is not None and account.app_secret != signed_by:
-            logger.warning(
-                "entry for account %s not signed with its appSecret: ignored", account.label
-            )
             continue
         try:
             envelope = to_envelope(

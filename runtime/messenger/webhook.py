@@ -83,13 +83,22 @@ def _finite_float(token: str) -> float:
     return number
 
 
+def entry_page_ids(body: Mapping[str, Any]) -> list[str]:
+    """The page id of each entry, in order, as `page_events` gives it ("?" when none is)."""
+    return [_page_id(entry) for entry in body["entry"]]
+
+
+def _page_id(entry: object) -> str:
+    return (_id(entry.get("id")) if isinstance(entry, dict) else None) or "?"
+
+
 def page_events(body: Mapping[str, Any]) -> Iterator[PageEvent | Skipped]:
     """Every event of every entry, in order; what is not a `messaging` event is Skipped."""
     for entry in body["entry"]:
         if not isinstance(entry, dict):
             yield Skipped(page_id="?", reason="an entry that is not an object")
             continue
-        page_id = _id(entry.get("id")) or "?"
+        page_id = _page_id(entry)
         for kind in ("standby", "changes"):
             if kind in entry:
                 reason = f"{kind} entry (a thread another app owns)" if kind == "standby" else kind

@@ -46,22 +46,6 @@ async def test_two_pages_are_each_answered_with_their_own_token(
     assert tokens == {"3001": TOKEN, "3002": SECOND_TOKEN, "3003": SECOND_TOKEN}
 
 
-async def test_an_entry_signed_with_another_pages_secret_is_ignored(
-    tmp_path: Path, env: dict[str, str], graph: FakeGraphAPI
-) -> None:
-    messenger = f"""verifyToken: "v", dmPolicy: "open", accounts: {{
-        main: {{ pageAccessToken: "{TOKEN}", appSecret: "{APP_SECRET}", pageId: "{PAGE_ID}" }},
-        support: {{ pageAccessToken: "{SECOND_TOKEN}", appSecret: "{SECOND_SECRET}",
-                   pageId: "{SECOND_PAGE}" }} }}"""
-    async with running(write_bot(tmp_path, messenger), env=env) as server:
-        forged = text("hi", psid="3009", page_id=SECOND_PAGE)
-        assert (await server.post(forged, secret=APP_SECRET)).status_code == 200
-        await server.post(text("help", psid="3001"), secret=APP_SECRET)
-        await graph.wait_for(1)
-        await asyncio.sleep(0.2)
-    assert [m.psid for m in graph.messages()] == ["3001"]
-
-
 async def test_rate_limit_then_server_error_then_success_delivers_once_in_order(
     tmp_path: Path, env: dict[str, str], graph: FakeGraphAPI
 ) -> None:
