@@ -95,9 +95,42 @@ def test_json_output_lists_problems_for_ci(write_config: WriteConfig) -> None:
     assert result.returncode == 1
     [problem] = json.loads(result.stdout)
     assert problem["file"] == str(path)
-    assert problem["path"] == "channels.messenger"
+    assert problem["path"] == "channels.messenger.verifyToken"
     assert problem["severity"] == "error"
-    assert "has no verifyToken" in problem["message"]
+    assert problem["message"].startswith("is required: account 'default' has none")
+    assert "set verifyToken to a string of your choice" in problem["message"]
+
+
+@pytest.mark.parametrize(
+    ("text", "paths"),
+    [
+        pytest.param("{}", ["channels"], id="no-channels"),
+        pytest.param("{ channels: {} }", ["channels.messenger"], id="no-messenger"),
+        pytest.param(
+            "{ channels: { messenger: { accounts: { shop: {} } } } }",
+            [
+                "channels.messenger.accounts.shop.pageAccessToken",
+                "channels.messenger.accounts.shop.verifyToken",
+            ],
+            id="account-without-keys",
+        ),
+        pytest.param(
+            '{ channels: { messenger: { pageAccessToken: "t", verifyToken: "v" } },'
+            ' state: { backend: "redis" } }',
+            ["state.url"],
+            id="redis-without-url",
+        ),
+    ],
+)
+def test_json_names_a_missing_key_by_its_own_path(
+    write_config: WriteConfig, text: str, paths: list[str]
+) -> None:
+    path = write_config(text)
+    result = run("validate", "-c", str(path), "--json")
+    assert result.returncode == 1
+    problems = json.loads(result.stdout)
+    assert [problem["path"] for problem in problems] == paths
+    assert all(problem["message"].startswith("is required") for problem in problems)
 
 
 def test_json_output_of_a_valid_config_lists_its_warnings() -> None:

@@ -3,13 +3,16 @@
 Without `accounts`, the keys of `channels.messenger` are the account `default`. With it, each
 entry is an account and the keys beside `accounts` are defaults it inherits and may override.
 Defaults of our own (dmPolicy `pairing`, ...) are applied after inheritance, so they never
-hide an inherited value.
+hide an inherited value. A key an account needs and has not is reported at its own path
+under the account (`channels.messenger.accounts.shop.verifyToken`), saying where it may be
+set.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from runtime.config.model import (
@@ -21,10 +24,11 @@ from runtime.config.model import (
     TokenSource,
 )
 from runtime.secret import Secret
-from runtime.validation.problems import Problem
+from runtime.validation.problems import Problem, missing_key
 
 # keys of channels.messenger that belong to the channel, not to an account
 CHANNEL_KEYS = frozenset({"accounts", "graphApiBase", "graphApiVersion", "graphBatch"})
+CHANNEL_PATH = "channels.messenger"
 _PSID_PREFIX = re.compile(r"^(?:messenger|fb|facebook):")
 
 
@@ -33,24 +37,70 @@ def normalize_psid(value: object) -> str:
     return _PSID_PREFIX.sub("", str(value).strip())
 
 
+@dataclass(frozen=True, slots=True)
+class _Place:
+    """Where one account's keys are written, and which mistakes were reported already."""
+
+    file: str
+    account_id: str
+    path: str  # channels.messenger, or channels.messenger.accounts.<id>
+    own: Mapping[str, object]  # the keys written on the account itself
+    reported: frozenset[str]  # key paths the schema or `${VAR}` already found wrong
+
+    @property
+    def inherits(self) -> bool:
+        return self.path != CHANNEL_PATH
+
+    def key_path(self, key: str) -> str:
+        """Where `key` of this account is written: on the account, else inherited."""
+        return f"{self.path}.{key}" if key in self.own else f"{CHANNEL_PATH}.{key}"
+
+    def missing(
+        self, keys: tuple[str, ...], *, why: str, ways: str, then: str = ""
+    ) -> list[Problem]:
+        """The account needs one of `keys` and has none: a problem at `keys[0]`'s path, or
+        none if one of them was reported wrong already (a wrong value is dropped before the
+        accounts are built, so it would be reported twice)."""
+        if any(
+            path in self.reported
+            for key in keys
+            for path in (f"{self.path}.{key}", f"{CHANNEL_PATH}.{key}")
+        ):
+            return []
+        where = f" on this account, or once on {CHANNEL_PATH} for every account"
+        problem = missing_key(
+            self.file,
+            f"{self.path}.{keys[0]}",
+            why=f"account '{self.account_id}' {why}",
+            fix=f"set {ways}{where if self.inherits else ''}{then}",
+        )
+        return [problem]
+
+
 def resolve_accounts(
-    messenger: Mapping[str, object], *, base_dir: Path, env: Mapping[str, str], file: str
+    messenger: Mapping[str, object],
+    *,
+    base_dir: Path,
+    env: Mapping[str, str],
+    file: str,
+    reported: frozenset[str] = frozenset(),
 ) -> tuple[dict[str, Account], list[str], list[Problem]]:
     """Build every enabled account; return them, the ids of disabled ones, and the problems.
 
-    `messenger` has passed the schema, so each key has the right type where present.
+    `messenger` has passed the schema, so each key has the right type where present; the
+    values at `reported` key paths were wrong and have been dropped.
     """
     shared = {key: value for key, value in messenger.items() if key not in CHANNEL_KEYS}
     declared = messenger.get("accounts")
     entries: list[tuple[str, str, Mapping[str, object]]]
     if isinstance(declared, Mapping):
         entries = [
-            (str(account_id), f"channels.messenger.accounts.{account_id}", own)
+            (str(account_id), f"{CHANNEL_PATH}.accounts.{account_id}", own)
             for account_id, own in declared.items()
             if isinstance(own, Mapping)
         ]
     else:
-        entries = [(DEFAULT_ACCOUNT_ID, "channels.messenger", {})]
+        entries = [(DEFAULT_ACCOUNT_ID, CHANNEL_PATH, {})]
 
     accounts: dict[str, Account] = {}
     disabled: list[str] = []
@@ -61,9 +111,8 @@ def resolve_accounts(
         if not channel_enabled or keys.get("enabled", True) is False:
             disabled.append(account_id)
             continue
-        account, found = _build_account(
-            account_id, path, keys, own, base_dir=base_dir, env=env, file=file
-        )
+        place = _Place(file, account_id, path, own, reported)
+        account, found = _build_account(place, keys, base_dir=base_dir, env=env)
         problems.extend(found)
         if account is not None:
             accounts[account_id] = account
@@ -72,34 +121,22 @@ def resolve_accounts(
 
 
 def _build_account(
-    account_id: str,
-    path: str,
-    keys: Mapping[str, object],
-    own: Mapping[str, object],
-    *,
-    base_dir: Path,
-    env: Mapping[str, str],
-    file: str,
+    place: _Place, keys: Mapping[str, object], *, base_dir: Path, env: Mapping[str, str]
 ) -> tuple[Account | None, list[Problem]]:
-    problems: list[Problem] = []
-    token = _resolve_token(account_id, path, keys, own, base_dir=base_dir, env=env, file=file)
-    if isinstance(token, Problem):
-        problems.append(token)
+    token = _resolve_token(place, keys, base_dir=base_dir, env=env)
     verify_token = keys.get("verifyToken")
+    problems = token if isinstance(token, list) else []
     if not isinstance(verify_token, str):
-        problems.append(
-            Problem(
-                file=file,
-                path=path,
-                message=(
-                    f"account '{account_id}' has no verifyToken: Meta's webhook subscription "
-                    "handshake cannot succeed without it; set verifyToken to a string of your "
-                    "choice and enter the same in the App Dashboard"
-                ),
-            )
+        problems += place.missing(
+            ("verifyToken",),
+            why="has none, so Meta's webhook subscription handshake cannot succeed",
+            ways="verifyToken to a string of your choice",
+            then=", then enter the same in the App Dashboard",
         )
-    if problems or isinstance(token, Problem) or not isinstance(verify_token, str):
+    if isinstance(token, list) or not isinstance(verify_token, str):
         return None, problems
+    account_id = place.account_id
+    path = place.path
     secret, source, token_file = token
     app_secret = keys.get("appSecret")
     page_id = keys.get("pageId")
@@ -132,41 +169,41 @@ def _build_account(
 
 
 def _resolve_token(
-    account_id: str,
-    path: str,
-    keys: Mapping[str, object],
-    own: Mapping[str, object],
-    *,
-    base_dir: Path,
-    env: Mapping[str, str],
-    file: str,
-) -> tuple[Secret, TokenSource, Path | None] | Problem:
-    """Token precedence: `pageAccessToken`, then `tokenFile`, then the env (default only)."""
+    place: _Place, keys: Mapping[str, object], *, base_dir: Path, env: Mapping[str, str]
+) -> tuple[Secret, TokenSource, Path | None] | list[Problem]:
+    """Token precedence: `pageAccessToken`, then `tokenFile`, then the env (default only).
+
+    Without a token, why (an empty list: the reason was reported already).
+    """
     inline = keys.get("pageAccessToken")
     if isinstance(inline, str):
         return Secret(inline), TokenSource.CONFIG, None
     token_file = keys.get("tokenFile")
     if isinstance(token_file, str):
-        where = f"{path}.tokenFile" if "tokenFile" in own else "channels.messenger.tokenFile"
+        where = place.key_path("tokenFile")
         resolved = base_dir / token_file
         try:
             content = resolved.read_text("utf-8").strip()
         except (OSError, UnicodeDecodeError) as err:
             reason = getattr(err, "strerror", None) or type(err).__name__
-            return Problem(file=file, path=where, message=f"cannot read '{token_file}': {reason}")
+            message = f"cannot read '{token_file}': {reason}"
+            return [Problem(file=place.file, path=where, message=message)]
         if not content:
-            return Problem(file=file, path=where, message=f"'{token_file}' is empty")
+            return [Problem(file=place.file, path=where, message=f"'{token_file}' is empty")]
         return Secret(content), TokenSource.FILE, resolved
     from_env = env.get(TOKEN_ENV, "").strip()
-    if account_id == DEFAULT_ACCOUNT_ID and from_env:
+    is_default = place.account_id == DEFAULT_ACCOUNT_ID
+    if is_default and from_env:
         return Secret(from_env), TokenSource.ENV, None
-    ways = f"set {path}.pageAccessToken, {path}.tokenFile"
-    if account_id == DEFAULT_ACCOUNT_ID:
-        ways += f", or the environment variable {TOKEN_ENV}"
+    if is_default:
+        then = f", or the environment variable {TOKEN_ENV}"
     else:
-        ways += f" ({TOKEN_ENV} serves only the account named '{DEFAULT_ACCOUNT_ID}')"
-    return Problem(
-        file=file, path=path, message=f"account '{account_id}' has no page access token: {ways}"
+        then = f" ({TOKEN_ENV} serves only the account named '{DEFAULT_ACCOUNT_ID}')"
+    return place.missing(
+        ("pageAccessToken", "tokenFile"),
+        why="has no page access token, so no reply can be sent",
+        ways="pageAccessToken or tokenFile (a file holding the token)",
+        then=then,
     )
 
 

@@ -31,7 +31,7 @@ from runtime.config.model import (
 )
 from runtime.errors import ConfigError
 from runtime.secret import Secret
-from runtime.validation.problems import Problem
+from runtime.validation.problems import Problem, missing_key
 from runtime.validation.schema import drop_invalid, validate_document
 
 CONFIG_ENV = "RUNTIME_CONFIG"
@@ -81,7 +81,11 @@ def load_config(path: Path, *, env: Mapping[str, str] | None = None) -> LoadedCo
         messenger = {}  # the schema has said it is required
     else:
         accounts, disabled, account_problems = resolve_accounts(
-            messenger, base_dir=base_dir, env=environ, file=file
+            messenger,
+            base_dir=base_dir,
+            env=environ,
+            file=file,
+            reported=frozenset(problem.path for problem in problems),
         )
         problems.extend(account_problems)
     state, state_problems = _state_settings(normalized.get("state"), base_dir, file)
@@ -151,7 +155,13 @@ def _state_settings(
     problems: list[Problem] = []
     if backend is StateBackend.REDIS and not isinstance(url, str):
         problems.append(
-            Problem(file=file, path="state.url", message="is required with backend 'redis'")
+            missing_key(
+                file,
+                "state.url",
+                why="backend 'redis' keeps the state on a Redis server",
+                fix="set it to the server's URL, such as redis://localhost:6379/0 "
+                "(rediss:// for TLS)",
+            )
         )
     if backend is not StateBackend.REDIS and url is not None:
         problems.append(

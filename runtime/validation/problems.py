@@ -54,6 +54,16 @@ class Problem:
         }
 
 
+def missing_key(file: str, path: str, *, why: str, fix: str) -> Problem:
+    """A required key that is absent, reported at its own path: where it is to be added, and
+    what an editor or a CI annotation points at, not the object that lacks it.
+
+    `why` says what cannot work without it, `fix` how to set it: `config.json5:
+    channels.messenger.verifyToken: is required: account 'default' has none, so ...; set ...`.
+    """
+    return Problem(file=file, path=path, message=f"is required: {why}; {fix}")
+
+
 class ProblemCollector:
     """Collects the problems found in one file, so a check never stops at the first."""
 

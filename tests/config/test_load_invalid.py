@@ -48,25 +48,41 @@ INVALID = [
     ),
     pytest.param(
         '{ channels: { messenger: { pageAccessToken: "t" } } }',
-        "channels.messenger: account 'default' has no verifyToken: Meta's webhook subscription "
-        "handshake cannot succeed without it; set verifyToken to a string of your choice and "
-        "enter the same in the App Dashboard",
+        "channels.messenger.verifyToken: is required: account 'default' has none, so Meta's "
+        "webhook subscription handshake cannot succeed; set verifyToken to a string of your "
+        "choice, then enter the same in the App Dashboard",
         id="missing-verify-token",
     ),
     pytest.param(
+        '{ channels: { messenger: { pageAccessToken: "t", accounts: { shop: {} } } } }',
+        "channels.messenger.accounts.shop.verifyToken: is required: account 'shop' has none, so "
+        "Meta's webhook subscription handshake cannot succeed; set verifyToken to a string of "
+        "your choice on this account, or once on channels.messenger for every account, then "
+        "enter the same in the App Dashboard",
+        id="missing-verify-token-named-account",
+    ),
+    pytest.param(
         '{ channels: { messenger: { verifyToken: "v" } } }',
-        "channels.messenger: account 'default' has no page access token: set "
-        "channels.messenger.pageAccessToken, channels.messenger.tokenFile, or the environment "
-        "variable MESSENGER_PAGE_ACCESS_TOKEN",
+        "channels.messenger.pageAccessToken: is required: account 'default' has no page access "
+        "token, so no reply can be sent; set pageAccessToken or tokenFile (a file holding the "
+        "token), or the environment variable MESSENGER_PAGE_ACCESS_TOKEN",
         id="missing-token",
     ),
     pytest.param(
         '{ channels: { messenger: { verifyToken: "v", accounts: { shop: { name: "Shop" } } } } }',
-        "channels.messenger.accounts.shop: account 'shop' has no page access token: set "
-        "channels.messenger.accounts.shop.pageAccessToken, "
-        "channels.messenger.accounts.shop.tokenFile (MESSENGER_PAGE_ACCESS_TOKEN serves only "
-        "the account named 'default')",
+        "channels.messenger.accounts.shop.pageAccessToken: is required: account 'shop' has no "
+        "page access token, so no reply can be sent; set pageAccessToken or tokenFile (a file "
+        "holding the token) on this account, or once on channels.messenger for every account "
+        "(MESSENGER_PAGE_ACCESS_TOKEN serves only the account named 'default')",
         id="missing-token-named-account",
+    ),
+    pytest.param(
+        '{ channels: { messenger: { verifyToken: "v", accounts: { default: {} } } } }',
+        "channels.messenger.accounts.default.pageAccessToken: is required: account 'default' "
+        "has no page access token, so no reply can be sent; set pageAccessToken or tokenFile "
+        "(a file holding the token) on this account, or once on channels.messenger for every "
+        "account, or the environment variable MESSENGER_PAGE_ACCESS_TOKEN",
+        id="missing-token-account-named-default",
     ),
     pytest.param(
         f'{{ channels: {{ messenger: {{ {GOOD}, allowFrom: ["12", "abc"] }} }} }}',
@@ -113,7 +129,8 @@ INVALID = [
     ),
     pytest.param(
         f'{{ channels: {{ messenger: {{ {GOOD} }} }}, state: {{ backend: "redis" }} }}',
-        "state.url: is required with backend 'redis'",
+        "state.url: is required: backend 'redis' keeps the state on a Redis server; set it to "
+        "the server's URL, such as redis://localhost:6379/0 (rediss:// for TLS)",
         id="redis-without-url",
     ),
     pytest.param(
@@ -198,9 +215,52 @@ def test_every_mistake_of_a_file_is_reported_at_once(write_config: WriteConfig) 
         "channels.messenger.dmPolicy",
         "channels.messenger.pageAcessToken",
         "server.port",
-        "channels.messenger.accounts.a",  # it has no token (a second message, from resolution)
-        "channels.messenger.accounts.a",  # nor a verifyToken
+        "channels.messenger.accounts.a.pageAccessToken",  # it has no token (from resolution)
+        "channels.messenger.accounts.a.verifyToken",  # nor a verifyToken
     ]
+
+
+def test_missing_keys_are_reported_at_their_own_paths(write_config: WriteConfig) -> None:
+    path = write_config(
+        "{ channels: { messenger: { accounts: { a: {}, b: { verifyToken: 'v' } } } } }"
+    )
+    assert [problem.path for problem in problems_of(path)] == [
+        "channels.messenger.accounts.a.pageAccessToken",
+        "channels.messenger.accounts.a.verifyToken",
+        "channels.messenger.accounts.b.pageAccessToken",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("messenger", "expected"),
+    [
+        pytest.param(
+            'pageAccessToken: "t", verifyToken: ""',
+            ["channels.messenger.verifyToken: must not be empty"],
+            id="empty-verify-token",
+        ),
+        pytest.param(
+            'verifyToken: "v", pageAccessToken: 12',
+            ["channels.messenger.pageAccessToken: expected a string, got an integer"],
+            id="token-of-the-wrong-type",
+        ),
+        pytest.param(
+            'verifyToken: "v", tokenFile: ""',
+            ["channels.messenger.tokenFile: must not be empty"],
+            id="empty-token-file",
+        ),
+        pytest.param(
+            'pageAccessToken: "t", verifyToken: "${UNSET_VERIFY}", accounts: { a: {}, b: {} }',
+            ["channels.messenger.verifyToken: environment variable UNSET_VERIFY is not set"],
+            id="inherited-unset-variable",
+        ),
+    ],
+)
+def test_a_wrong_value_is_not_reported_again_as_missing(
+    write_config: WriteConfig, messenger: str, expected: list[str]
+) -> None:
+    path = write_config(f"{{ channels: {{ messenger: {{ {messenger} }} }} }}")
+    assert lines_of(path) == [f"{path}: {line}" for line in expected]
 
 
 def test_a_json5_syntax_error_gives_line_and_column(write_config: WriteConfig) -> None:
