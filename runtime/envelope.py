@@ -1,15 +1,32 @@
-"""Envelope: one inbound event, channel-neutral, as the dialog engine sees it."""
+"""Envelope: one inbound event, channel-neutral, as the dialog engine sees it.
+
+What a person sends is capped here, where every entry point builds the event (the webhook,
+`runtime chat`, `runtime test`): a signed body of 1 MiB may hold one enormous text, and
+neither the triggers, the templates, the session nor the inbox should carry all of it.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Final
 
 from runtime.errors import StoreError
+from runtime.messenger.limits import LIMITS
+
+logger = logging.getLogger("runtime.envelope")
+
+# the strings of an Envelope a person (or Meta on their behalf) chooses, and their caps
+_CAPPED: Final = (
+    ("text", "text", LIMITS.inbound_text),
+    ("quick_reply_payload", "quick-reply payload", LIMITS.payload),
+    ("postback_payload", "postback payload", LIMITS.payload),
+    ("postback_title", "postback title", LIMITS.inbound_title),
+)
 
 
 class EventKind(StrEnum):
@@ -62,6 +79,31 @@ class Envelope:
     reply_to: str | None = None
     referral: Mapping[str, object] | None = None
     optin: Mapping[str, object] | None = None
+
+    def __post_init__(self) -> None:
+        """Cap what the person sent; one log line says who sent how much, never what.
+
+        Texts are cut to LIMITS.inbound_text, payloads to Meta's own 1000 (a longer one
+        matches no trigger anyway). An Envelope read back from the inbox was capped when it
+        was first built, so this logs once an event.
+        """
+        cuts: list[str] = []
+        for field, what, limit in _CAPPED:
+            value = getattr(self, field)
+            if value is not None and len(value) > limit:
+                object.__setattr__(self, field, value[:limit])
+                cuts.append(f"{what} of {len(value)} characters cut to {limit}")
+        if any(_oversized(attachment) for attachment in self.attachments):
+            kept = tuple(_capped(attachment, cuts) for attachment in self.attachments)
+            object.__setattr__(self, "attachments", kept)
+        if cuts:
+            logger.warning(
+                "%s from %s to account '%s': %s",
+                self.kind,
+                self.psid,
+                self.account_id,
+                "; ".join(cuts),
+            )
 
     @property
     def payload(self) -> str | None:
@@ -119,3 +161,24 @@ class Envelope:
             )
         except (ValueError, TypeError, KeyError) as err:
             raise StoreError(f"a stored inbound event cannot be read: {err}") from err
+
+
+def _oversized(attachment: Attachment) -> bool:
+    url, title = attachment.url, attachment.title
+    return (url is not None and len(url) > LIMITS.inbound_url) or (
+        title is not None and len(title) > LIMITS.inbound_title
+    )
+
+
+def _capped(attachment: Attachment, cuts: list[str]) -> Attachment:
+    """`attachment` within the caps: a title is cut, a URL left out (a cut URL leads nowhere)."""
+    url, title = attachment.url, attachment.title
+    if url is not None and len(url) > LIMITS.inbound_url:
+        cuts.append(f"{attachment.type} URL of {len(url)} characters left out")
+        url = None
+    if title is not None and len(title) > LIMITS.inbound_title:
+        cuts.append(
+            f"{attachment.type} title of {len(title)} characters cut to {LIMITS.inbound_title}"
+        )
+        title = title[: LIMITS.inbound_title]
+    return replace(attachment, url=url, title=title)

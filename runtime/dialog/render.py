@@ -5,7 +5,8 @@ noted and the step goes out without the failing part (a quick reply, button or c
 out; a failing main text drops the step's message; a failing optional part such as a card's
 subtitle is left out alone). Rendered values are then fitted to LIMITS: long titles are cut
 with an ellipsis, extra quick replies, buttons and cards are left out, a long text is split
-into several messages (the quick replies go on the last one). Each cut is noted.
+into several messages (the quick replies go on the last one), at most
+LIMITS.messages_per_text of them. Each cut is noted.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from runtime.dialog.messages import (
 )
 from runtime.dialog.notes import Notes
 from runtime.dialog.templates import Template
-from runtime.messenger.limits import LIMITS, fit, split_text
+from runtime.messenger.limits import LIMITS, fit, split_message_text
 
 MessageStep = TextStep | ButtonsStep | CardsStep | AttachmentStep
 _Item = TypeVar("_Item")
@@ -242,12 +243,24 @@ class Renderer:
         text = self._required(template, source, field, "no message is sent")
         if text is None:
             return []
-        return self._text_messages(text, self.quick_replies(quick_replies, source))
+        return self._text_messages(text, self.quick_replies(quick_replies, source), source, field)
 
-    @staticmethod
-    def _text_messages(text: str, replies: tuple[QuickReply, ...]) -> list[OutMessage]:
-        """`text` as one message, or several when it is too long: quick replies on the last."""
-        parts = split_text(text) if len(text) > LIMITS.text else [text]
+    def _text_messages(
+        self, text: str, replies: tuple[QuickReply, ...], source: StepSource, field: str
+    ) -> list[OutMessage]:
+        """`text` as one message, or several when it is too long: quick replies on the last.
+
+        Never more than LIMITS.messages_per_text: what does not fit in them is cut (noted),
+        so no text, whatever a person sent for it to echo, floods the conversation.
+        """
+        parts = [text]
+        if len(text) > LIMITS.text:
+            parts, left_out = split_message_text(text)
+            if left_out:
+                message = f"is {len(text)} characters after rendering, more than "
+                message += f"{LIMITS.messages_per_text} messages of {LIMITS.text} hold; "
+                message += f"the last {left_out} characters are left out"
+                self.notes.add(source, field, message)
         messages: list[OutMessage] = [TextMessage(text=part) for part in parts[:-1]]
         messages.append(TextMessage(text=parts[-1], quick_replies=replies))
         return messages
@@ -262,7 +275,7 @@ class Renderer:
         if not buttons:
             # a button template needs a button; the text alone still says something
             self.notes.add(source, "buttons.buttons", "no button is left; sent as plain text")
-            return self._text_messages(text, replies)
+            return self._text_messages(text, replies, source, "buttons.text")
         text = self._fit(text, LIMITS.button_template_text, source, "buttons.text")
         return [ButtonTemplate(text=text, buttons=buttons, quick_replies=replies)]
 

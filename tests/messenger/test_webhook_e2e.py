@@ -14,6 +14,7 @@ from tests.fakes.webhooks import (
     PAGE_ID,
     PSID,
     body,
+    encode,
     event,
     new_mid,
     postback,
@@ -22,6 +23,8 @@ from tests.fakes.webhooks import (
     text,
 )
 from tests.messenger.conftest import APP_SECRET, TOKEN, VERIFY_TOKEN, single_page, write_bot
+
+MIB = 1024 * 1024
 
 
 async def test_the_handshake_echoes_the_challenge(server: RunningApp) -> None:
@@ -109,9 +112,34 @@ async def test_a_malformed_body_gets_400(server: RunningApp, raw: bytes, reason:
 
 
 async def test_a_body_over_one_mebibyte_gets_413(server: RunningApp) -> None:
-    data = text("x" * (1024 * 1024 + 10))
+    data = text("x" * (MIB + 10))
     answer = await server.post(data, secret=APP_SECRET)
     assert answer.status_code == 413
+
+
+async def test_a_mebibyte_of_text_is_read_up_to_20000_characters_and_echoed_in_10_messages(
+    server: RunningApp, graph: FakeGraphAPI, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    said = ("Never log what people say. " * 33_334)[:900_000]
+    data = text(said)
+    data["entry"][0]["pad"] = "x" * (MIB - len(encode(data)) - 100)  # Meta sends up to 1 MiB
+    assert MIB - 100 < len(encode(data)) <= MIB
+    assert (await server.post(data, secret=APP_SECRET)).status_code == 200
+    # the server keeps answering; this person's replies leave in order, so the eleventh
+    # message is the answer to "help" only if the long text got ten
+    await server.post(text("help"), secret=APP_SECRET)
+    replies = await graph.wait_for(11, within=20)
+    assert replies[-1].text == "Help is on the way."
+    echoed = [reply.text or "" for reply in replies[:-1]]
+    assert all(len(part) <= 2000 for part in echoed)
+    assert echoed[0].startswith("You said: Never log what people say.")
+    lines = [record.getMessage() for record in caplog.records]
+    [inbound] = [line for line in lines if "cut to 20000" in line]
+    assert f"message from {PSID} to account 'default': text of 900000 characters" in inbound
+    [outbound] = [line for line in lines if "messages of 2000 hold" in line]
+    assert "flows.fallback.steps.0.text: is 20010 characters after rendering" in outbound
+    assert "Never log" not in caplog.text
 
 
 async def test_a_batched_body_is_processed_whole_in_order_per_sender(
