@@ -71,7 +71,8 @@ def refusal(
             return f"missing or wrong {HEADER}: not signed with {whose} appSecret"
         return None
     for page_id, account in entries.items():
-        if account is not None and account.app_secret not in (None, signed_by):
+        secret = account.app_secret if account is not None else None
+        if account is not None and secret is not None and secret != signed_by:
             return (
                 f"the entry for page {page_id} (account {account.label}) is not signed with "
                 "that account's appSecret"
