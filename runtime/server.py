@@ -29,6 +29,7 @@ from runtime.build import BotBuilder
 from runtime.config.load import default_config_path
 from runtime.config.model import Account
 from runtime.errors import StoreError, WebhookError
+from runtime.leases import LEASE_SECONDS, LeaseKeeper
 from runtime.logs import setup_logging
 from runtime.messenger.send import SendClient
 from runtime.messenger.sender import RetryPolicy, SenderPool
@@ -64,11 +65,13 @@ class Runtime:
     builder: BotBuilder
     retry: RetryPolicy
     worker_id: str
+    lease: float = LEASE_SECONDS
     reload: bool = True
     store: Store | None = None
     client: SendClient | None = None
     sender: SenderPool | None = None
     worker: InboxWorker | None = None
+    leases: LeaseKeeper | None = None
     reloader: Reloader | None = None
 
     def swap(self, bot: Bot) -> None:
@@ -85,13 +88,15 @@ def create_app(
     env: Mapping[str, str] | None = None,
     retry: RetryPolicy | None = None,
     reload: bool = True,
+    lease: float = LEASE_SECONDS,
 ) -> Sanic[Any, Any]:
     """Build the app for a config file (default: `$RUNTIME_CONFIG`, else ./config.json5).
 
     Raises ConfigError if the config or a flow is invalid: a server never starts on a
     broken bot. `name` must be unique within one process (Sanic registers apps by name).
     With `reload`, the files are watched and a valid edit is served without a restart;
-    `kill -HUP` reloads on demand either way.
+    `kill -HUP` reloads on demand either way. `lease` is how long claimed work is this
+    worker's alone (tests shorten it; see runtime/leases.py).
     """
     setup_logging()
     path = Path(config_path) if config_path is not None else default_config_path(env)
@@ -110,6 +115,7 @@ def create_app(
         reload=reload,
         retry=retry or RetryPolicy(),
         worker_id=worker_id(),
+        lease=lease,
     )
     app.before_server_start(_start)
     app.before_server_stop(_stop)
@@ -148,8 +154,17 @@ async def _start(app: Sanic[Any, Any]) -> None:
         bot=lambda: runtime_of(app).bot,
         sender=state.sender,
         worker_id=state.worker_id,
+        lease=state.lease,
     )
     state.worker.start()
+    state.leases = LeaseKeeper(
+        state.store,
+        state.worker_id,
+        inbound=state.worker,
+        outbound=state.sender,
+        lease=state.lease,
+    )
+    state.leases.start()
     state.reloader = Reloader(state.builder, current=lambda: state.bot, swap=state.swap)
     state.reloader.start(watch=state.reload)
     _on_sighup(state.reloader.request)
@@ -193,6 +208,8 @@ async def _stop(app: Sanic[Any, Any]) -> None:
         await state.worker.stop()
     if state.sender is not None:
         await state.sender.stop()
+    if state.leases is not None:
+        await state.leases.stop()
     if state.client is not None:
         await state.client.close()
     if state.store is not None:
@@ -295,6 +312,7 @@ async def _receive(request: Request, account_id: str | None = None) -> HTTPRespo
                 psid=envelope.psid,
                 body=envelope.to_json(),
                 message_id=envelope.message_id,
+                session_key=envelope.session_key,
                 # a timestamp from the future must not hold the 24-hour window open
                 at=min(envelope.timestamp, now) or None,
             )
@@ -304,12 +322,12 @@ async def _receive(request: Request, account_id: str | None = None) -> HTTPRespo
         events.append(inbound)
     if events and state.store is not None and state.worker is not None:
         try:
-            await state.store.accept_inbound(events, now=now, dedupe_ttl=DEDUPE_TTL)
+            # what may be processed at once is this worker's, in the same transaction
+            await state.worker.accept(events, now=now, dedupe_ttl=DEDUPE_TTL)
         except StoreError as err:
             # not kept, so not acknowledged: Meta delivers it again later
             logger.error("webhook POST not kept (%d events): %s", len(events), err)
             return response.text("state store unavailable", status=503)
-        state.worker.wake()
     return response.text("EVENT_RECEIVED")
 
 

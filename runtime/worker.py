@@ -1,9 +1,13 @@
 """InboxWorker: accepted webhook events -> access -> dialog engine -> outbox -> senders.
 
-Events come from the durable inbox, claimed with a lease, at most one per sender at a time,
-so each person's messages are processed in order by whichever worker claims them. A turn's
-session and replies are written in the same transaction that closes its event
-(`Store.finish_inbound`), then handed to the SenderPool.
+Events come from the durable inbox, leased to one worker, at most one per person at a time,
+so each person's messages are processed in order by whichever worker takes them. Most are
+leased in the transaction that accepts them (the person had nothing else waiting) and
+handed straight to this worker; the rest are claimed once the person's earlier replies
+have left. Each comes with the person's session, read in that same transaction. A turn's
+session and replies are written in the transaction that closes its event
+(`Store.finish_inbound`), then handed to the SenderPool. So a message costs three store
+transactions: accept, finish, and the replies' completion.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Awaitable, Callable, Collection, Sequence
 
 from runtime.access import Admission, check_access
 from runtime.bot import Bot
@@ -25,19 +30,26 @@ from runtime.dialog.engine import run_turn
 from runtime.dialog.messages import OutMessage, TextMessage
 from runtime.envelope import Envelope
 from runtime.errors import StoreError
+from runtime.leases import LEASE_SECONDS
 from runtime.messenger.payloads import SenderAction, message_request, sender_action_request
 from runtime.messenger.sender import SenderPool, SendJob
 from runtime.session import Session
-from runtime.store.base import InboundEvent, NewOutbound, Store
+from runtime.store.base import Accepted, InboundEvent, Lease, NewInbound, NewOutbound, Store
 
 logger = logging.getLogger("runtime.worker")
 
-LEASE_SECONDS = 120.0  # how long a claimed event or reply is this worker's alone
 POLL_SECONDS = 1.0  # how often to look for work nobody woke us up for (other processes)
+CAPACITY = 64  # events processed at once; more wait in memory, their leases renewed
 
 
 class InboxWorker:
-    """Owns the processing task; `wake()` after accepting events, `stop()` at shutdown."""
+    """Owns the processing task: events reach it by `accept` (a POST's events it may take at
+    once), by claims from the store when `wake()` says some may be free (a person's replies
+    left), and by a poll for the rest (other processes' events, leases that ran out).
+
+    At most CAPACITY events are processed at once; one person's events never together,
+    since the store leases one event a person at a time.
+    """
 
     def __init__(
         self,
@@ -46,68 +58,141 @@ class InboxWorker:
         bot: Callable[[], Bot],
         sender: SenderPool,
         worker_id: str,
-        batch: int = 64,
+        lease: float = LEASE_SECONDS,
+        capacity: int = CAPACITY,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
         self._bot = bot
         self._sender = sender
         self._worker_id = worker_id
-        self._batch = batch
+        self._lease = lease
+        self._capacity = capacity
         self._clock = clock
-        self._wakeup = asyncio.Event()
+        self._ready = asyncio.Event()  # something to do: events handed over, a claim wanted
+        self._claim_wanted = False
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._next_orphan_scan = 0.0
+        self._waiting: deque[InboundEvent] = deque()  # leased to us, not started yet
+        self._running: dict[int, asyncio.Task[None]] = {}  # by event id
+        self._next_poll = 0.0
+
+    # -- what reaches the worker ---------------------------------------------------------------
+    async def accept(
+        self, events: Sequence[NewInbound], *, now: float, dedupe_ttl: float
+    ) -> Accepted:
+        """Keep a POST's events (`Store.accept_inbound`); what may be processed at once is
+        leased to this worker in the same transaction and starts without a claim.
+
+        The hand-over happens even if the caller is cancelled meanwhile (the client left),
+        so an event leased here never waits for its lease to run out.
+        """
+        accepting = asyncio.ensure_future(
+            self._store.accept_inbound(
+                events,
+                now=now,
+                dedupe_ttl=dedupe_ttl,
+                lease=Lease(self._worker_id, now + self._lease),
+            )
+        )
+        accepting.add_done_callback(self._take_over)
+        return await asyncio.shield(accepting)
+
+    def _take_over(self, accepting: asyncio.Future[Accepted]) -> None:
+        if not accepting.cancelled() and accepting.exception() is None:
+            self._hand(accepting.result().claimed)
+
+    def _hand(self, events: Sequence[InboundEvent]) -> None:
+        if events:
+            self._waiting.extend(events)
+            self._ready.set()
 
     def wake(self) -> None:
-        self._wakeup.set()
+        """Some events may be free to claim now (a person's replies have left)."""
+        self._claim_wanted = True
+        self._ready.set()
 
+    # -- leases held in memory (LeaseKeeper) ---------------------------------------------------
+    def held(self) -> Collection[int]:
+        return [*(event.id for event in self._waiting), *self._running]
+
+    def drop(self, ids: frozenset[int]) -> None:
+        """Events another worker took over: those not started are not started here. One
+        running finishes, and the store refuses to keep its turn."""
+        self._waiting = deque(event for event in self._waiting if event.id not in ids)
+
+    # -- the loop ------------------------------------------------------------------------------
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="inbox-worker")
 
     async def stop(self, *, grace: float = 10.0) -> None:
-        """Claim nothing more; let the events in hand finish for up to `grace` seconds.
+        """Take nothing more; let the events being processed finish for up to `grace` seconds.
 
-        What is cut short keeps its lease; the caller gives the leases back
+        What is cut short, and what waited, keeps its lease; the caller gives the leases back
         (`Store.release_leases`) once the senders are done, so nothing accepted is lost.
         """
         self._stopping.set()
-        self._wakeup.set()
+        self._ready.set()
         if self._task is None:
             return
-        try:
-            await asyncio.wait_for(asyncio.shield(self._task), grace)
-        except TimeoutError:
-            logger.warning("events still in hand after %.0fs: handed back", grace)
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._task
         self._task = None
+        running = list(self._running.values())
+        if not running:
+            return
+        _, late = await asyncio.wait(running, timeout=grace)
+        if late:
+            logger.warning("%d events still in hand after %.0fs: handed back", len(late), grace)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
 
     async def _run(self) -> None:
         while not self._stopping.is_set():
-            try:
-                if self._clock() >= self._next_orphan_scan:
-                    self._next_orphan_scan = self._clock() + POLL_SECONDS
-                    await self._resend_orphaned_replies()
-                events = await self._store.claim_inbound(
-                    self._worker_id, now=self._clock(), lease=LEASE_SECONDS, limit=self._batch
+            self._ready.clear()
+            now = self._clock()
+            if now >= self._next_poll:
+                self._next_poll = now + POLL_SECONDS
+                self._claim_wanted = True
+                await self._store_call(self._resend_orphaned_replies())
+            if self._claim_wanted:
+                self._claim_wanted = False
+                await self._store_call(self._claim())
+            while self._waiting and len(self._running) < self._capacity:
+                self._start(self._waiting.popleft())
+            if not self._ready.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._ready.wait(), max(self._next_poll - now, 0))
+
+    async def _store_call(self, call: Awaitable[None]) -> None:
+        try:
+            await call
+        except StoreError as err:
+            logger.error("cannot read the inbox: %s", err)
+
+    async def _claim(self) -> None:
+        room = self._capacity - len(self._running) - len(self._waiting)
+        if room > 0:
+            self._hand(
+                await self._store.claim_inbound(
+                    self._worker_id, now=self._clock(), lease=self._lease, limit=room
                 )
-            except StoreError as err:
-                logger.error("cannot read the inbox: %s", err)
-                events = []
-            if events:
-                await asyncio.gather(*(self._process(event) for event in events))
-                continue
-            self._wakeup.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), POLL_SECONDS)
+            )
+
+    def _start(self, event: InboundEvent) -> None:
+        task = asyncio.create_task(self._process(event), name=f"event-{event.id}")
+        self._running[event.id] = task
+
+        def done(_: asyncio.Task[None]) -> None:
+            del self._running[event.id]
+            self._ready.set()  # room for one more
+
+        task.add_done_callback(done)
 
     async def _resend_orphaned_replies(self) -> None:
         """Replies left by a worker that died (or queued by a CLI command): send them now."""
         orphans = await self._store.claim_outbound(
-            self._worker_id, now=self._clock(), lease=LEASE_SECONDS, limit=self._batch
+            self._worker_id, now=self._clock(), lease=self._lease, limit=CAPACITY
         )
         for message in orphans:
             body = json.loads(message.body)
@@ -122,7 +207,12 @@ class InboxWorker:
         except Exception:  # one bad event must not stop the worker
             logger.exception("event %d from %s failed; dropped", event.id, event.psid)
             with contextlib.suppress(StoreError):
-                await self._store.complete_inbound(event.id)
+                await self._complete(event.id)
+
+    async def _complete(self, event_id: int) -> None:
+        """Forget an event that gets no answer; the person's next one may go at once."""
+        await self._store.complete_inbound(event_id)
+        self.wake()
 
     async def _answer(self, event: InboundEvent) -> None:
         now = self._clock()
@@ -131,18 +221,17 @@ class InboxWorker:
         account = bot.accounts.get(envelope.account_id)
         if account is None:
             logger.info("event for account '%s', no longer configured: dropped", event.account_id)
-            await self._store.complete_inbound(event.id)
+            await self._complete(event.id)
             return
         verdict = await check_access(self._store, bot, account, envelope.psid, now=now)
         if verdict.admission is Admission.IGNORE:
-            await self._store.complete_inbound(event.id)
+            await self._complete(event.id)
             return
         if verdict.admission is Admission.PAIR:
             reply = TextMessage(text=verdict.reply or "")
             await self._finish(event, account, envelope.psid, None, (reply,), now, actions=())
             return
-        session = await self._store.load_session(envelope.session_key)
-        turn = run_turn(bot, envelope, session, now=now)
+        turn = run_turn(bot, envelope, event.session, now=now)
         for note in turn.notes:
             logger.warning("%s", note)
         actions: tuple[SenderAction, ...] = ()
@@ -180,8 +269,18 @@ class InboxWorker:
             outbound=outbound,
             now=now,
             worker=self._worker_id,
-            lease=LEASE_SECONDS,
+            lease=self._lease,
         )
+        if ids is None:
+            logger.warning(
+                "event %d from %s was taken over by another worker while this one was stalled "
+                "past its lease: this turn is dropped, theirs is kept",
+                event.id,
+                psid,
+            )
+            return
+        if not ids:
+            self.wake()  # nothing to send holds their next event back: it may go now
         for action in actions:
             self._sender.submit(SendJob(account.id, psid, sender_action_request(psid, action)))
         for outbox_id, body in zip(ids, bodies, strict=True):

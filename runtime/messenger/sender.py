@@ -23,7 +23,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,6 +91,7 @@ class SenderPool:
         self._queues: list[asyncio.Queue[SendJob]] = [asyncio.Queue() for _ in range(shards)]
         self._tasks: list[asyncio.Task[None]] = []
         self._queued: set[int] = set()  # outbox ids in a queue or being sent
+        self._lost: set[int] = set()  # of those, the ones another worker took over
         # (account, psid) whose typing bubble is on: a typing_on went out, no message since.
         # Only these get a typing_off when a message fails for good, so none goes to a
         # sender who was never admitted (a refused pairing reply showed no typing).
@@ -108,6 +109,21 @@ class SenderPool:
 
     def pending(self) -> int:
         return sum(queue.qsize() for queue in self._queues)
+
+    # -- leases held in memory (LeaseKeeper) ---------------------------------------------------
+    def held(self) -> Collection[int]:
+        return list(self._queued)
+
+    def drop(self, ids: frozenset[int]) -> None:
+        """Replies another worker took over (this one stalled past their leases): they are
+        not sent from here. Ids already sent and forgotten are ignored."""
+        taken = ids & self._queued
+        if taken:
+            logger.warning(
+                "%d queued replies were taken over by another worker: not sent from here",
+                len(taken),
+            )
+            self._lost |= taken
 
     def start(self) -> None:
         self._tasks = [
@@ -137,13 +153,20 @@ class SenderPool:
                 while len(jobs) < MAX_CALLS and not queue.empty():
                     jobs.append(queue.get_nowait())
             try:
-                for account_id, group in _by_account(jobs):
+                for account_id, group in _by_account(self._ours(jobs)):
                     await self._send(account_id, group, pool=pool)
             finally:
                 for job in jobs:
                     if job.outbox_id is not None:
                         self._queued.discard(job.outbox_id)
+                        self._lost.discard(job.outbox_id)
                     queue.task_done()
+
+    def _ours(self, jobs: list[SendJob]) -> list[SendJob]:
+        """`jobs` without the replies another worker has taken over."""
+        if not self._lost:
+            return jobs
+        return [job for job in jobs if job.outbox_id not in self._lost]
 
     async def _send(self, account_id: str, jobs: list[SendJob], *, pool: int) -> None:
         if self._client.batching:
@@ -164,6 +187,9 @@ class SenderPool:
         attempts: dict[int, int] = {}  # id(job) -> failed attempts (sender actions give up)
         waiting = jobs
         while waiting:
+            waiting = self._ours(waiting)  # a retry may wait past a lease
+            if not waiting:
+                return
             account = self._accounts().get(account_id)
             if account is None:
                 for job in waiting:

@@ -16,8 +16,8 @@ way runs out and is offered again.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from runtime.session import Session
@@ -59,15 +59,48 @@ class NewInbound:
     body: str
     message_id: str | None = None
     at: float | None = None
+    session_key: str | None = None  # the sender's session, read with the event when claimed
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class InboundEvent:
+    """An event claimed from the inbox, with the sender's session as the claim found it.
+
+    The session is read in the claim's transaction: a sender's events are processed one at a
+    time, so nothing else writes it until this event is finished.
+    """
+
     id: int
     account_id: str
     psid: str
     body: str
     received_at: float
+    session: Session | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """A claim's holder: `worker` alone may process what it claimed, until `until`."""
+
+    worker: str
+    until: float
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """What `accept_inbound` kept (`ids`), and of it what it leased at once (`claimed`)."""
+
+    ids: list[int]
+    claimed: list[InboundEvent] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class LostLeases:
+    """The rows `renew_leases` could not renew: done, or claimed by another worker since the
+    lease ran out. Whoever held them in memory must drop them."""
+
+    inbound: frozenset[int] = frozenset()
+    outbound: frozenset[int] = frozenset()
 
 
 def first_sightings(events: Sequence[NewInbound], unseen: set[str]) -> list[NewInbound]:
@@ -199,12 +232,20 @@ class Store(Protocol):
 
     # -- durable inbox -----------------------------------------------------------------------
     async def accept_inbound(
-        self, events: Sequence[NewInbound], *, now: float, dedupe_ttl: float
-    ) -> list[int]:
+        self,
+        events: Sequence[NewInbound],
+        *,
+        now: float,
+        dedupe_ttl: float,
+        lease: Lease | None = None,
+    ) -> Accepted:
         """Keep a POST's events in one transaction; return the ids of those kept.
 
         An event whose `message_id` was seen within `dedupe_ttl` is dropped (a redelivery),
-        so accepting and deduplicating are one write.
+        so accepting and deduplicating are one write. With `lease`, the kept events that a
+        claim would offer at once (a sender's first, when nothing else of theirs waits in the
+        inbox or the outbox) are leased in the same transaction and returned in `claimed`,
+        with their sessions: the worker that accepted them processes them without a claim.
         """
 
     async def claim_inbound(
@@ -216,7 +257,7 @@ class Store(Protocol):
         sender's events is leased or while replies to that sender wait in the outbox, so
         each user's messages are processed in order, one at a time, and their replies leave
         in order, whichever worker or host claims them. A lease that runs out is offered
-        again.
+        again. Each event comes with its sender's session (`InboundEvent.session`).
         """
 
     async def complete_inbound(self, event_id: int) -> None: ...
@@ -230,12 +271,14 @@ class Store(Protocol):
         now: float,
         worker: str,
         lease: float,
-    ) -> list[int]:
+    ) -> list[int] | None:
         """Close a processed event in one transaction: save the session (if given), keep its
         replies in the outbox leased to `worker` (who sends them now), forget the event.
 
         Either all of it happens or none: a crash leaves the event to be processed again,
-        never a saved session without its replies. Returns the outbox ids, in order.
+        never a saved session without its replies. Returns the outbox ids, in order; None,
+        with nothing written, when the event is no longer `worker`'s (its lease ran out and
+        another worker claimed it, or finished it): that worker's turn is the one kept.
         """
 
     async def release_inbound(self, event_id: int) -> None:
@@ -281,6 +324,18 @@ class Store(Protocol):
         A lease that ran out still names its worker until another worker claims the row, it
         is released, or it is done (there is no `now` here to tell).
         """
+
+    async def renew_leases(
+        self,
+        worker: str,
+        *,
+        inbound: Collection[int],
+        outbound: Collection[int],
+        until: float,
+    ) -> LostLeases:
+        """Extend to `until` the leases `worker` holds on these inbox events and outbox
+        messages (one never shortens: a retry's longer lease stays). Those it no longer holds
+        are returned, to be dropped by whoever holds them in memory."""
 
     async def release_leases(self, worker: str) -> int:
         """Give back every lease `worker` holds (it stopped, or it died): what it held is

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import heapq
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple, TypeVar
 
@@ -13,9 +13,12 @@ from runtime.session import Session
 from runtime.store.base import (
     KEEP_EXPIRED_PAIRINGS,
     RETRY_LEASE_GRACE,
+    Accepted,
     ApprovedSender,
     DeadLetter,
     InboundEvent,
+    Lease,
+    LostLeases,
     NewInbound,
     NewOutbound,
     OutboundMessage,
@@ -46,6 +49,7 @@ class _State:
     approved: dict[Sender, ApprovedSender] = field(default_factory=dict)
     inbox: dict[int, InboundEvent] = field(default_factory=dict)
     inbox_leases: dict[int, _Lease] = field(default_factory=dict)
+    session_keys: dict[int, str | None] = field(default_factory=dict)  # by inbox id
     outbox: dict[int, OutboundMessage] = field(default_factory=dict)
     outbox_leases: dict[int, _Lease] = field(default_factory=dict)
     dead_letters: dict[int, DeadLetter] = field(default_factory=dict)
@@ -215,13 +219,22 @@ class MemoryStore:
 
     # -- durable inbox -----------------------------------------------------------------------
     async def accept_inbound(
-        self, events: Sequence[NewInbound], *, now: float, dedupe_ttl: float
-    ) -> list[int]:
+        self,
+        events: Sequence[NewInbound],
+        *,
+        now: float,
+        dedupe_ttl: float,
+        lease: Lease | None = None,
+    ) -> Accepted:
         state = await self._open_state("accept inbound events")
         ids = [event.message_id for event in events if event.message_id is not None]
         new = _record_seen(state, ids, now, dedupe_ttl)
-        kept: list[int] = []
+        accepted = Accepted(ids=[])
         for event in first_sightings(events, new):
+            sender = (event.account_id, event.psid)
+            waiting = _waiting(state.inbox.values(), sender) or _waiting(
+                state.outbox.values(), sender
+            )
             event_id = state.next_inbox_id()
             state.inbox[event_id] = InboundEvent(
                 id=event_id,
@@ -230,10 +243,14 @@ class MemoryStore:
                 body=event.body,
                 received_at=now,
             )
-            kept.append(event_id)
+            state.session_keys[event_id] = event.session_key
+            accepted.ids.append(event_id)
+            if lease is not None and not waiting:
+                state.inbox_leases[event_id] = _Lease(lease.worker, lease.until)
+                accepted.claimed.append(_with_session(state, state.inbox[event_id]))
             if event.at is not None:
-                _record_inbound(state, (event.account_id, event.psid), event.at)
-        return kept
+                _record_inbound(state, sender, event.at)
+        return accepted
 
     async def claim_inbound(
         self, worker: str, *, now: float, lease: float, limit: int
@@ -245,11 +262,11 @@ class MemoryStore:
         claimed = claimed[: max(limit, 0)]
         for event in claimed:
             state.inbox_leases[event.id] = _Lease(worker, now + lease)
-        return claimed
+        return [_with_session(state, event) for event in claimed]
 
     async def complete_inbound(self, event_id: int) -> None:
         state = await self._open_state("complete an inbound event")
-        _forget(state.inbox, state.inbox_leases, event_id)
+        _forget_inbound(state, event_id)
 
     async def finish_inbound(
         self,
@@ -260,14 +277,17 @@ class MemoryStore:
         now: float,
         worker: str,
         lease: float,
-    ) -> list[int]:
+    ) -> list[int] | None:
         state = await self._open_state("finish an inbound event")
+        held = state.inbox_leases.get(event_id)
+        if event_id not in state.inbox or held is None or held.owner != worker:
+            return None  # no longer this worker's: nothing of its turn is kept
         if session is not None:  # first: if it cannot be kept, nothing has changed
             state.sessions[session.key] = session.to_json()
         ids = _enqueue(state, outbound, now)
         for message_id in ids:
             state.outbox_leases[message_id] = _Lease(worker, now + lease)
-        _forget(state.inbox, state.inbox_leases, event_id)
+        _forget_inbound(state, event_id)
         return ids
 
     async def release_inbound(self, event_id: int) -> None:
@@ -354,6 +374,20 @@ class MemoryStore:
         leases = [*state.inbox_leases.values(), *state.outbox_leases.values()]
         return {lease.owner for lease in leases}
 
+    async def renew_leases(
+        self,
+        worker: str,
+        *,
+        inbound: Collection[int],
+        outbound: Collection[int],
+        until: float,
+    ) -> LostLeases:
+        state = await self._open_state(f"renew the leases of worker {worker!r}")
+        return LostLeases(
+            inbound=_renew(state.inbox_leases, worker, inbound, until),
+            outbound=_renew(state.outbox_leases, worker, outbound, until),
+        )
+
     async def release_leases(self, worker: str) -> int:
         state = await self._open_state(f"release the leases of worker {worker!r}")
         released = 0
@@ -420,6 +454,31 @@ def _free_heads(rows: Mapping[int, Row], leases: Mapping[int, _Lease], now: floa
     return [row for sender, row in heads.items() if sender not in busy]
 
 
+def _waiting(rows: Iterable[InboundEvent | OutboundMessage], sender: Sender) -> bool:
+    return any((row.account_id, row.psid) == sender for row in rows)
+
+
+def _with_session(state: _State, event: InboundEvent) -> InboundEvent:
+    """The event with its sender's session as it is now (read with the claim)."""
+    key = state.session_keys.get(event.id)
+    text = state.sessions.get(key) if key is not None else None
+    return event if text is None else replace(event, session=Session.from_json(text))
+
+
+def _renew(
+    leases: dict[int, _Lease], worker: str, ids: Iterable[int], until: float
+) -> frozenset[int]:
+    """Lengthen `worker`'s leases on `ids`; the ids it no longer holds."""
+    lost = set()
+    for row_id in ids:
+        lease = leases.get(row_id)
+        if lease is None or lease.owner != worker:
+            lost.add(row_id)
+        elif lease.until < until:
+            leases[row_id] = _Lease(worker, until)
+    return frozenset(lost)
+
+
 def _enqueue(state: _State, messages: Iterable[NewOutbound], now: float) -> list[int]:
     ids: list[int] = []
     for message in messages:
@@ -436,6 +495,11 @@ def _enqueue(state: _State, messages: Iterable[NewOutbound], now: float) -> list
         )
         ids.append(message_id)
     return ids
+
+
+def _forget_inbound(state: _State, event_id: int) -> None:
+    _forget(state.inbox, state.inbox_leases, event_id)
+    state.session_keys.pop(event_id, None)
 
 
 def _forget(rows: dict[int, Row], leases: dict[int, _Lease], row_id: int) -> None:

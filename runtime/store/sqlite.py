@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from runtime.errors import StoreError
 from runtime.session import Session
@@ -15,9 +16,12 @@ from runtime.store import sqlite_schema as sql
 from runtime.store.base import (
     KEEP_EXPIRED_PAIRINGS,
     RETRY_LEASE_GRACE,
+    Accepted,
     ApprovedSender,
     DeadLetter,
     InboundEvent,
+    Lease,
+    LostLeases,
     NewInbound,
     NewOutbound,
     OutboundMessage,
@@ -179,10 +183,15 @@ class SQLiteStore:
 
     # -- durable inbox -----------------------------------------------------------------------
     async def accept_inbound(
-        self, events: Sequence[NewInbound], *, now: float, dedupe_ttl: float
-    ) -> list[int]:
-        accepted: asyncio.Future[list[int]] = asyncio.get_running_loop().create_future()
-        self._accepts.append(_Accept(events, now, dedupe_ttl, accepted))
+        self,
+        events: Sequence[NewInbound],
+        *,
+        now: float,
+        dedupe_ttl: float,
+        lease: Lease | None = None,
+    ) -> Accepted:
+        accepted: asyncio.Future[Accepted] = asyncio.get_running_loop().create_future()
+        self._accepts.append(_Accept(events, now, dedupe_ttl, lease, accepted))
         if self._accept_writer is None or self._accept_writer.done():
             self._accept_writer = asyncio.create_task(self._write_accepts())
         return await accepted
@@ -207,8 +216,8 @@ class SQLiteStore:
             if len(group) == 1:
                 _settle(group[0].accepted, err)
             return False
-        for accept, ids in zip(group, results, strict=True):
-            _settle(accept.accepted, ids)
+        for accept, result in zip(group, results, strict=True):
+            _settle(accept.accepted, result)
         return True
 
     async def claim_inbound(
@@ -218,7 +227,7 @@ class SQLiteStore:
             "claim inbound events",
             _claim(sql.CLAIMABLE_INBOUND, sql.LEASE_INBOUND, worker, now + lease, now, limit),
         )
-        return [InboundEvent(**row) for row in rows]
+        return [_inbound_event(row, row["session"]) for row in rows]
 
     async def complete_inbound(self, event_id: int) -> None:
         await self._db.run("complete an inbound event", execute(sql.COMPLETE_INBOUND, event_id))
@@ -232,8 +241,10 @@ class SQLiteStore:
         now: float,
         worker: str,
         lease: float,
-    ) -> list[int]:
-        def work(conn: sqlite3.Connection) -> list[int]:
+    ) -> list[int] | None:
+        def work(conn: sqlite3.Connection) -> list[int] | None:
+            if conn.execute(sql.FINISH_INBOUND, (event_id, worker)).rowcount == 0:
+                return None  # no longer this worker's: nothing of its turn is kept
             if session is not None:
                 conn.execute(sql.SAVE_SESSION, (session.key, session.to_json(), session.updated_at))
             ids = [
@@ -244,7 +255,6 @@ class SQLiteStore:
                 )
                 for msg in outbound
             ]
-            conn.execute(sql.COMPLETE_INBOUND, (event_id,))
             return ids
 
         return await self._db.run("finish an inbound event", work)
@@ -319,6 +329,29 @@ class SQLiteStore:
         rows = await self._db.run("list lease owners", fetch_all(sql.LEASE_OWNERS, ()), write=False)
         return {str(row[0]) for row in rows}
 
+    async def renew_leases(
+        self,
+        worker: str,
+        *,
+        inbound: Collection[int],
+        outbound: Collection[int],
+        until: float,
+    ) -> LostLeases:
+        def lost(conn: sqlite3.Connection, statement: str, ids: Collection[int]) -> frozenset[int]:
+            renewed = {
+                row_id: conn.execute(statement, {"id": row_id, "worker": worker, "until": until})
+                for row_id in ids
+            }
+            return frozenset(row_id for row_id, done in renewed.items() if done.rowcount == 0)
+
+        def work(conn: sqlite3.Connection) -> LostLeases:
+            return LostLeases(
+                inbound=lost(conn, sql.RENEW_INBOX_LEASE, inbound),
+                outbound=lost(conn, sql.RENEW_OUTBOX_LEASE, outbound),
+            )
+
+        return await self._db.run(f"renew the leases of worker {worker!r}", work)
+
     async def release_leases(self, worker: str) -> int:
         def work(conn: sqlite3.Connection) -> int:
             inbox = conn.execute(sql.RELEASE_INBOX_LEASES, (worker,)).rowcount
@@ -335,26 +368,62 @@ class _Accept:
     events: Sequence[NewInbound]
     now: float
     dedupe_ttl: float
-    accepted: asyncio.Future[list[int]]
+    lease: Lease | None
+    accepted: asyncio.Future[Accepted]
 
 
-def _accept_all(group: Sequence[_Accept], conn: sqlite3.Connection) -> list[list[int]]:
-    """Keep each accept's new events, in order; the inbox ids each one kept."""
+def _accept_all(group: Sequence[_Accept], conn: sqlite3.Connection) -> list[Accepted]:
+    """Keep each accept's new events, in order, and lease those a claim would offer now."""
     results = []
     for accept in group:
         ids = [event.message_id for event in accept.events if event.message_id is not None]
         new = _record_seen(conn, ids, accept.now, accept.dedupe_ttl)
-        kept: list[int] = []
+        result = Accepted(ids=[])
         for event in first_sightings(accept.events, new):
-            params = (event.account_id, event.psid, event.body, accept.now)
-            kept.append(insert(conn, sql.INSERT_INBOUND, params))
+            lease = accept.lease
+            if lease is not None:
+                sender = {"account": event.account_id, "psid": event.psid}
+                if conn.execute(sql.SENDER_WAITING, sender).fetchone()[0]:
+                    lease = None  # their earlier event or reply goes first
+            params = (
+                event.account_id,
+                event.psid,
+                event.body,
+                accept.now,
+                event.session_key,
+                lease.worker if lease else None,
+                lease.until if lease else None,
+            )
+            event_id = insert(conn, sql.INSERT_INBOUND, params)
+            result.ids.append(event_id)
+            if lease is not None:
+                session = conn.execute(sql.LOAD_SESSION, (event.session_key,)).fetchone()
+                row = {
+                    "id": event_id,
+                    "account_id": event.account_id,
+                    "psid": event.psid,
+                    "body": event.body,
+                    "received_at": accept.now,
+                }
+                result.claimed.append(_inbound_event(row, session[0] if session else None))
             if event.at is not None:
                 conn.execute(sql.RECORD_INBOUND, (event.account_id, event.psid, event.at))
-        results.append(kept)
+        results.append(result)
     return results
 
 
-def _settle(future: asyncio.Future[list[int]], outcome: list[int] | StoreError) -> None:
+def _inbound_event(row: sqlite3.Row | Mapping[str, Any], session: str | None) -> InboundEvent:
+    return InboundEvent(
+        id=row["id"],
+        account_id=row["account_id"],
+        psid=row["psid"],
+        body=row["body"],
+        received_at=row["received_at"],
+        session=None if session is None else Session.from_json(session),
+    )
+
+
+def _settle(future: asyncio.Future[Accepted], outcome: Accepted | StoreError) -> None:
     if future.done():  # its POST was cancelled (the client left): the events are kept anyway
         return
     if isinstance(outcome, StoreError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 # `PRAGMA user_version` holds the number of the last migration applied to a database file.
 # To change the schema, append a migration (a tuple of statements) under the next number and
 # bump SCHEMA_VERSION; `open` applies the missing ones in order, in one transaction.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _V1: tuple[str, ...] = (
     # Dedupe: message ids already processed, and when they were last seen.
@@ -107,8 +107,15 @@ _V1: tuple[str, ...] = (
     """,
 )
 
+_V2: tuple[str, ...] = (
+    # The sender's session key beside each event, so a claim reads the session in its own
+    # transaction; events kept by version 1 get theirs from their body.
+    "ALTER TABLE inbox ADD COLUMN session_key TEXT",
+    "UPDATE inbox SET session_key = json_extract(body, '$.session_key')",
+)
+
 # Migration number -> the statements that bring a database from the previous number to it.
-MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1}
+MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1, 2: _V2}
 
 # The statements SQLiteStore runs, grouped as the Store protocol groups its methods.
 
@@ -190,7 +197,14 @@ LIST_APPROVED = """
 
 # -- durable inbox ---------------------------------------------------------------------------
 INSERT_INBOUND = """
-    INSERT INTO inbox (account_id, psid, body, received_at) VALUES (?, ?, ?, ?)
+    INSERT INTO inbox (account_id, psid, body, received_at, session_key, lease_owner,
+                       lease_until)
+    VALUES (?, ?, ?, ?, ?, ?, ?)
+"""
+# Whether a claim would hold a sender's new event back: something of theirs waits already.
+SENDER_WAITING = """
+    SELECT EXISTS (SELECT 1 FROM inbox WHERE account_id = :account AND psid = :psid)
+        OR EXISTS (SELECT 1 FROM outbox WHERE account_id = :account AND psid = :psid)
 """
 # Each sender's oldest event, for the senders none of whose events holds a running lease
 # and none of whose replies waits in the outbox (leased or not; dead letters are elsewhere).
@@ -198,7 +212,8 @@ INSERT_INBOUND = """
 # The choice reads only the covering indexes inbox_by_sender and outbox_by_user; the table is
 # read for the `limit` events chosen, not for every sender's head.
 CLAIMABLE_INBOUND = """
-    SELECT inbox.id, inbox.account_id, inbox.psid, inbox.body, inbox.received_at
+    SELECT inbox.id, inbox.account_id, inbox.psid, inbox.body, inbox.received_at,
+           sessions.body AS session
     FROM inbox
     JOIN (
         SELECT min(id) AS id FROM inbox AS sender
@@ -211,10 +226,12 @@ CLAIMABLE_INBOUND = """
         ORDER BY min(id)
         LIMIT :limit
     ) AS head USING (id)
+    LEFT JOIN sessions ON sessions.key = inbox.session_key
     ORDER BY inbox.id
 """
 LEASE_INBOUND = "UPDATE inbox SET lease_owner = ?, lease_until = ? WHERE id = ?"
 COMPLETE_INBOUND = "DELETE FROM inbox WHERE id = ?"
+FINISH_INBOUND = "DELETE FROM inbox WHERE id = ? AND lease_owner = ?"
 RELEASE_INBOUND = "UPDATE inbox SET lease_owner = NULL, lease_until = NULL WHERE id = ?"
 COUNT_INBOUND = "SELECT count(*) FROM inbox"
 
@@ -274,6 +291,15 @@ LEASE_OWNERS = """
     SELECT lease_owner FROM inbox WHERE lease_owner IS NOT NULL
     UNION
     SELECT lease_owner FROM outbox WHERE lease_owner IS NOT NULL
+"""
+# A lease is only ever lengthened (a retried message's runs past its retry time).
+RENEW_INBOX_LEASE = """
+    UPDATE inbox SET lease_until = max(coalesce(lease_until, 0), :until)
+    WHERE id = :id AND lease_owner = :worker
+"""
+RENEW_OUTBOX_LEASE = """
+    UPDATE outbox SET lease_until = max(coalesce(lease_until, 0), :until)
+    WHERE id = :id AND lease_owner = :worker
 """
 RELEASE_INBOX_LEASES = """
     UPDATE inbox SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?

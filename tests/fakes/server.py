@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 from sanic import Sanic
 
+from runtime.leases import LEASE_SECONDS
 from runtime.messenger.sender import RetryPolicy
 from runtime.server import create_app
 from tests.fakes.webhooks import encode, signed_headers
@@ -44,10 +45,16 @@ class RunningApp:
 
 @contextlib.asynccontextmanager
 async def running(
-    config_path: Path, *, env: Mapping[str, str], retry: RetryPolicy = FAST_RETRY
+    config_path: Path,
+    *,
+    env: Mapping[str, str],
+    retry: RetryPolicy = FAST_RETRY,
+    lease: float = LEASE_SECONDS,
 ) -> AsyncIterator[RunningApp]:
     """Start create_app(config_path) on 127.0.0.1:<free port>; stop it (gracefully) after."""
-    app = create_app(config_path, name=f"test-app-{next(_names)}", env=env, retry=retry)
+    app = create_app(
+        config_path, name=f"test-app-{next(_names)}", env=env, retry=retry, lease=lease
+    )
     # Sanic rewrites its HTTP classes' code at startup ("touchup"); doing that for many apps
     # in one process breaks it, and tests gain nothing from it
     app.config.TOUCHUP = False

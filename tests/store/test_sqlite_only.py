@@ -17,6 +17,7 @@ import runtime
 from runtime.errors import StoreError
 from runtime.session import Session
 from runtime.store import sqlite_schema as sql
+from runtime.store.base import Accepted
 from runtime.store.sqlite import SQLiteStore
 from tests.store.records import HOUR, inbound, outbound, pairing
 
@@ -55,7 +56,7 @@ async def test_everything_survives_reopening_the_file(db_path: Path) -> None:
     await first.save_session(Session(key="k", account_id="page-1", psid="u1", vars={"n": 1}))
     await first.create_pairing(pairing("ABC"), now=0.0, max_pending=3)
     await first.approve_sender("page-1", "u2", 1.0)
-    [event_id] = await first.accept_inbound([inbound("u1", "e")], now=0.0, dedupe_ttl=HOUR)
+    [event_id] = (await first.accept_inbound([inbound("u1", "e")], now=0.0, dedupe_ttl=HOUR)).ids
     await first.enqueue_outbound([outbound("u3", "hello")], now=0.0)
     await first.claim_outbound("gone", now=0.0, lease=60.0, limit=10)
     await first.close()
@@ -105,12 +106,42 @@ async def test_a_database_from_a_newer_runtime_is_refused(db_path: Path) -> None
         await SQLiteStore(db_path).open()
 
 
+async def test_events_kept_by_a_version_1_file_bring_their_session_after_the_upgrade(
+    db_path: Path,
+) -> None:
+    """Version 2 keeps each event's session key beside it; an event accepted before the
+    upgrade gets its key from its body."""
+    db_path.parent.mkdir(parents=True)
+    conn = sqlite3.connect(db_path)
+    for statement in sql.MIGRATIONS[1]:
+        conn.execute(statement)
+    key = "agent:main:messenger:dm:u1"
+    body = json.dumps({"kind": "message", "psid": "u1", "session_key": key, "text": "hi"})
+    conn.execute(
+        "INSERT INTO inbox (account_id, psid, body, received_at) VALUES ('page-1', 'u1', ?, 0)",
+        (body,),
+    )
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+    store = SQLiteStore(db_path)
+    await store.open()
+    try:
+        session = Session(key=key, account_id="page-1", psid="u1", step=3)
+        await store.save_session(session)
+        [event] = await store.claim_inbound("w", now=1.0, lease=60.0, limit=10)
+        assert (event.body, event.session) == (body, session)
+    finally:
+        await store.close()
+
+
 # -- the claim reads indexes, not tables -----------------------------------------------------
 def test_choosing_inbound_events_to_claim_reads_only_covering_indexes() -> None:
     conn = sqlite3.connect(":memory:")
     try:
-        for statement in sql.MIGRATIONS[1]:
-            conn.execute(statement)
+        for number in sorted(sql.MIGRATIONS):
+            for statement in sql.MIGRATIONS[number]:
+                conn.execute(statement)
         plan = [
             row[3]
             for row in conn.execute(
@@ -120,6 +151,8 @@ def test_choosing_inbound_events_to_claim_reads_only_covering_indexes() -> None:
     finally:
         conn.close()
     assert any("outbox USING COVERING INDEX outbox_by_user" in line for line in plan), plan
+    # the session read with each event is found by its key, for the events chosen only
+    assert any(re.search(r"SEARCH sessions USING INDEX", line) for line in plan), plan
     # a table is read by id only (for the events chosen), never scanned
     scans = [line for line in plan if re.search(r"SCAN (inbox|outbox)\b(?! USING COVERING)", line)]
     assert not scans, plan
@@ -223,10 +256,10 @@ async def test_an_event_sqlite_refuses_costs_only_its_own_post_its_200(db_path: 
             store.accept_inbound(bad, now=0.0, dedupe_ttl=HOUR),
             return_exceptions=True,
         )
-        assert all(isinstance(ids, list) and len(ids) == 1 for ids in results[:5])
+        assert all(isinstance(kept, Accepted) and len(kept.ids) == 1 for kept in results[:5])
         assert isinstance(results[5], StoreError)
         assert await store.count_inbound() == 5
         # and the refused POST may come again (Meta retries): its id was not recorded as seen
-        assert await store.accept_inbound(good[0], now=1.0, dedupe_ttl=HOUR) == []
+        assert (await store.accept_inbound(good[0], now=1.0, dedupe_ttl=HOUR)).ids == []
     finally:
         await store.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
 
@@ -11,7 +12,7 @@ import pytest
 
 from runtime.errors import StoreError
 from runtime.session import Session
-from runtime.store.base import Store
+from runtime.store.base import Lease, LostLeases, NewInbound, Store
 from runtime.store.memory import MemoryStore
 from runtime.store.sqlite import SQLiteStore
 from tests.store.records import DAY, HOUR, inbound, outbound, pairing
@@ -296,7 +297,7 @@ async def test_approved_senders_are_listed_per_account_or_all(store: Store) -> N
 # -- durable inbox ---------------------------------------------------------------------------
 async def test_accepted_events_get_ids_in_order(store: Store) -> None:
     events = [inbound("u1", "1"), inbound("u2", "2"), inbound("u3", "3")]
-    ids = await store.accept_inbound(events, now=0.0, dedupe_ttl=HOUR)
+    ids = (await store.accept_inbound(events, now=0.0, dedupe_ttl=HOUR)).ids
     assert len(ids) == 3
     assert ids == sorted(ids)
     assert await store.count_inbound() == 3
@@ -304,13 +305,13 @@ async def test_accepted_events_get_ids_in_order(store: Store) -> None:
 
 async def test_accepting_drops_redeliveries_within_and_across_batches(store: Store) -> None:
     first = [inbound("u1", "a", "m1"), inbound("u1", "again", "m1"), inbound("u2", "b", None)]
-    assert len(await store.accept_inbound(first, now=0.0, dedupe_ttl=HOUR)) == 2
+    assert len((await store.accept_inbound(first, now=0.0, dedupe_ttl=HOUR)).ids) == 2
     second = [
         inbound("u1", "redelivered", "m1"),
         inbound("u2", "c", None),
         inbound("u3", "d", "m2"),
     ]
-    assert len(await store.accept_inbound(second, now=1.0, dedupe_ttl=HOUR)) == 2
+    assert len((await store.accept_inbound(second, now=1.0, dedupe_ttl=HOUR)).ids) == 2
     bodies = set()
     while claimed := await store.claim_inbound("w", now=2.0, lease=60.0, limit=10):
         for event in claimed:
@@ -323,13 +324,15 @@ async def test_accepting_and_claiming_ids_share_one_dedupe_memory(store: Store) 
     await store.accept_inbound([inbound("u1", "a", "m1")], now=0.0, dedupe_ttl=HOUR)
     assert await store.claim_message_ids(["m1"], now=1.0, ttl=HOUR) == frozenset()
     kept = await store.accept_inbound([inbound("u1", "a", "m1")], now=HOUR + 2, dedupe_ttl=HOUR)
-    assert len(kept) == 1
+    assert len(kept.ids) == 1
 
 
 async def test_a_senders_next_event_waits_for_the_first_to_complete(store: Store) -> None:
-    first, second = await store.accept_inbound(
-        [inbound("u1", "1"), inbound("u1", "2")], now=0.0, dedupe_ttl=HOUR
-    )
+    first, second = (
+        await store.accept_inbound(
+            [inbound("u1", "1"), inbound("u1", "2")], now=0.0, dedupe_ttl=HOUR
+        )
+    ).ids
     assert [e.id for e in await store.claim_inbound("w1", now=1.0, lease=60.0, limit=10)] == [first]
     assert await store.claim_inbound("w2", now=2.0, lease=60.0, limit=10) == []
     await store.complete_inbound(first)
@@ -356,7 +359,7 @@ async def test_claim_respects_the_limit_oldest_first(store: Store) -> None:
 
 
 async def test_an_expired_lease_lets_another_worker_claim(store: Store) -> None:
-    [event_id] = await store.accept_inbound([inbound("u1", "1")], now=0.0, dedupe_ttl=HOUR)
+    [event_id] = (await store.accept_inbound([inbound("u1", "1")], now=0.0, dedupe_ttl=HOUR)).ids
     await store.claim_inbound("w1", now=0.0, lease=30.0, limit=10)
     assert await store.claim_inbound("w2", now=29.0, lease=30.0, limit=10) == []
     assert [e.id for e in await store.claim_inbound("w2", now=30.0, lease=30.0, limit=10)] == [
@@ -365,7 +368,7 @@ async def test_an_expired_lease_lets_another_worker_claim(store: Store) -> None:
 
 
 async def test_a_released_event_is_offered_again_at_once(store: Store) -> None:
-    [event_id] = await store.accept_inbound([inbound("u1", "1")], now=0.0, dedupe_ttl=HOUR)
+    [event_id] = (await store.accept_inbound([inbound("u1", "1")], now=0.0, dedupe_ttl=HOUR)).ids
     await store.claim_inbound("w1", now=0.0, lease=300.0, limit=10)
     await store.release_inbound(event_id)
     assert [e.id for e in await store.claim_inbound("w2", now=1.0, lease=30.0, limit=10)] == [
@@ -384,13 +387,165 @@ async def test_concurrent_claims_in_one_process_never_share_an_event(store: Stor
     assert len(ids) == len(set(ids)) == 30
 
 
+# -- the session comes with the event ----------------------------------------------------------
+def keyed(psid: str, body: str, message_id: str | None = None) -> NewInbound:
+    return replace(inbound(psid, body, message_id), session_key=f"agent:main:messenger:dm:{psid}")
+
+
+async def test_a_claimed_event_brings_its_senders_session(store: Store) -> None:
+    session = Session(key="agent:main:messenger:dm:u1", account_id="page-1", psid="u1", step=2)
+    await store.save_session(session)
+    await store.accept_inbound([keyed("u1", "1"), keyed("u2", "2")], now=0.0, dedupe_ttl=HOUR)
+    first, second = await store.claim_inbound("w", now=1.0, lease=60.0, limit=10)
+    assert (first.psid, first.session) == ("u1", session)
+    assert (second.psid, second.session) == ("u2", None)  # never seen: no session yet
+
+
+async def test_a_session_saved_by_finishing_reaches_the_senders_next_event(store: Store) -> None:
+    first, _ = (
+        await store.accept_inbound([keyed("u1", "1"), keyed("u1", "2")], now=0.0, dedupe_ttl=HOUR)
+    ).ids
+    await store.claim_inbound("w", now=0.0, lease=60.0, limit=10)
+    saved = Session(key="agent:main:messenger:dm:u1", account_id="page-1", psid="u1", retries=1)
+    assert (
+        await store.finish_inbound(
+            first, session=saved, outbound=[], now=1.0, worker="w", lease=60.0
+        )
+        == []
+    )
+    [event] = await store.claim_inbound("w", now=2.0, lease=60.0, limit=10)
+    assert (event.body, event.session) == ("2", saved)
+
+
+# -- taking a sender's first event at once, when it is accepted --------------------------------
+async def test_accepting_with_a_lease_takes_each_free_senders_first_event(store: Store) -> None:
+    session = Session(key="agent:main:messenger:dm:u2", account_id="page-1", psid="u2")
+    await store.save_session(session)
+    accepted = await store.accept_inbound(
+        [keyed("u1", "1"), keyed("u1", "2"), keyed("u2", "3")],
+        now=0.0,
+        dedupe_ttl=HOUR,
+        lease=Lease("w1", 60.0),
+    )
+    assert len(accepted.ids) == 3
+    assert [(e.id, e.body, e.session) for e in accepted.claimed] == [
+        (accepted.ids[0], "1", None),
+        (accepted.ids[2], "3", session),
+    ]
+    assert await store.lease_owners() == {"w1"}
+    assert await store.claim_inbound("w2", now=1.0, lease=60.0, limit=10) == []  # all held
+    await store.complete_inbound(accepted.ids[0])
+    [event] = await store.claim_inbound("w2", now=2.0, lease=60.0, limit=10)
+    assert event.body == "2"
+
+
+async def test_accepting_with_a_lease_leaves_a_sender_whose_earlier_work_waits(
+    store: Store,
+) -> None:
+    await store.accept_inbound([keyed("u1", "earlier")], now=0.0, dedupe_ttl=HOUR)
+    await store.enqueue_outbound([outbound("u2", "a reply on its way")], now=0.0)
+    accepted = await store.accept_inbound(
+        [keyed("u1", "later"), keyed("u2", "next"), keyed("u3", "free")],
+        now=1.0,
+        dedupe_ttl=HOUR,
+        lease=Lease("w1", 61.0),
+    )
+    assert [event.body for event in accepted.claimed] == ["free"]
+    [event] = await store.claim_inbound("w2", now=2.0, lease=60.0, limit=10)
+    assert event.body == "earlier"  # u1's earlier event first; u2 waits for their reply
+
+
+async def test_a_lease_taken_when_accepting_runs_out_like_any_other(store: Store) -> None:
+    accepted = await store.accept_inbound(
+        [keyed("u1", "1")], now=0.0, dedupe_ttl=HOUR, lease=Lease("gone", 30.0)
+    )
+    assert await store.claim_inbound("w2", now=29.0, lease=60.0, limit=10) == []
+    [event] = await store.claim_inbound("w2", now=30.0, lease=60.0, limit=10)
+    assert event.id == accepted.claimed[0].id
+
+
+# -- a lease that ran out and was taken over -------------------------------------------------
+async def test_finishing_an_event_another_worker_took_over_keeps_nothing(store: Store) -> None:
+    [event_id] = (await store.accept_inbound([keyed("u1", "1")], now=0.0, dedupe_ttl=HOUR)).ids
+    await store.claim_inbound("slow", now=0.0, lease=30.0, limit=10)
+    await store.claim_inbound("other", now=31.0, lease=30.0, limit=10)  # slow stalled past it
+    late = Session(key="agent:main:messenger:dm:u1", account_id="page-1", psid="u1", step=1)
+    assert (
+        await store.finish_inbound(
+            event_id,
+            session=late,
+            outbound=[outbound("u1", "late")],
+            now=32.0,
+            worker="slow",
+            lease=30.0,
+        )
+        is None
+    )
+    assert await store.load_session(late.key) is None
+    assert await store.count_outbound() == 0
+    [reply] = await store.finish_inbound(
+        event_id,
+        session=None,
+        outbound=[outbound("u1", "kept")],
+        now=33.0,
+        worker="other",
+        lease=30.0,
+    )
+    assert await store.count_inbound() == 0
+    [message] = await store.claim_outbound("any", now=100.0, lease=30.0, limit=10)
+    assert (message.id, message.body) == (reply, "kept")
+
+
+async def test_renewing_keeps_leases_from_running_out(store: Store) -> None:
+    [event_id] = (await store.accept_inbound([keyed("u1", "1")], now=0.0, dedupe_ttl=HOUR)).ids
+    await store.claim_inbound("w1", now=0.0, lease=30.0, limit=10)
+    [message_id] = await store.finish_inbound(
+        event_id, session=None, outbound=[outbound("u1", "re")], now=1.0, worker="w1", lease=30.0
+    )
+    [other_id] = (await store.accept_inbound([keyed("u2", "2")], now=1.0, dedupe_ttl=HOUR)).ids
+    await store.claim_inbound("w1", now=1.0, lease=30.0, limit=10)
+    lost = await store.renew_leases("w1", inbound=[other_id], outbound=[message_id], until=90.0)
+    assert lost == LostLeases()
+    assert await store.claim_inbound("w2", now=89.0, lease=30.0, limit=10) == []
+    assert await store.claim_outbound("w2", now=89.0, lease=30.0, limit=10) == []
+    assert [e.id for e in await store.claim_inbound("w2", now=90.0, lease=30.0, limit=10)] == [
+        other_id
+    ]
+
+
+async def test_renewing_reports_what_is_done_or_another_workers(store: Store) -> None:
+    ids = (
+        await store.accept_inbound([keyed("u1", "1"), keyed("u2", "2")], now=0.0, dedupe_ttl=HOUR)
+    ).ids
+    await store.claim_inbound("w1", now=0.0, lease=30.0, limit=10)
+    await store.claim_inbound("w2", now=31.0, lease=30.0, limit=1)  # took u1's over
+    await store.complete_inbound(ids[1])  # and u2's is done
+    [message_id] = await store.enqueue_outbound([outbound("u3", "3")], now=0.0)
+    await store.claim_outbound("w2", now=0.0, lease=30.0, limit=10)
+    lost = await store.renew_leases("w1", inbound=ids, outbound=[message_id, 999], until=60.0)
+    assert lost == LostLeases(inbound=frozenset(ids), outbound=frozenset({message_id, 999}))
+    assert await store.lease_owners() == {"w2"}
+
+
+async def test_renewing_never_shortens_a_retry_lease(store: Store) -> None:
+    [message_id] = await store.enqueue_outbound([outbound("u1", "hi")], now=0.0)
+    await store.claim_outbound("w1", now=0.0, lease=30.0, limit=1)
+    await store.retry_outbound(message_id, at=100.0, error="HTTP 503")  # held till 100 + grace
+    assert await store.renew_leases("w1", inbound=[], outbound=[message_id], until=40.0) == (
+        LostLeases()
+    )
+    assert await store.claim_outbound("w2", now=150.0, lease=30.0, limit=1) == []
+
+
 # -- a sender's replies leave before their next event is processed ---------------------------
 async def test_a_senders_next_event_waits_while_a_reply_to_them_is_in_the_outbox(
     store: Store,
 ) -> None:
-    first, second = await store.accept_inbound(
-        [inbound("u1", "1"), inbound("u1", "2")], now=0.0, dedupe_ttl=HOUR
-    )
+    first, second = (
+        await store.accept_inbound(
+            [inbound("u1", "1"), inbound("u1", "2")], now=0.0, dedupe_ttl=HOUR
+        )
+    ).ids
     await store.claim_inbound("w1", now=0.0, lease=60.0, limit=10)
     [reply] = await store.finish_inbound(
         first, session=None, outbound=[outbound("u1", "re: 1")], now=1.0, worker="w1", lease=30.0
@@ -407,7 +562,7 @@ async def test_a_senders_next_event_waits_while_a_reply_to_them_is_in_the_outbox
 async def test_a_reply_held_by_an_outage_holds_back_the_next_event_until_dead_lettered(
     store: Store,
 ) -> None:
-    [event_id] = await store.accept_inbound([inbound("u1", "1")], now=0.0, dedupe_ttl=HOUR)
+    [event_id] = (await store.accept_inbound([inbound("u1", "1")], now=0.0, dedupe_ttl=HOUR)).ids
     [reply] = await store.enqueue_outbound([outbound("u1", "sent by runtime send")], now=0.0)
     await store.retry_outbound(reply, at=500.0, error="HTTP 503")  # not leased, not due
     assert await store.claim_inbound("w", now=10.0, lease=60.0, limit=10) == []
@@ -434,9 +589,12 @@ async def test_posts_accepted_at_once_each_get_their_own_events_once(store: Stor
         [inbound(f"u{n}", f"{n}-a", f"m{n}a"), inbound(f"u{n}", f"{n}-b", f"m{n % 5}shared")]
         for n in range(20)
     ]
-    results = await asyncio.gather(
-        *(store.accept_inbound(events, now=0.0, dedupe_ttl=HOUR) for events in batches)
-    )
+    results = [
+        accepted.ids
+        for accepted in await asyncio.gather(
+            *(store.accept_inbound(events, now=0.0, dedupe_ttl=HOUR) for events in batches)
+        )
+    ]
     assert [len(ids) for ids in results[:5]] == [2, 2, 2, 2, 2]  # first to carry each shared id
     assert all(len(ids) == 1 for ids in results[5:])  # a shared id seen before: not again
     flat = [event_id for ids in results for event_id in ids]
@@ -447,9 +605,11 @@ async def test_posts_accepted_at_once_each_get_their_own_events_once(store: Stor
 # -- leases ----------------------------------------------------------------------------------
 async def test_lease_owners_are_the_workers_holding_events_or_messages(store: Store) -> None:
     assert await store.lease_owners() == set()
-    first, second = await store.accept_inbound(
-        [inbound("u1", "1"), inbound("u2", "2")], now=0.0, dedupe_ttl=HOUR
-    )
+    first, second = (
+        await store.accept_inbound(
+            [inbound("u1", "1"), inbound("u2", "2")], now=0.0, dedupe_ttl=HOUR
+        )
+    ).ids
     [message_id] = await store.enqueue_outbound([outbound("u3", "3")], now=0.0)
     await store.claim_inbound("w1", now=0.0, lease=60.0, limit=10)
     await store.claim_outbound("w2", now=0.0, lease=60.0, limit=10)
