@@ -35,6 +35,7 @@ from runtime.store.sqlite_connection import (
     fetch_all,
     fetch_one,
     insert,
+    transaction,
 )
 
 
@@ -226,6 +227,7 @@ class SQLiteStore:
         rows = await self._db.run(
             "claim inbound events",
             _claim(sql.CLAIMABLE_INBOUND, sql.LEASE_INBOUND, worker, now + lease, now, limit),
+            write=False,
         )
         return [_inbound_event(row, row["session"]) for row in rows]
 
@@ -281,6 +283,7 @@ class SQLiteStore:
         rows = await self._db.run(
             "claim outbound messages",
             _claim(sql.CLAIMABLE_OUTBOUND, sql.LEASE_OUTBOUND, worker, now + lease, now, limit),
+            write=False,
         )
         return [OutboundMessage(**row) for row in rows]
 
@@ -448,12 +451,21 @@ def _record_seen(conn: sqlite3.Connection, ids: Iterable[str], now: float, ttl: 
 def _claim(
     select: str, lease_sql: str, worker: str, until: float, now: float, limit: int
 ) -> Callable[[sqlite3.Connection], list[sqlite3.Row]]:
-    """Find what may be claimed and lease it to `worker`, in the caller's transaction."""
+    """Find what may be claimed and lease it to `worker`: work to run with `write=False`.
 
-    def work(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+    A read looks first, without the write lock: most claims (a wake-up after a reply left,
+    the poll every second) find nothing, and then cost another process no wait.
+    """
+
+    def lease(conn: sqlite3.Connection) -> list[sqlite3.Row]:
         # max(): SQLite reads a negative LIMIT as "no limit".
         rows = conn.execute(select, {"now": now, "limit": max(limit, 0)}).fetchall()
         conn.executemany(lease_sql, [(worker, until, row["id"]) for row in rows])
         return rows
+
+    def work(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+        if limit <= 0 or conn.execute(select, {"now": now, "limit": 1}).fetchone() is None:
+            return []
+        return transaction(conn, lease)
 
     return work

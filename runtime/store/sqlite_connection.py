@@ -60,7 +60,7 @@ class SQLiteConnection:
         if conn is None:
             raise StoreError(f"cannot {what}: the store {self.path} is not open")
         try:
-            result = _when_not_busy(lambda: _transaction(conn, work) if write else work(conn))
+            result = _when_not_busy(lambda: transaction(conn, work) if write else work(conn))
         except (sqlite3.Error, UnicodeError, OverflowError, ValueError) as err:
             # sqlite3 refuses some values on its own (a lone surrogate, an int past 2**63)
             raise StoreError(f"cannot {what} in the store {self.path}: {err}") from err
@@ -89,7 +89,7 @@ class SQLiteConnection:
             # (kill -9), as the OS holds its pages; only a power cut may lose the last few,
             # and the file is never corrupted either way.
             conn.execute("PRAGMA synchronous = NORMAL")
-            _when_not_busy(partial(_transaction, conn, partial(_migrate, self.path)))
+            _when_not_busy(partial(transaction, conn, partial(_migrate, self.path)))
         except sqlite3.Error as err:
             conn.close()
             raise StoreError(f"cannot set up the store {self.path}: {err}") from err
@@ -131,8 +131,11 @@ class SQLiteConnection:
             executor.shutdown(wait=False)  # idle by now: its thread ends on its own
 
 
-def _transaction(conn: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]) -> T:
-    """Run `work` in one write transaction, holding the write lock from the start."""
+def transaction(conn: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]) -> T:
+    """Run `work` in one write transaction, holding the write lock from the start.
+
+    Work run with `write=False` may call this itself, to write only when a read says so.
+    """
     conn.execute("BEGIN IMMEDIATE")
     try:
         result = work(conn)
