@@ -34,7 +34,11 @@ class BotBuilder:
         self.compiled = CompileCache()
 
     def build(self) -> BuiltBot:
-        """Load the config, read the flows, compile. Raises ConfigError with every problem."""
+        """Load the config, read the flows, compile.
+
+        Raises ConfigError with every problem: a ConfigReadError when a file among them
+        cannot be read (missing, no permission, a link to nothing).
+        """
         loaded = load_config(self.config_path, env=self.env)
         documents, problems = read_flow_files(loaded.config, self.files)
         bot, compile_problems = compile_bot(loaded.config, documents, self.compiled)

@@ -30,15 +30,30 @@ class Error(Exception):
 
 
 class ConfigError(Error):
-    """The configuration or flow files are wrong; `problems` lists every mistake found."""
+    """The configuration or flow files are wrong; `problems` lists every mistake found.
+
+    As `OSError(errno.ENOENT, ...)` is a FileNotFoundError, `ConfigError(problems)` is a
+    ConfigReadError when one of the problems is a file that cannot be read
+    (`Problem.unreadable`): wherever problems are collected and raised, the command exits 2.
+    """
+
+    def __new__(cls, problems: Sequence[Problem]) -> ConfigError:
+        unreadable = any(problem.unreadable for problem in problems)
+        kind: type[ConfigError] = ConfigReadError if unreadable else cls
+        return Exception.__new__(kind, problems)
 
     def __init__(self, problems: Sequence[Problem]) -> None:
         self.problems = tuple(problems)
         super().__init__("\n".join(problem.format() for problem in self.problems))
 
+    def __reduce__(self) -> tuple[type[ConfigError], tuple[tuple[Problem, ...]]]:
+        # the default would rebuild it from the joined message, not from the problems
+        return type(self), (self.problems,)
+
 
 class ConfigReadError(ConfigError):
-    """A file cannot be read at all: `runtime validate` exits 2 rather than 1."""
+    """A file cannot be read at all (missing, no permission, a link to nothing): commands
+    exit 2 rather than 1."""
 
 
 class WebhookError(Error):

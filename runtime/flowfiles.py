@@ -4,12 +4,19 @@ A source is a folder (every `*.json5` below it), a glob, or a file, relative to 
 file. Files are read in sorted order within each source and sources in the order given,
 which is the "file order" regex triggers are tried in. `FlowFileCache` re-reads only the
 files whose size or modification time changed, so a one-file edit of a large bot is cheap.
+
+Nothing is skipped in silence: a link to nothing, a file or a folder the runtime may not
+read is a problem that makes the command exit 2 (`Problem.unreadable`), never a bot that
+runs without those flows.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import glob
 import os
+import stat
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +26,7 @@ from runtime.errors import ConfigError
 from runtime.validation.problems import Problem, Severity
 
 _GLOB_CHARS = frozenset("*?[")
+_OnError = Callable[[OSError], None]
 
 
 def find_flow_files(config: Config) -> tuple[list[Path], list[Problem]]:
@@ -28,8 +36,9 @@ def find_flow_files(config: Config) -> tuple[list[Path], list[Problem]]:
     problems: list[Problem] = []
     explicit = config.flow_sources != DEFAULT_FLOWS
     for index, source in enumerate(config.flow_sources):
-        paths = _expand(config.base_dir, source)
-        if not paths:
+        paths, unreadable = _expand(config.base_dir, source)
+        problems.extend(p for p in unreadable if p not in problems)
+        if not paths and not unreadable:
             where = f"flows.{index}" if len(config.flow_sources) > 1 else "flows"
             severity = Severity.ERROR if explicit else Severity.WARNING
             message = f"'{source}' matches no flow file"
@@ -41,14 +50,94 @@ def find_flow_files(config: Config) -> tuple[list[Path], list[Problem]]:
     return list(found), problems
 
 
-def _expand(base_dir: Path, source: str) -> list[Path]:
+def _expand(base_dir: Path, source: str) -> tuple[list[Path], list[Problem]]:
+    """The files of one source, and the folders on its way that could not be listed."""
     target = base_dir / source
-    if any(char in source for char in _GLOB_CHARS):
+    if _has_magic(source):
         matches = glob.glob(str(target), recursive=True)
-        return sorted(Path(match) for match in matches if Path(match).is_file())
-    if target.is_dir():
-        return sorted(path for path in target.rglob("*.json5") if path.is_file())
-    return [target] if target.is_file() else []
+        found = sorted(Path(match) for match in matches if _may_be_flow_file(Path(match)))
+        return found, _unlistable_glob_folders(base_dir, source)
+    try:
+        if target.is_dir():  # through a link too; False when missing, raises when forbidden
+            return _walk_folder(target)
+        target.lstat()  # a link to nothing is there, to be read and reported
+    except (FileNotFoundError, NotADirectoryError):
+        return [], []  # the caller says it matches no flow file
+    except OSError as err:  # a folder on the way that we may not enter
+        return [], [Problem.cannot_read(display_path(target), err)]
+    return ([target] if _may_be_flow_file(target) else []), []
+
+
+def _walk_folder(folder: Path) -> tuple[list[Path], list[Problem]]:
+    """Every `*.json5` below `folder` (links to folders are not followed, as `rglob`), and
+    the folders that could not be listed."""
+    problems: list[Problem] = []
+    found: list[Path] = []
+    for root, _folders, names in os.walk(folder, onerror=_collect_into(problems)):
+        paths = (Path(root, name) for name in names if name.endswith(".json5"))
+        found.extend(path for path in paths if _may_be_flow_file(path))
+    return sorted(found), problems
+
+
+def _has_magic(source: str) -> bool:
+    return any(char in source for char in _GLOB_CHARS)
+
+
+def _may_be_flow_file(path: Path) -> bool:
+    """A regular file, or what may be one but cannot be looked at (a link to nothing, a
+    file in a folder we may list but not enter): reading it then says why. Not a folder,
+    nor a FIFO, which would block the read."""
+    try:
+        return stat.S_ISREG(path.stat().st_mode)
+    except OSError:
+        return True
+
+
+def _collect_into(problems: list[Problem]) -> _OnError:
+    """An `os.walk` error handler that records each folder it could not list."""
+
+    def unlistable(err: OSError) -> None:
+        folder = Path(err.filename) if isinstance(err.filename, str) else Path(".")
+        problem = Problem.cannot_read(display_path(folder), err, listing=True)
+        if problem not in problems:
+            problems.append(problem)
+
+    return unlistable
+
+
+def _unlistable_glob_folders(base_dir: Path, source: str) -> list[Problem]:
+    """The folders a glob would have to list and cannot (`glob` skips them in silence).
+
+    Walks from the glob's literal start (`flows` of `flows/*/x*.json5`) into the folders
+    its parts can match, as `glob` does: `**` any depth, hidden folders only when named.
+    """
+    parts = Path(source).parts
+    literal = 0
+    while literal < len(parts) - 1 and not _has_magic(parts[literal]):
+        literal += 1
+    start = base_dir.joinpath(*parts[:literal])
+    folders = parts[literal:-1]
+    try:
+        if not start.is_dir():
+            return []  # nothing to match in: the caller says it matches no flow file
+    except OSError as err:
+        return [Problem.cannot_read(display_path(start), err)]
+    problems: list[Problem] = []
+    for root, names, _files in os.walk(start, onerror=_collect_into(problems)):
+        depth = len(Path(root).relative_to(start).parts)
+        names[:] = [name for name in names if _glob_enters(folders, depth, name)]
+    return problems
+
+
+def _glob_enters(folders: Sequence[str], depth: int, name: str) -> bool:
+    """Whether a glob whose folder parts are `folders` looks into folder `name` at `depth`."""
+    if "**" in folders[: depth + 1]:
+        return not name.startswith(".")
+    if depth >= len(folders):
+        return False
+    pattern = folders[depth]
+    hidden_ok = pattern.startswith(".") or not name.startswith(".")
+    return hidden_ok and fnmatch.fnmatchcase(name, pattern)
 
 
 def display_path(path: Path) -> str:

@@ -163,7 +163,8 @@ def test_no_secret_ever_appears_in_validate_output(
     for args in (("validate", "-c", str(path)), ("validate", "-c", str(path), "--json")):
         result = run(*args, env={"MESSENGER_PAGE_ACCESS_TOKEN": TOKEN})
         output = result.stdout + result.stderr
-        assert result.returncode in (0, 1)
+        # 2: the tokenFile of the last case (named by a token) does not exist
+        assert result.returncode in (0, 1, 2)
         assert output.strip()
         for secret in (TOKEN, APP_SECRET, VERIFY, REDIS_PASSWORD):
             if secret == TOKEN and "tokenFile" in messenger:

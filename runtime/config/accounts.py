@@ -183,10 +183,16 @@ def _resolve_token(
         where = place.key_path("tokenFile")
         resolved = base_dir / token_file
         try:
-            content = resolved.read_text("utf-8").strip()
-        except (OSError, UnicodeDecodeError) as err:
-            reason = getattr(err, "strerror", None) or type(err).__name__
-            message = f"cannot read '{token_file}': {reason}"
+            raw = resolved.read_bytes()
+        except OSError as err:  # missing, no permission, a link to nothing: exit 2
+            return [Problem.cannot_read(place.file, err, path=where, name=token_file)]
+        try:
+            content = raw.decode("utf-8").strip()
+        except UnicodeDecodeError as err:
+            message = (
+                f"'{token_file}' is not UTF-8 text (byte {err.start}), as a page access token "
+                "is: check that it is the token's file"
+            )
             return [Problem(file=place.file, path=where, message=message)]
         if not content:
             return [Problem(file=place.file, path=where, message=f"'{token_file}' is empty")]

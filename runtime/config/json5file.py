@@ -41,10 +41,7 @@ def read_json5(path: Path, *, display: str | None = None) -> Document:
     try:
         raw = path.read_bytes()
     except OSError as err:
-        reason = err.strerror or type(err).__name__
-        raise ConfigReadError(
-            [Problem(file=shown, path="", message=f"cannot read: {reason}")]
-        ) from err
+        raise ConfigReadError([Problem.cannot_read(shown, err)]) from err
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:

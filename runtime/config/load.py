@@ -55,8 +55,8 @@ class LoadedConfig:
 def load_config(path: Path, *, env: Mapping[str, str] | None = None) -> LoadedConfig:
     """Read, substitute, validate and resolve a config file.
 
-    Raises ConfigReadError when the file cannot be read, ConfigError with every problem found
-    otherwise. Nothing secret appears in a problem.
+    Raises ConfigReadError when the file or a token file cannot be read, ConfigError with
+    every problem found otherwise. Nothing secret appears in a problem.
     """
     environ = dict(os.environ if env is None else env)
     document = read_json5(path)

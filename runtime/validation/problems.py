@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -20,7 +22,12 @@ def key_path(parts: Iterable[object]) -> str:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Problem:
-    """One finding. `path` is the dotted key path inside the file ("" for the whole file)."""
+    """One finding. `path` is the dotted key path inside the file ("" for the whole file).
+
+    `unreadable` marks a file that could not be read at all (missing, no permission, a link
+    to nothing): a ConfigError holding one is a ConfigReadError, so commands exit 2, not 1.
+    Build those with `Problem.cannot_read`.
+    """
 
     file: str
     path: str
@@ -28,6 +35,22 @@ class Problem:
     severity: Severity = Severity.ERROR
     line: int | None = None
     column: int | None = None
+    unreadable: bool = False
+
+    @classmethod
+    def cannot_read(
+        cls, file: str, err: OSError, *, path: str = "", name: str = "", listing: bool = False
+    ) -> Problem:
+        """A file (or, with `listing`, a folder) the OS would not give us, and why.
+
+        `file: cannot read: Permission denied; ...`, or with `name` (a file named inside
+        `file`, such as a tokenFile): `config.json5: channels.messenger.tokenFile: cannot read
+        'page.token': No such file or directory`.
+        """
+        verb = "list" if listing else "read"
+        subject = f" '{name}'" if name else ""
+        message = f"cannot {verb}{subject}: {os_reason(err, listing=listing)}"
+        return cls(file=file, path=path, message=message, unreadable=True)
 
     @property
     def is_error(self) -> bool:
@@ -52,6 +75,31 @@ class Problem:
             "severity": str(self.severity),
             "message": self.message,
         }
+
+
+def os_reason(err: OSError, *, listing: bool = False) -> str:
+    """The OS's reason (`Permission denied`), and what to do where that is clear."""
+    reason = err.strerror or type(err).__name__
+    if err.errno in (errno.EACCES, errno.EPERM):
+        access = "read and execute access to the folder" if listing else "read access to it"
+        return f"{reason}; give the user running the runtime {access}"
+    target = _link_target(err.filename)
+    if err.errno == errno.ENOENT and target is not None:
+        return (
+            f"{reason} (it is a symbolic link to '{target}', which does not exist); "
+            "restore the target or remove the link"
+        )
+    return reason
+
+
+def _link_target(filename: object) -> str | None:
+    """Where a symbolic link points, or None if `filename` is not one."""
+    if not isinstance(filename, str):
+        return None
+    try:
+        return os.readlink(filename)
+    except (OSError, ValueError):
+        return None
 
 
 def missing_key(file: str, path: str, *, why: str, fix: str) -> Problem:

@@ -322,6 +322,37 @@ def test_an_unreadable_token_file_names_the_file_not_the_token(write_config: Wri
     ]
 
 
+def test_a_token_file_that_is_not_text_is_an_error_not_a_read_failure(
+    write_config: WriteConfig,
+) -> None:
+    path = write_config('{ channels: { messenger: { tokenFile: "t.bin", verifyToken: "v" } } }')
+    (path.parent / "t.bin").write_bytes(b"EAAG\xff\xfe")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, env={})
+    assert not isinstance(caught.value, ConfigReadError)  # exit 1: the file was read
+    assert [problem.format() for problem in caught.value.problems] == [
+        f"{path}: channels.messenger.tokenFile: 't.bin' is not UTF-8 text (byte 4), as a page "
+        "access token is: check that it is the token's file"
+    ]
+
+
+def test_an_unreadable_token_file_is_a_read_error(write_config: WriteConfig) -> None:
+    path = write_config(
+        '{ channels: { messenger: { verifyToken: "v",'
+        ' accounts: { shop: { tokenFile: "gone" } } } } }'
+    )
+    (path.parent / "gone").symlink_to("nowhere")
+    with pytest.raises(ConfigReadError) as caught:
+        load_config(path, env={})
+    [problem] = caught.value.problems
+    assert problem.unreadable
+    assert problem.path == "channels.messenger.accounts.shop.tokenFile"
+    assert problem.message == (
+        "cannot read 'gone': No such file or directory (it is a symbolic link to 'nowhere', "
+        "which does not exist); restore the target or remove the link"
+    )
+
+
 def test_an_empty_token_file_is_an_error(write_config: WriteConfig) -> None:
     path = write_config('{ channels: { messenger: { tokenFile: "t.txt", verifyToken: "v" } } }')
     (path.parent / "t.txt").write_text("\n")

@@ -8,8 +8,10 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.fakes.graph_api import FakeGraphAPI
+from tests.fakes.permissions import bound_by_file_modes, unreadable
 from tests.fakes.processes import Server, serve_command
 from tests.fakes.webhooks import PSID, encode, signed_headers, text
 from tests.messenger.conftest import APP_SECRET, TOKEN, VERIFY_TOKEN, single_page, write_bot
@@ -66,6 +68,45 @@ def test_a_broken_config_stops_serve_with_the_problem(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert "channels.messenger.dmPolicy: unknown value 'closed'" in result.stderr
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_flow_link_to_nothing_stops_serve_with_exit_2(tmp_path: Path, workers: str) -> None:
+    config = write_bot(tmp_path, single_page())
+    (tmp_path / "flows" / "gone.json5").symlink_to("nowhere.json5")
+    result = subprocess.run(
+        [sys.executable, "-m", "runtime", "serve", "-c", str(config), "--workers", workers],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    [line] = [line for line in result.stderr.splitlines() if "gone.json5" in line]
+    assert line.endswith(
+        "flows/gone.json5: cannot read: No such file or directory (it is a symbolic link to "
+        "'nowhere.json5', which does not exist); restore the target or remove the link"
+    )
+    assert "Traceback" not in result.stderr
+
+
+def test_a_token_file_serve_may_not_read_stops_it_with_exit_2(tmp_path: Path) -> None:
+    config = write_bot(tmp_path, single_page(pageAccessToken="", tokenFile='"page.token"'))
+    (tmp_path / "page.token").write_text(TOKEN)
+    with unreadable(tmp_path / "page.token"):
+        result = subprocess.run(
+            bound_by_file_modes(sys.executable, "-m", "runtime", "serve", "-c", str(config)),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"{config}: channels.messenger.tokenFile: cannot read 'page.token': Permission denied; "
+        "give the user running the runtime read access to it"
+    ]
+    assert TOKEN not in result.stdout + result.stderr
 
 
 def test_the_sanic_command_serves_the_app_factory(
