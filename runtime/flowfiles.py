@@ -3,7 +3,8 @@
 A source is a folder (every `*.json5` below it), a glob, or a file, relative to the config
 file. Files are read in sorted order within each source and sources in the order given,
 which is the "file order" regex triggers are tried in. `FlowFileCache` re-reads only the
-files whose size or modification time changed, so a one-file edit of a large bot is cheap.
+files whose size, modification or status-change time changed, so a one-file edit of a large
+bot is cheap.
 
 Nothing is skipped in silence: a link to nothing, a file or a folder the runtime may not
 read is a problem that makes the command exit 2 (`Problem.unreadable`), never a bot that
@@ -22,7 +23,7 @@ from pathlib import Path
 
 from runtime.config.json5file import Document, read_json5
 from runtime.config.model import DEFAULT_FLOWS, Config
-from runtime.errors import ConfigError
+from runtime.errors import ConfigError, ConfigReadError
 from runtime.validation.problems import Problem, Severity
 
 _GLOB_CHARS = frozenset("*?[")
@@ -150,14 +151,17 @@ def display_path(path: Path) -> str:
 
 @dataclass(slots=True)
 class _Entry:
-    stamp: tuple[int, int]
+    stamp: tuple[int, int, int]
     document: Document | None
     problems: tuple[Problem, ...]
 
 
 @dataclass(slots=True)
 class FlowFileCache:
-    """Parsed flow files by path, kept while their (mtime, size) stay the same."""
+    """Parsed flow files by path, kept while their (mtime, size, ctime) stay the same.
+
+    A file that could not be read is not kept: the next build tries it again.
+    """
 
     _entries: dict[Path, _Entry] = field(default_factory=dict)
     reads: int = 0  # how many files were actually parsed: tests and benchmarks look at it
@@ -165,19 +169,25 @@ class FlowFileCache:
     def read(self, path: Path, display: str) -> tuple[Document | None, tuple[Problem, ...]]:
         try:
             info = path.stat()
-            stamp = (info.st_mtime_ns, info.st_size)
+            # the status-change time moves with a chmod, which a file's mtime does not:
+            # a file made unreadable, or readable again, is read again
+            stamp = (info.st_mtime_ns, info.st_size, info.st_ctime_ns)
         except OSError:
-            stamp = (-1, -1)
+            stamp = None
         entry = self._entries.get(path)
-        if entry is not None and entry.stamp == stamp and stamp != (-1, -1):
+        if entry is not None and stamp is not None and entry.stamp == stamp:
             return entry.document, entry.problems
         self.reads += 1
         try:
             document: Document | None = read_json5(path, display=display)
             problems: tuple[Problem, ...] = ()
+        except ConfigReadError as err:  # not kept: the next reload tries again
+            self._entries.pop(path, None)
+            return None, err.problems
         except ConfigError as err:
             document, problems = None, err.problems
-        self._entries[path] = _Entry(stamp=stamp, document=document, problems=problems)
+        if stamp is not None:
+            self._entries[path] = _Entry(stamp=stamp, document=document, problems=problems)
         return document, problems
 
     def forget_missing(self, keep: set[Path]) -> None:

@@ -56,8 +56,10 @@ class WatchPlan:
 
 def watch_plan(config: Config) -> WatchPlan:
     """The files and folders `config` and its flows are read from."""
-    files = {config.path.resolve()}
-    files |= {a.token_file.resolve() for a in config.accounts.values() if a.token_file}
+    files = _file_and_target(config.path)
+    for account in config.accounts.values():
+        if account.token_file:
+            files |= _file_and_target(account.token_file)
     trees: set[Path] = set()
     for source in config.flow_sources:
         target = config.base_dir / source
@@ -68,8 +70,14 @@ def watch_plan(config: Config) -> WatchPlan:
         elif target.is_dir():
             trees.add(target.resolve())
         else:
-            files.add(target.resolve())  # a file, or a folder not made yet: its parent is watched
+            files |= _file_and_target(target)  # or a folder not made yet: its parent is watched
     return WatchPlan(trees=frozenset(trees), files=frozenset(files))
+
+
+def _file_and_target(path: Path) -> set[Path]:
+    """A file by its own name and, when it is a symbolic link, by its target's: a link
+    pointed elsewhere (or at nothing) and an edit of the file it points to both reload."""
+    return {path.absolute(), path.resolve()}
 
 
 def restart_required(old: Config, new: Config) -> list[str]:

@@ -9,9 +9,12 @@ import signal
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.fakes.graph_api import FakeGraphAPI
+from tests.fakes.permissions import bound_by_file_modes, unreadable
+from tests.fakes.processes import Server, serve_command
 from tests.fakes.server import RunningApp, running
 from tests.fakes.webhooks import PSID, postback, quick_reply, text
 from tests.messenger.conftest import APP_SECRET, single_page, write_bot
@@ -29,6 +32,10 @@ WELCOME = """{ flows: {
   },
   fallback: { steps: [{ text: "Sorry?" }] },
 } }"""
+
+
+PRICES = """{ flows: { prices: { triggers: [{ keywords: ["prices"] }],
+  steps: [{ text: "From 9 EUR" }] } } }"""
 
 
 def flows(greeting: str = "Hello v1", thanks: str = "Thanks v1") -> str:
@@ -125,6 +132,88 @@ async def test_a_broken_edit_keeps_the_last_good_version_until_fixed(
         main.write_text(flows(greeting="Hello fixed"))
         await version_change(server, good)
         assert await say(server, graph, "hi") == "Hello fixed"
+
+
+async def logged(caplog: pytest.LogCaptureFixture, *texts: str, within: float = 5.0) -> None:
+    """Wait until the log holds every one of `texts`."""
+    deadline = time.monotonic() + within
+    while not all(text in caplog.text for text in texts):
+        assert time.monotonic() < deadline, caplog.text
+        await asyncio.sleep(0.02)
+
+
+async def test_a_link_to_nothing_is_rejected_until_sighup_finds_its_target(
+    bot_dir: Path, env: dict[str, str], graph: FakeGraphAPI, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    target = bot_dir / "prices.json5"  # outside the flows folder: its creation is not watched
+    async with running(bot_dir / "config.json5", env=env) as server:
+        good = await current_version(server)
+        (bot_dir / "flows" / "prices.json5").symlink_to(target)
+        await logged(
+            caplog,
+            "flows/prices.json5: cannot read: No such file or directory (it is a symbolic link",
+            f"rejected; keeping version {good}",
+        )
+        assert await current_version(server) == good
+        assert await say(server, graph, "hi") == "Hello v1"
+        target.write_text(PRICES)
+        os.kill(os.getpid(), signal.SIGHUP)
+        await version_change(server, good)
+        assert await say(server, graph, "prices") == "From 9 EUR"
+
+
+async def test_a_flows_link_pointed_at_another_file_is_reloaded(
+    tmp_path: Path, env: dict[str, str], graph: FakeGraphAPI
+) -> None:
+    config = write_bot(tmp_path, single_page(senderActions="false"), flows=flows())
+    config.write_text(config.read_text().replace("'flows/'", "'current.json5'"))
+    (tmp_path / "current.json5").symlink_to(tmp_path / "flows" / "main.json5")
+    (tmp_path / "next").mkdir()
+    (tmp_path / "next" / "main.json5").write_text(flows(greeting="Hello v2"))
+    async with running(config, env=env) as server:
+        assert await say(server, graph, "hi") == "Hello v1"
+        old = await current_version(server)
+        # as a deployment swaps a link: a new one, renamed over the old
+        (tmp_path / "current.tmp").symlink_to(tmp_path / "next" / "main.json5")
+        (tmp_path / "current.tmp").replace(tmp_path / "current.json5")
+        await version_change(server, old)
+        assert await say(server, graph, "hi") == "Hello v2"
+
+
+def healthz_version(server: Server) -> str:
+    version: str = httpx.get(server.url + "/healthz", timeout=5).json()["version"]
+    return version
+
+
+def wait_for_log(server: Server, text: str, *, count: int = 1, within: float = 10.0) -> None:
+    deadline = time.monotonic() + within
+    while server.log.read_text().count(text) < count:
+        assert time.monotonic() < deadline, server.log.read_text()
+        time.sleep(0.05)
+
+
+def test_a_flow_file_made_unreadable_keeps_the_last_good_version_until_readable(
+    bot_dir: Path, start
+) -> None:
+    # a server of its own, which the file modes keep out even when the tests run as root
+    server = start(*bound_by_file_modes(*serve_command(bot_dir / "config.json5")))
+    server.wait_ready()
+    good = healthz_version(server)
+    main = bot_dir / "flows" / "main.json5"
+    rejected = f"rejected; keeping version {good}"
+    with unreadable(main):
+        wait_for_log(server, rejected)
+        assert "main.json5: cannot read: Permission denied" in server.log.read_text()
+        assert healthz_version(server) == good
+        main.write_text(flows(greeting="Hello v2"))  # an edit the server may not read yet
+        wait_for_log(server, rejected, count=2)
+        assert healthz_version(server) == good
+    deadline = time.monotonic() + 10  # readable again: the next reload reads it
+    while healthz_version(server) == good:
+        assert time.monotonic() < deadline, server.log.read_text()
+        time.sleep(0.05)
+    assert "reloaded (changed: main.json5)" in server.log.read_text()
 
 
 async def test_an_edit_during_an_ask_keeps_the_answer_and_uses_the_new_flow(
