@@ -53,6 +53,21 @@ STEP_KINDS = ("text", "buttons", "cards", "attachment", "ask", "set", "goto")
 TRIGGER_KINDS = ("payload", "keywords", "regex", "attachment")
 _ASK_ONLY = ("save_as", "validate", "retry")
 _NO_QUICK_REPLIES = ("set", "goto")
+# (key, why it is needed, how to add it) for the keys a text quick reply needs
+_QUICK_REPLY_KEYS = (
+    ("title", "a text quick reply shows it on its button", 'add title: "Yes"'),
+    ("payload", "a text quick reply sends it back when tapped", 'add payload: "YES"'),
+)
+# by button type: the key it needs, why, and how to add it
+_BUTTON_KEYS = {
+    "web_url": ("url", "a web_url button opens it", 'add url: "https://example.com"'),
+    "postback": ("payload", "a postback button sends it back when tapped", 'add payload: "BUY"'),
+    "phone_number": (
+        "payload",
+        "a phone_number button calls the number in it",
+        'add payload: "+15105551234"',
+    ),
+}
 
 
 class _Compiler(ProblemCollector):
@@ -181,8 +196,10 @@ class _Compiler(ProblemCollector):
     ) -> AskStep | None:
         path = common["source"].key_path
         if "save_as" not in data:
-            self.problem(
-                f"{path}.save_as", "is required with `ask`: the variable the answer goes in"
+            self.missing(
+                f"{path}.save_as",
+                why="an `ask` keeps the answer in a variable",
+                fix='add save_as: "email" (the answer is then vars.email)',
             )
             return None
         return AskStep(
@@ -216,8 +233,10 @@ class _Compiler(ProblemCollector):
         for number, item in enumerate(items):
             where = f"{path}.{number}"
             content_type = item.get("content_type", "text")
-            if content_type == "text" and not ("title" in item and "payload" in item):
-                self.problem(where, "a text quick reply needs a title and a payload")
+            if content_type == "text":
+                for key, why, fix in _QUICK_REPLY_KEYS:
+                    if key not in item:
+                        self.missing(f"{where}.{key}", why=why, fix=fix)
             replies.append(
                 QuickReplySpec(
                     content_type=content_type,
@@ -232,9 +251,9 @@ class _Compiler(ProblemCollector):
         buttons = []
         for number, item in enumerate(items):
             where = f"{path}.{number}"
-            needs = "url" if item["type"] == "web_url" else "payload"
+            needs, why, fix = _BUTTON_KEYS[item["type"]]
             if needs not in item:
-                self.problem(where, f"a {item['type']} button needs a `{needs}`")
+                self.missing(f"{where}.{needs}", why=why, fix=fix)
             buttons.append(
                 ButtonSpec(
                     type=item["type"],

@@ -122,6 +122,10 @@ class ProblemCollector:
     def problem(self, path: str, message: str) -> None:
         self.problems.append(Problem(file=self.file, path=path, message=message))
 
+    def missing(self, path: str, *, why: str, fix: str) -> None:
+        """A required key that is absent, at its own path (`missing_key`)."""
+        self.problems.append(missing_key(self.file, path, why=why, fix=fix))
+
 
 def problems_to_json(problems: Sequence[Problem]) -> str:
     """The `--json` output of `runtime validate`: a list CI pipelines can read."""

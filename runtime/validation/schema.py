@@ -2,7 +2,8 @@
 
 The schema files are plain Cerberus rules written as JSON5 with two conventions of ours (see
 the header of `schemas/config.json5`): named rule sets in `definitions`, merged with
-`$extends`, and a `meta` mapping (`description`, `secret`, `hint`) that Cerberus ignores.
+`$extends`, and a `meta` mapping (`description`, `secret`, `hint`, `required`) that Cerberus
+ignores.
 """
 
 from __future__ import annotations
@@ -200,8 +201,23 @@ def _problem_for(error: Any, schema: Rules, file: str, hidden: frozenset[str]) -
         secret = bool(meta.get("secret")) or (
             isinstance(error.value, str) and any(value in error.value for value in hidden)
         )
-        message = _message(error, meta, secret=secret)
+        if error.code == cerberus.errors.REQUIRED_FIELD.code:
+            message = _required_message(str(path[-1]), rules if isinstance(rules, dict) else {})
+        else:
+            message = _message(error, meta, secret=secret)
     return Problem(file=file, path=key_path(path), message=message)
+
+
+def _required_message(key: str, rules: Rules) -> str:
+    """`is required: ...` and how to add it: the schema's `meta.required` sentence, else the
+    key and the kind of value it takes."""
+    how = rules.get("meta", {}).get("required")
+    if how:
+        return f"is required: {how}"
+    kinds = rules.get("type")
+    names = [kinds] if isinstance(kinds, str) else list(kinds or [])
+    shown = " or ".join(_TYPE_NAMES.get(str(name), str(name)) for name in names)
+    return f"is required: add `{key}`" + (f" ({shown})" if shown else "")
 
 
 def _message(error: Any, meta: Mapping[str, Any], *, secret: bool) -> str:
@@ -209,8 +225,6 @@ def _message(error: Any, meta: Mapping[str, Any], *, secret: bool) -> str:
     code = error.code
     value = error.value
     shown = _shown(value, secret=secret)
-    if code == cerberus.errors.REQUIRED_FIELD.code:
-        return "is required"
     if code == cerberus.errors.BAD_TYPE.code:
         expected = error.constraint if isinstance(error.constraint, list) else [error.constraint]
         names = " or ".join(_TYPE_NAMES.get(str(name), str(name)) for name in expected)

@@ -169,7 +169,8 @@ INVALID = [
     ),
     pytest.param(
         "{ server: { port: 8080 } }",
-        "channels: is required",
+        "channels: is required: add channels: { messenger: { pageAccessToken, appSecret, "
+        "verifyToken } } (the smallest config is in the README)",
         id="no-channels",
     ),
     pytest.param(
@@ -198,7 +199,10 @@ def test_each_mistake_names_its_key_path(
 
 def test_channels_must_hold_messenger(write_config: WriteConfig) -> None:
     path = write_config("{ channels: {} }")
-    assert f"{path}: channels.messenger: is required" in lines_of(path)
+    assert lines_of(path) == [
+        f"{path}: channels.messenger: is required: add messenger: {{ pageAccessToken, appSecret, "
+        "verifyToken } (the smallest config is in the README)"
+    ]
 
 
 def test_every_mistake_of_a_file_is_reported_at_once(write_config: WriteConfig) -> None:

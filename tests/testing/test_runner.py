@@ -117,7 +117,7 @@ def test_an_invalid_test_file_exits_2_with_every_problem_as_file_key_path_messag
         f"{path}: tests.0.turns.1.attach: unknown value 'photo'; expected one of image, video, "
         "audio, file, location, fallback",
         f"{path}: tests.0.turns.2.expct: unknown key; did you mean `expect`?",
-        f"{path}: tests.0.turns.2.expect: is required",
+        f"{path}: tests.0.turns.2.expect: is required: add `expect` (a list)",
         f"{path}: tests.0.turns.2.url: is only used with `attach`",
         f"{path}: tests.0.turns.3.expect.0: {one_kind}; has none",
         f"{path}: tests.0.turns.3.expect.1: {one_kind}; has text, cards",

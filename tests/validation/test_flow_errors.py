@@ -30,7 +30,8 @@ STEP_ERRORS = {
     ),
     "ask without save_as": (
         '{ ask: "Your name?" }',
-        f"{STEP}.save_as: is required with `ask`: the variable the answer goes in",
+        f"{STEP}.save_as: is required: an `ask` keeps the answer in a variable;"
+        ' add save_as: "email" (the answer is then vars.email)',
     ),
     "save_as on a text step": (
         '{ text: "Hi", save_as: "name" }',
@@ -61,15 +62,28 @@ STEP_ERRORS = {
     ),
     "web_url button without url": (
         '{ buttons: { text: "See", buttons: [{ type: "web_url", title: "Open" }] } }',
-        f"{STEP}.buttons.buttons.0: a web_url button needs a `url`",
+        f"{STEP}.buttons.buttons.0.url: is required: a web_url button opens it;"
+        ' add url: "https://example.com"',
     ),
     "postback button without payload": (
         '{ cards: [{ title: "Kit", buttons: [{ type: "postback", title: "Buy" }] }] }',
-        f"{STEP}.cards.0.buttons.0: a postback button needs a `payload`",
+        f"{STEP}.cards.0.buttons.0.payload: is required: a postback button sends it back"
+        ' when tapped; add payload: "BUY"',
     ),
     "text quick reply without payload": (
         '{ text: "Hi", quick_replies: [{ title: "Yes" }] }',
-        f"{STEP}.quick_replies.0: a text quick reply needs a title and a payload",
+        f"{STEP}.quick_replies.0.payload: is required: a text quick reply sends it back when"
+        ' tapped; add payload: "YES"',
+    ),
+    "text quick reply without title": (
+        '{ text: "Hi", quick_replies: [{ payload: "YES" }] }',
+        f"{STEP}.quick_replies.0.title: is required: a text quick reply shows it on its"
+        ' button; add title: "Yes"',
+    ),
+    "phone_number button without payload": (
+        '{ buttons: { text: "Call", buttons: [{ type: "phone_number", title: "Call us" }] } }',
+        f"{STEP}.buttons.buttons.0.payload: is required: a phone_number button calls the"
+        ' number in it; add payload: "+15105551234"',
     ),
     "quick replies on a goto": (
         '{ goto: "main", quick_replies: [{ title: "Yes", payload: "GO" }] }',
@@ -209,8 +223,8 @@ def test_every_error_of_every_file_is_reported_at_once(bot: BotFolder) -> None:
         "flows/a.json5: flows.broken.steps.0.txt: unknown key; did you mean `text`?",
         "flows/a.json5: flows.broken.steps.1.quick_replies.0.title: is 21 characters; Messenger"
         " allows at most 20",
-        "flows/b.json5: flows.main.steps.0.save_as: is required with `ask`: the variable the"
-        " answer goes in",
+        "flows/b.json5: flows.main.steps.0.save_as: is required: an `ask` keeps the answer in a"
+        ' variable; add save_as: "email" (the answer is then vars.email)',
         "flows/b.json5: flows.main.triggers.0.regex: regex does not compile: missing ),"
         " unterminated subpattern at position 0",
         "flows/b.json5: flows.main.steps.1.goto: no flow is named 'brokn'; did you mean 'broken'?",
@@ -221,7 +235,8 @@ def test_a_file_without_flows_says_what_is_missing(bot: BotFolder) -> None:
     bot.flow('{ flow: { main: { steps: [{ text: "Hi" }] } } }')
     assert bot.errors() == [
         f"{FILE}: flow: unknown key; did you mean `flows`?",
-        f"{FILE}: flows: is required",
+        f"{FILE}: flows: is required: add flows: {{ welcome: {{ triggers: [...], steps: [...] }} }}"
+        " around the flows of this file",
     ]
 
 
@@ -305,7 +320,8 @@ def test_runtime_validate_exits_1_and_prints_one_line_per_error(bot: BotFolder) 
     )
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
-        f"{STEP}.quick_replies.0: a text quick reply needs a title and a payload",
+        f"{STEP}.quick_replies.0.payload: is required: a text quick reply sends it back when"
+        ' tapped; add payload: "YES"',
         f"{FILE}: flows.main.steps.1.goto: no flow is named 'mian'; did you mean 'main'?",
     ]
     assert result.stdout == ""
