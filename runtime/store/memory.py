@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple, TypeVar
@@ -50,6 +51,8 @@ class _State:
     inbox: dict[int, InboundEvent] = field(default_factory=dict)
     inbox_leases: dict[int, _Lease] = field(default_factory=dict)
     session_keys: dict[int, str | None] = field(default_factory=dict)  # by inbox id
+    # rows each sender has in the inbox and the outbox: what holds their new event back
+    waiting: Counter[Sender] = field(default_factory=Counter)
     outbox: dict[int, OutboundMessage] = field(default_factory=dict)
     outbox_leases: dict[int, _Lease] = field(default_factory=dict)
     dead_letters: dict[int, DeadLetter] = field(default_factory=dict)
@@ -232,9 +235,8 @@ class MemoryStore:
         accepted = Accepted(ids=[])
         for event in first_sightings(events, new):
             sender = (event.account_id, event.psid)
-            waiting = _waiting(state.inbox.values(), sender) or _waiting(
-                state.outbox.values(), sender
-            )
+            waiting = state.waiting[sender] > 0
+            state.waiting[sender] += 1
             event_id = state.next_inbox_id()
             state.inbox[event_id] = InboundEvent(
                 id=event_id,
@@ -318,7 +320,7 @@ class MemoryStore:
     async def complete_outbound(self, *message_ids: int) -> None:
         state = await self._open_state("complete outbound messages")
         for message_id in message_ids:
-            _forget(state.outbox, state.outbox_leases, message_id)
+            _forget_outbound(state, message_id)
 
     async def retry_outbound(self, message_id: int, *, at: float, error: str) -> None:
         state = await self._open_state("schedule an outbound retry")
@@ -337,7 +339,7 @@ class MemoryStore:
         message = state.outbox.get(message_id)
         if message is None:
             return
-        _forget(state.outbox, state.outbox_leases, message_id)
+        _forget_outbound(state, message_id)
         # the failed attempt that makes it a dead letter counts as one of its attempts
         state.dead_letters[message_id] = DeadLetter(
             id=message_id,
@@ -454,10 +456,6 @@ def _free_heads(rows: Mapping[int, Row], leases: Mapping[int, _Lease], now: floa
     return [row for sender, row in heads.items() if sender not in busy]
 
 
-def _waiting(rows: Iterable[InboundEvent | OutboundMessage], sender: Sender) -> bool:
-    return any((row.account_id, row.psid) == sender for row in rows)
-
-
 def _with_session(state: _State, event: InboundEvent) -> InboundEvent:
     """The event with its sender's session as it is now (read with the claim)."""
     key = state.session_keys.get(event.id)
@@ -493,13 +491,30 @@ def _enqueue(state: _State, messages: Iterable[NewOutbound], now: float) -> list
             next_attempt_at=now,
             last_error=None,
         )
+        state.waiting[(message.account_id, message.psid)] += 1
         ids.append(message_id)
     return ids
 
 
 def _forget_inbound(state: _State, event_id: int) -> None:
+    event = state.inbox.get(event_id)
+    if event is not None:
+        _not_waiting(state, (event.account_id, event.psid))
     _forget(state.inbox, state.inbox_leases, event_id)
     state.session_keys.pop(event_id, None)
+
+
+def _forget_outbound(state: _State, message_id: int) -> None:
+    message = state.outbox.get(message_id)
+    if message is not None:
+        _not_waiting(state, (message.account_id, message.psid))
+    _forget(state.outbox, state.outbox_leases, message_id)
+
+
+def _not_waiting(state: _State, sender: Sender) -> None:
+    state.waiting[sender] -= 1
+    if state.waiting[sender] <= 0:
+        del state.waiting[sender]
 
 
 def _forget(rows: dict[int, Row], leases: dict[int, _Lease], row_id: int) -> None:
