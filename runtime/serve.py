@@ -6,10 +6,12 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import queue
 import signal
 import threading
 import time
 from functools import partial
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,9 @@ from sanic.worker.loader import AppLoader
 from runtime.server import create_app
 
 logger = logging.getLogger("runtime.server")
+
+STARTING_POLL = 0.05  # seconds between looks at a worker that is owed a SIGHUP and starting
+STARTING_PATIENCE = 60.0  # seconds after which a worker that never came up is not owed it
 
 
 def serve(
@@ -51,53 +56,77 @@ def serve(
         Sanic.serve_single(primary=app)
     else:
         # `kill -HUP <this process>` reaches the workers, each of which reloads itself
-        signal.signal(signal.SIGHUP, partial(_forward_to_ready_workers, app))
+        SighupForwarder(app).install()
         Sanic.serve(primary=app, app_loader=loader)
 
 
-def _forward_to_ready_workers(app: Sanic[Any, Any], signum: int, _frame: object) -> None:
-    """Pass a SIGHUP on to every server worker: now to those that are up, later to the rest.
+class SighupForwarder:
+    """Passes each SIGHUP the main process gets on to every server worker, from a thread.
 
-    A worker still starting has no handler yet (a SIGHUP would kill it), but it may already
-    have read the files the SIGHUP is about: it gets the signal once it is up. Other
-    children (Sanic's state manager) die of a SIGHUP, so they never get it.
+    The signal handler only queues the signal: Python runs a handler in the main thread
+    between two bytecodes, and Sanic's main thread is often in the middle of a call to its
+    state manager (`worker_state`, a multiprocessing proxy: one connection per thread, a
+    request, then its reply). A handler that asked that proxy which workers are up sent its
+    request inside one of Sanic's and read Sanic's reply; Sanic read the handler's. Its
+    monitor loop died of it, shut the listening socket down, and every new connection was
+    refused while both workers lived on. The forwarding thread has a connection of its own.
+
+    A burst of SIGHUPs is one forward: each worker then reloads the files as they are after
+    the last one. A worker still starting has no handler yet (a SIGHUP would kill it), but it
+    may already have read the files the SIGHUP is about: it is owed the signal and gets it
+    once Sanic records it as up. Other children (Sanic's state manager) die of a SIGHUP, so
+    they never get it.
     """
-    ready = _ready_worker_names(app)
-    starting = []
-    for child in multiprocessing.active_children():
-        if not child.name.startswith("Sanic-Server-") or child.pid is None:
-            continue
-        if ready is None or child.name in ready:
-            _signal(child.pid, signum)
-        else:
-            starting.append(child)
-    if starting:
-        threading.Thread(
-            target=_forward_once_ready,
-            args=(app, starting, signum),
-            name="sighup-forwarder",
-            daemon=True,
-        ).start()
 
+    def __init__(self, app: Sanic[Any, Any]) -> None:
+        self._app = app
+        self._signals: queue.SimpleQueue[int] = queue.SimpleQueue()
+        self._owed: dict[int, BaseProcess] = {}  # by pid: workers the SIGHUP has not reached
+        self._owed_since = 0.0
 
-def _forward_once_ready(
-    app: Sanic[Any, Any], workers: list[multiprocessing.process.BaseProcess], signum: int
-) -> None:
-    """Send `signum` to each of `workers` once Sanic records it as up (or give up on it once
-    it is gone, or after a minute)."""
-    deadline = time.monotonic() + 60.0
-    waiting = list(workers)
-    while waiting and time.monotonic() < deadline:
-        ready = _ready_worker_names(app) or set()
-        for worker in list(waiting):
+    def install(self) -> None:
+        threading.Thread(target=self._run, name="sighup-forwarder", daemon=True).start()
+        signal.signal(signal.SIGHUP, self._on_signal)
+
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        # SimpleQueue.put is reentrant: safe wherever the main thread was interrupted
+        self._signals.put(signum)
+
+    def _run(self) -> None:
+        while True:
+            try:
+                self._signals.get(timeout=STARTING_POLL if self._owed else None)
+            except queue.Empty:
+                pass  # time to look at the workers still starting again
+            else:
+                while not self._signals.empty():
+                    self._signals.get_nowait()
+                self._owed = {
+                    child.pid: child
+                    for child in multiprocessing.active_children()
+                    if child.name.startswith("Sanic-Server-") and child.pid is not None
+                }
+                self._owed_since = time.monotonic()
+            try:
+                self._deliver()
+            except Exception:  # the thread must outlive anything, or SIGHUP stops working
+                logger.exception("SIGHUP not passed on to the workers")
+                self._owed = {}
+
+    def _deliver(self) -> None:
+        """Signal every owed worker that is up; forget those that have ended, and those
+        still not up after STARTING_PATIENCE."""
+        ready = _ready_worker_names(self._app)
+        patience_over = time.monotonic() - self._owed_since > STARTING_PATIENCE
+        for pid, worker in list(self._owed.items()):
             if not worker.is_alive():
-                waiting.remove(worker)
-            elif worker.name in ready and worker.pid is not None:
-                _signal(worker.pid, signum)
-                waiting.remove(worker)
-        time.sleep(0.05)
-    for worker in waiting:
-        logger.warning("worker %s never came up: it did not get the SIGHUP", worker.name)
+                del self._owed[pid]
+            elif ready is None or worker.name in ready:
+                _signal(pid, signal.SIGHUP)
+                del self._owed[pid]
+            elif patience_over:
+                logger.warning("worker %s never came up: it did not get the SIGHUP", worker.name)
+                del self._owed[pid]
 
 
 def _signal(pid: int, signum: int) -> None:
@@ -106,7 +135,10 @@ def _signal(pid: int, signum: int) -> None:
 
 
 def _ready_worker_names(app: Sanic[Any, Any]) -> set[str] | None:
-    """The workers Sanic's manager records as acknowledged (serving); None if unknown."""
+    """The workers Sanic's manager records as acknowledged (serving); None if unknown.
+
+    Never call it from the main thread: Sanic's own calls to the same proxy run there.
+    """
     manager = getattr(app, "_manager", None)  # Sanic's own record of its processes
     if manager is None:
         return None
