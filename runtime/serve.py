@@ -56,20 +56,27 @@ def serve(
         Sanic.serve_single(primary=app)
     else:
         # `kill -HUP <this process>` reaches the workers, each of which reloads itself
-        SighupForwarder(app).install()
+        signals = MainProcessSignals(app)
+        signals.install()
+        # Sanic's manager sets its SIGTERM/SIGINT handlers when it is made, just before this
+        app.register_listener(signals.take_over_shutdown, "main_process_ready")
         Sanic.serve(primary=app, app_loader=loader)
 
 
-class SighupForwarder:
-    """Passes each SIGHUP the main process gets on to every server worker, from a thread.
+class MainProcessSignals:
+    """The main process's signals, acted on from a thread: SIGHUP is passed on to every
+    server worker; SIGTERM and SIGINT shut Sanic's manager down.
 
-    The signal handler only queues the signal: Python runs a handler in the main thread
+    The signal handlers only queue the signal: Python runs a handler in the main thread
     between two bytecodes, and Sanic's main thread is often in the middle of a call to its
     state manager (`worker_state`, a multiprocessing proxy: one connection per thread, a
     request, then its reply). A handler that asked that proxy which workers are up sent its
     request inside one of Sanic's and read Sanic's reply; Sanic read the handler's. Its
     monitor loop died of it, shut the listening socket down, and every new connection was
-    refused while both workers lived on. The forwarding thread has a connection of its own.
+    refused while both workers lived on. The thread has a connection of its own. Sanic's own
+    SIGTERM handler has the same flaw (it records the workers' new state through that proxy,
+    and a stop now and then ended in a traceback and exit 1: sanic-org/sanic#3145), so its
+    handlers are replaced too, and the thread calls the manager's.
 
     A burst of SIGHUPs is one forward: each worker then reloads the files as they are after
     the last one. A worker still starting has no handler yet (a SIGHUP would kill it), but it
@@ -85,8 +92,13 @@ class SighupForwarder:
         self._owed_since = 0.0
 
     def install(self) -> None:
-        threading.Thread(target=self._run, name="sighup-forwarder", daemon=True).start()
+        threading.Thread(target=self._run, name="main-process-signals", daemon=True).start()
         signal.signal(signal.SIGHUP, self._on_signal)
+
+    def take_over_shutdown(self, _app: Sanic[Any, Any]) -> None:
+        """Queue SIGTERM and SIGINT too, in place of the handlers Sanic's manager set."""
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._on_signal)
 
     def _on_signal(self, signum: int, _frame: object) -> None:
         # SimpleQueue.put is reentrant: safe wherever the main thread was interrupted
@@ -94,24 +106,46 @@ class SighupForwarder:
 
     def _run(self) -> None:
         while True:
-            try:
-                self._signals.get(timeout=STARTING_POLL if self._owed else None)
-            except queue.Empty:
-                pass  # time to look at the workers still starting again
-            else:
-                while not self._signals.empty():
-                    self._signals.get_nowait()
-                self._owed = {
-                    child.pid: child
-                    for child in multiprocessing.active_children()
-                    if child.name.startswith("Sanic-Server-") and child.pid is not None
-                }
-                self._owed_since = time.monotonic()
+            for signum in dict.fromkeys(self._next_signals()):  # a burst of one is one
+                if signum == signal.SIGHUP:
+                    self._owe_sighup()
+                else:
+                    self._shut_down(signum)
             try:
                 self._deliver()
             except Exception:  # the thread must outlive anything, or SIGHUP stops working
                 logger.exception("SIGHUP not passed on to the workers")
                 self._owed = {}
+
+    def _next_signals(self) -> list[int]:
+        """The signals received since the last look: waits for one, or STARTING_POLL at
+        most while a worker starting is owed a SIGHUP."""
+        try:
+            received = [self._signals.get(timeout=STARTING_POLL if self._owed else None)]
+        except queue.Empty:
+            return []
+        while not self._signals.empty():
+            received.append(self._signals.get_nowait())
+        return received
+
+    def _owe_sighup(self) -> None:
+        """Every server worker is owed the SIGHUP now."""
+        self._owed = {
+            child.pid: child
+            for child in multiprocessing.active_children()
+            if child.name.startswith("Sanic-Server-") and child.pid is not None
+        }
+        self._owed_since = time.monotonic()
+
+    def _shut_down(self, signum: int) -> None:
+        """What Sanic's manager does on SIGTERM or SIGINT (a second one kills the workers)."""
+        manager = getattr(self._app, "_manager", None)
+        try:
+            manager.shutdown_signal(signum, None)  # type: ignore[union-attr]
+        except Exception:  # its shape changed: the default action, which ends this process
+            logger.exception("Sanic's manager did not take signal %d; exiting", signum)
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
 
     def _deliver(self) -> None:
         """Signal every owed worker that is up; forget those that have ended, and those

@@ -73,6 +73,7 @@ class Runtime:
     worker: InboxWorker | None = None
     leases: LeaseKeeper | None = None
     reloader: Reloader | None = None
+    sighup_before: Any = None  # what SIGHUP did before this app took it over
 
     def swap(self, bot: Bot) -> None:
         """The reload: one reference; a turn in flight keeps the Bot it started with."""
@@ -167,7 +168,7 @@ async def _start(app: Sanic[Any, Any]) -> None:
     state.leases.start()
     state.reloader = Reloader(state.builder, current=lambda: state.bot, swap=state.swap)
     state.reloader.start(watch=state.reload)
-    _on_sighup(state.reloader.request)
+    state.sighup_before = _take_sighup(state.reloader.request)
     for account in bot.accounts.values():
         unsigned = account.app_secret is None
         logger.log(
@@ -200,7 +201,7 @@ def freeze_long_lived() -> None:
 async def _stop(app: Sanic[Any, Any]) -> None:
     state = runtime_of(app)
     if state.reloader is not None:
-        _on_sighup(None)
+        _give_back_sighup(state.sighup_before)
         await state.reloader.stop()
     # stop taking events, let those in hand finish, let the senders drain, then give back
     # every lease still held: another worker (or the next start) takes it over at once
@@ -223,14 +224,24 @@ async def _stop(app: Sanic[Any, Any]) -> None:
         await state.store.close()
 
 
-def _on_sighup(handler: Callable[[], None] | None) -> None:
-    """`kill -HUP` reloads; where the loop cannot take signals (not the main thread), skip."""
-    loop = asyncio.get_running_loop()
+def _take_sighup(handler: Callable[[], None]) -> Any:
+    """`kill -HUP` calls `handler`; returns what SIGHUP did before, for `_give_back_sighup`.
+
+    Where the loop cannot take signals (not the main thread), nothing changes.
+    """
+    before = signal.getsignal(signal.SIGHUP)
     with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-        if handler is None:
-            loop.remove_signal_handler(signal.SIGHUP)
-        else:
-            loop.add_signal_handler(signal.SIGHUP, handler)
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, handler)
+    return before
+
+
+def _give_back_sighup(before: Any) -> None:
+    """SIGHUP does again what it did before the server started (`runtime serve` ignores
+    it): asyncio alone would restore the default action, and a SIGHUP would then end the
+    process while it finishes its events and drains its senders."""
+    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+        if asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP):
+            signal.signal(signal.SIGHUP, signal.SIG_DFL if before is None else before)
 
 
 def _accounts_for(bot: Bot, account_id: str | None) -> list[Account] | None:

@@ -9,8 +9,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.fakes.graph_api import FakeGraphAPI
 from tests.fakes.processes import Server, serve_command
-from tests.messenger.conftest import single_page, write_bot
+from tests.fakes.webhooks import encode, signed_headers, text
+from tests.messenger.conftest import APP_SECRET, single_page, write_bot
 from tests.reload.test_hot_reload import flows
 
 # SIGHUPs sent to `runtime serve --workers 2`, a fresh /healthz request after each burst
@@ -127,3 +129,29 @@ def test_sighups_to_the_main_process_refuse_no_connection(tmp_path: Path, start)
     assert server.process.poll() is None
     assert server.stop() == 0
     assert "Experienced exception" not in server.log.read_text()  # Sanic's monitor loop died
+
+
+def test_a_sighup_while_the_server_drains_ends_nothing(
+    tmp_path: Path, graph: FakeGraphAPI, start
+) -> None:
+    """SIGTERM, then a SIGHUP while the reply in flight is still being sent: the server
+    finishes sending it and exits 0 (asyncio used to give SIGHUP its default action back
+    when the server stopped reloading, and the SIGHUP ended the process mid-drain)."""
+    config = write_bot(tmp_path, single_page(senderActions="false"), flows=flows())
+    server = start(*serve_command(config))
+    server.wait_ready()
+    graph.reply_next(delay=3.0)  # the reply stays in flight while the server stops
+    raw = encode(text("hi"))
+    answer = httpx.post(
+        server.url + "/webhook/messenger", content=raw, headers=signed_headers(raw, APP_SECRET)
+    )
+    assert answer.status_code == 200
+    deadline = time.monotonic() + 10
+    while not graph.attempts():  # the reply has reached the (slow) Graph API
+        assert time.monotonic() < deadline, server.log.read_text()
+        time.sleep(0.02)
+    server.process.send_signal(signal.SIGTERM)
+    time.sleep(0.5)  # the server has begun to stop: it drains its senders for up to 5 s
+    server.process.send_signal(signal.SIGHUP)
+    assert server.stop() == 0, server.log.read_text()
+    assert [message.text for message in graph.messages()] == ["Hello v1"]
