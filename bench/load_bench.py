@@ -18,7 +18,9 @@ import dataclasses
 import json
 import math
 import os
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -109,7 +111,30 @@ def main_cases(args: argparse.Namespace) -> list[tuple[System, Load]]:
         cases.append((System(kind="bottender", bottender_dir=args.bottender), load(1)))
     if args.only is not None:
         cases = [case for case in cases if case[0].label in args.only]
+    if args.baseline_source is not None:  # each project case twice: this code, then the old
+        cases = [
+            twin
+            for system, load in cases
+            for twin in (
+                [(system, load)]
+                + ([(baseline(system, args), load)] if system.kind == "project" else [])
+            )
+        ]
     return cases
+
+
+def baseline(system: System, args: argparse.Namespace) -> System:
+    return dataclasses.replace(system, source=args.baseline_source, source_label=args.baseline[:12])
+
+
+def extract_commit(commit: str, folder: Path) -> Path:
+    """The project's files at `commit` (`git archive`), in `folder`; its root."""
+    root = Path(__file__).resolve().parents[1]
+    archive = subprocess.run(
+        ["git", "-C", str(root), "archive", commit], capture_output=True, check=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    return folder
 
 
 def scaling_cases(args: argparse.Namespace) -> list[tuple[str, System, Load]]:
@@ -243,6 +268,16 @@ def verdicts(
             f"{workers} worker(s): e2e p99 against the reference's, each repetition: {shown}"
             " (<= 2x in every one)",
         )
+        for label, runs in results.items():
+            if label.startswith(f"project {workers}w @"):
+                old = [
+                    ratio(mine.e2e_p99_ms, theirs.e2e_p99_ms)
+                    for mine, theirs in zip(runs, results[f"reference {workers}w"], strict=True)
+                ]
+                out.append(
+                    f"- (for comparison) {label}: e2e p99 against the reference's, each "
+                    f"repetition: {', '.join(f'{times:.2f}x' for times in old)}"
+                )
     lost = sum(f.lost for f in summary.values()) + sum(f.lost for f in scaling.values())
     line(lost == 0, f"replies lost over every run: {lost} (target 0)")
     for small, large in (
@@ -301,6 +336,12 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--json", type=Path, default=None, help="also write every figure here")
     parser.add_argument(
+        "--baseline",
+        default=None,
+        metavar="COMMIT",
+        help="also run each project case on the code of COMMIT, in the same run",
+    )
+    parser.add_argument(
         "--only",
         nargs="+",
         default=None,
@@ -319,6 +360,14 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="load-bench-baseline-") as folder:
+        args.baseline_source = (
+            extract_commit(args.baseline, Path(folder)) if args.baseline else None
+        )
+        run(args, started)
+
+
+def run(args: argparse.Namespace, started: float) -> None:
 
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
@@ -358,6 +407,13 @@ def main() -> None:
         ]
         if groups:
             print(comparison_table(groups, ("project", "reference")) + "\n")
+        olds = [
+            (f"{label.split(' @')[0]}", summary[label.split(" @")[0]], summary[label])
+            for label in summary
+            if " @" in label and label.split(" @")[0] in summary
+        ]
+        if olds:
+            print(comparison_table(olds, ("project", f"@{args.baseline[:12]}")) + "\n")
         extras = [
             (title, summary[label])
             for title, label in (

@@ -43,6 +43,9 @@ class System:
     workers: int = 1
     project: Project = Project()
     bottender_dir: Path | None = None
+    # the project's code from another commit (a `git archive` of it), to compare in one run
+    source: Path | None = None
+    source_label: str = ""
 
     @property
     def label(self) -> str:
@@ -51,6 +54,8 @@ class System:
             text += f" {self.project.state}"
         if self.kind == "project" and not self.project.sender_actions:
             text += " no-actions"
+        if self.source is not None:
+            text += f" @{self.source_label}"
         return text
 
     @property
@@ -76,7 +81,10 @@ def launch(system: System, folder: Path, *, port: int, graph_base: str) -> Launc
         config = write_project(folder, system.project)
         command = [sys.executable, "-m", "runtime", "serve", "-c", str(config)]
         command += ["--port", str(port), "--workers", str(system.workers)]
-        return Launch(command, {"MESSENGER_GRAPH_API_BASE": graph_base}, None)
+        env = {"MESSENGER_GRAPH_API_BASE": graph_base}
+        if system.source is not None:  # `-m` looks in the working directory first
+            env["PYTHONPATH"] = str(system.source)
+        return Launch(command, env, system.source)
     if system.kind == "reference":
         command = [sys.executable, str(BENCH / "reference_app.py"), "--port", str(port)]
         command += ["--graph-base", graph_base, "--secret", SECRET]
