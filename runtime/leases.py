@@ -21,12 +21,20 @@ from collections.abc import Callable, Collection
 from typing import Final, Protocol
 
 from runtime.errors import StoreError
-from runtime.store.base import Store
+from runtime.store.base import Lease, Store
 
 logger = logging.getLogger("runtime.leases")
 
 LEASE_SECONDS: Final = 120.0  # how long a claimed event or reply is one worker's alone
 RENEWALS_PER_LEASE: Final = 4  # renew this often within a lease: three renewals may fail
+
+
+def lease_from_now(
+    worker_id: str, seconds: float = LEASE_SECONDS, *, clock: Callable[[], float] = time.time
+) -> Lease:
+    """The lease `worker_id` takes on what a store call claims for it now."""
+    now = clock()
+    return Lease(worker_id, now, now + seconds)
 
 
 class LeaseHolder(Protocol):

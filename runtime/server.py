@@ -29,7 +29,7 @@ from runtime.build import BotBuilder
 from runtime.config.load import default_config_path
 from runtime.config.model import Account
 from runtime.errors import StoreError, WebhookError
-from runtime.leases import LEASE_SECONDS, LeaseKeeper
+from runtime.leases import LEASE_SECONDS, LeaseKeeper, lease_from_now
 from runtime.logs import setup_logging
 from runtime.messenger.send import SendClient
 from runtime.messenger.sender import RetryPolicy, SenderPool
@@ -147,7 +147,9 @@ async def _start(app: Sanic[Any, Any]) -> None:
         state.store,
         lambda: runtime_of(app).bot.accounts,
         retry=state.retry,
-        on_settled=lambda: state.worker.wake() if state.worker is not None else None,
+        # a person's replies have left: the store leased their next event for this worker
+        next_lease=partial(lease_from_now, state.worker_id, state.lease),
+        on_settled=lambda events: state.worker.hand(events) if state.worker is not None else None,
     )
     state.sender.start()
     state.worker = InboxWorker(

@@ -30,7 +30,7 @@ from runtime.dialog.engine import run_turn
 from runtime.dialog.messages import OutMessage, TextMessage
 from runtime.envelope import Envelope
 from runtime.errors import StoreError
-from runtime.leases import LEASE_SECONDS
+from runtime.leases import LEASE_SECONDS, lease_from_now
 from runtime.messenger.payloads import SenderAction, message_request, sender_action_request
 from runtime.messenger.sender import SenderPool, SendJob
 from runtime.session import Session
@@ -39,6 +39,7 @@ from runtime.store.base import Accepted, InboundEvent, Lease, NewInbound, NewOut
 logger = logging.getLogger("runtime.worker")
 
 POLL_SECONDS = 1.0  # how often to look for work nobody woke us up for (other processes)
+POLL_SLACK = 0.01
 CAPACITY = 64  # events processed at once; more wait in memory, their leases renewed
 
 
@@ -89,10 +90,7 @@ class InboxWorker:
         """
         accepting = asyncio.ensure_future(
             self._store.accept_inbound(
-                events,
-                now=now,
-                dedupe_ttl=dedupe_ttl,
-                lease=Lease(self._worker_id, now + self._lease),
+                events, now=now, dedupe_ttl=dedupe_ttl, lease=self.next_lease()
             )
         )
         accepting.add_done_callback(self._take_over)
@@ -100,15 +98,22 @@ class InboxWorker:
 
     def _take_over(self, accepting: asyncio.Future[Accepted]) -> None:
         if not accepting.cancelled() and accepting.exception() is None:
-            self._hand(accepting.result().claimed)
+            self.hand(accepting.result().claimed)
 
-    def _hand(self, events: Sequence[InboundEvent]) -> None:
+    def hand(self, events: Sequence[InboundEvent]) -> None:
+        """Events the store has leased by `next_lease()`: process them (at once, as far as
+        CAPACITY allows; the loop starts the rest as running ones end)."""
         if events:
             self._waiting.extend(events)
-            self._ready.set()
+            if not self._stopping.is_set():
+                self._start_waiting()
+
+    def next_lease(self) -> Lease:
+        """This worker's lease on what a store call claims for it now."""
+        return lease_from_now(self._worker_id, self._lease, clock=self._clock)
 
     def wake(self) -> None:
-        """Some events may be free to claim now (a person's replies have left)."""
+        """Some events may be free to claim now: look in the store."""
         self._claim_wanted = True
         self._ready.set()
 
@@ -148,21 +153,26 @@ class InboxWorker:
             await asyncio.gather(*late, return_exceptions=True)
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
         while not self._stopping.is_set():
             self._ready.clear()
-            now = self._clock()
-            if now >= self._next_poll:
-                self._next_poll = now + POLL_SECONDS
+            self._start_waiting()  # what was handed over starts before any store call
+            # the poll runs on the loop's clock, as the timer that wakes the loop for it; a
+            # timer may fire a hair early, hence the slack
+            if loop.time() >= self._next_poll - POLL_SLACK:
+                self._next_poll = loop.time() + POLL_SECONDS
+                loop.call_at(self._next_poll, self._ready.set)
                 self._claim_wanted = True
                 await self._store_call(self._resend_orphaned_replies())
             if self._claim_wanted:
                 self._claim_wanted = False
                 await self._store_call(self._claim())
-            while self._waiting and len(self._running) < self._capacity:
-                self._start(self._waiting.popleft())
-            if not self._ready.is_set():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._ready.wait(), max(self._next_poll - now, 0))
+            self._start_waiting()
+            await self._ready.wait()
+
+    def _start_waiting(self) -> None:
+        while self._waiting and len(self._running) < self._capacity:
+            self._start(self._waiting.popleft())
 
     async def _store_call(self, call: Awaitable[None]) -> None:
         try:
@@ -173,7 +183,7 @@ class InboxWorker:
     async def _claim(self) -> None:
         room = self._capacity - len(self._running) - len(self._waiting)
         if room > 0:
-            self._hand(
+            self.hand(
                 await self._store.claim_inbound(
                     self._worker_id, now=self._clock(), lease=self._lease, limit=room
                 )

@@ -32,7 +32,7 @@ from runtime.errors import GraphAPIError, GraphUnavailableError, StoreError
 from runtime.messenger.batch import MAX_CALLS, BatchCall, CallOutcome
 from runtime.messenger.payloads import SenderAction, sender_action_request
 from runtime.messenger.send import SendClient
-from runtime.store.base import Store
+from runtime.store.base import InboundEvent, Lease, Store
 
 logger = logging.getLogger("runtime.send")
 
@@ -77,13 +77,17 @@ class SenderPool:
         shards: int = DEFAULT_SHARDS,
         retry: RetryPolicy | None = None,
         clock: Callable[[], float] = time.time,
-        on_settled: Callable[[], None] | None = None,
+        next_lease: Callable[[], Lease] | None = None,
+        on_settled: Callable[[list[InboundEvent]], None] | None = None,
     ) -> None:
-        """`on_settled` is called each time a reply leaves the outbox (sent or dead-lettered):
-        the inbox worker waits for that before it takes the person's next message.
+        """`on_settled` is called each time replies leave the outbox (sent or dead-lettered),
+        with the people's next events, which the store leased by `next_lease()` in the same
+        transaction: a person's next message waits for the replies to their last one, and
+        the inbox worker takes it at once.
         """
         self._client = client
         self._on_settled = on_settled
+        self._next_lease = next_lease
         self._store = store
         self._accounts = accounts
         self._retry = retry or RetryPolicy()
@@ -221,8 +225,8 @@ class SenderPool:
                 again.append(job)
                 retried.append((job, error))
             if delivered:
-                await self._store.complete_outbound(*delivered)
-                self._settled()
+                then = self._next_lease() if self._next_lease is not None else None
+                self._settled(await self._store.complete_outbound(*delivered, then=then))
             waiting = again
             if not retried:
                 failures = 0
@@ -288,9 +292,9 @@ class SenderPool:
             delay,
         )
 
-    def _settled(self) -> None:
+    def _settled(self, next_events: list[InboundEvent]) -> None:
         if self._on_settled is not None:
-            self._on_settled()
+            self._on_settled(next_events)
 
     def _note_delivered(self, job: SendJob) -> None:
         key = (job.account_id, job.psid)
@@ -313,8 +317,12 @@ class SenderPool:
             job.psid,
             error,
         )
-        await self._store.dead_letter_outbound(job.outbox_id, now=self._clock(), error=error)
-        self._settled()
+        then = self._next_lease() if self._next_lease is not None else None
+        self._settled(
+            await self._store.dead_letter_outbound(
+                job.outbox_id, now=self._clock(), error=error, then=then
+            )
+        )
         key = (job.account_id, job.psid)
         if account is not None and key in self._typing:
             # the turn showed typing and now ends without its message: clear the bubble

@@ -80,9 +80,10 @@ class InboundEvent:
 
 @dataclass(frozen=True, slots=True)
 class Lease:
-    """A claim's holder: `worker` alone may process what it claimed, until `until`."""
+    """A claim taken at `now`: `worker` alone may process what it claims, until `until`."""
 
     worker: str
+    now: float
     until: float
 
 
@@ -296,8 +297,15 @@ class Store(Protocol):
     ) -> list[OutboundMessage]:
         """Lease due messages, at most one per (account, psid): each user's oldest unsent one."""
 
-    async def complete_outbound(self, *message_ids: int) -> None:
-        """The Graph API accepted them: forget them (one transaction for all)."""
+    async def complete_outbound(
+        self, *message_ids: int, then: Lease | None = None
+    ) -> list[InboundEvent]:
+        """The Graph API accepted them: forget them (one transaction for all).
+
+        With `then`, each person whose replies have now all left and whose next event waits
+        gets that event leased by `then`, in the same transaction, and returned with their
+        session: the worker that sent the replies takes the person's next message at once.
+        """
 
     async def retry_outbound(self, message_id: int, *, at: float, error: str) -> None:
         """A temporary failure: count the attempt and offer it again at `at`.
@@ -306,8 +314,10 @@ class Store(Protocol):
         since that worker retries it from memory; if the worker dies, others take it then.
         """
 
-    async def dead_letter_outbound(self, message_id: int, *, now: float, error: str) -> None:
-        """A permanent failure: move it to the dead letters."""
+    async def dead_letter_outbound(
+        self, message_id: int, *, now: float, error: str, then: Lease | None = None
+    ) -> list[InboundEvent]:
+        """A permanent failure: move it to the dead letters (`then`: as `complete_outbound`)."""
 
     async def list_dead_letters(self) -> list[DeadLetter]: ...
 

@@ -51,8 +51,9 @@ class _State:
     inbox: dict[int, InboundEvent] = field(default_factory=dict)
     inbox_leases: dict[int, _Lease] = field(default_factory=dict)
     session_keys: dict[int, str | None] = field(default_factory=dict)  # by inbox id
-    # rows each sender has in the inbox and the outbox: what holds their new event back
-    waiting: Counter[Sender] = field(default_factory=Counter)
+    # by sender: their inbox event ids, oldest first, and how many replies they have waiting
+    inbox_of: dict[Sender, dict[int, None]] = field(default_factory=dict)
+    replying: Counter[Sender] = field(default_factory=Counter)
     outbox: dict[int, OutboundMessage] = field(default_factory=dict)
     outbox_leases: dict[int, _Lease] = field(default_factory=dict)
     dead_letters: dict[int, DeadLetter] = field(default_factory=dict)
@@ -235,9 +236,9 @@ class MemoryStore:
         accepted = Accepted(ids=[])
         for event in first_sightings(events, new):
             sender = (event.account_id, event.psid)
-            waiting = state.waiting[sender] > 0
-            state.waiting[sender] += 1
+            waiting = bool(state.inbox_of.get(sender)) or state.replying[sender] > 0
             event_id = state.next_inbox_id()
+            state.inbox_of.setdefault(sender, {})[event_id] = None
             state.inbox[event_id] = InboundEvent(
                 id=event_id,
                 account_id=event.account_id,
@@ -317,10 +318,14 @@ class MemoryStore:
             state.outbox_leases[message.id] = _Lease(worker, now + lease)
         return claimed
 
-    async def complete_outbound(self, *message_ids: int) -> None:
+    async def complete_outbound(
+        self, *message_ids: int, then: Lease | None = None
+    ) -> list[InboundEvent]:
         state = await self._open_state("complete outbound messages")
+        senders = _senders_of(state, message_ids)
         for message_id in message_ids:
             _forget_outbound(state, message_id)
+        return _claim_next(state, senders, then)
 
     async def retry_outbound(self, message_id: int, *, at: float, error: str) -> None:
         state = await self._open_state("schedule an outbound retry")
@@ -334,11 +339,13 @@ class MemoryStore:
         if lease is not None:  # its worker retries it from memory: keep it theirs a while
             state.outbox_leases[message_id] = _Lease(lease.owner, at + RETRY_LEASE_GRACE)
 
-    async def dead_letter_outbound(self, message_id: int, *, now: float, error: str) -> None:
+    async def dead_letter_outbound(
+        self, message_id: int, *, now: float, error: str, then: Lease | None = None
+    ) -> list[InboundEvent]:
         state = await self._open_state("dead-letter an outbound message")
         message = state.outbox.get(message_id)
         if message is None:
-            return
+            return []
         _forget_outbound(state, message_id)
         # the failed attempt that makes it a dead letter counts as one of its attempts
         state.dead_letters[message_id] = DeadLetter(
@@ -351,6 +358,7 @@ class MemoryStore:
             attempts=message.attempts + 1,
             error=error,
         )
+        return _claim_next(state, [(message.account_id, message.psid)], then)
 
     async def list_dead_letters(self) -> list[DeadLetter]:
         state = await self._open_state("list dead letters")
@@ -491,7 +499,7 @@ def _enqueue(state: _State, messages: Iterable[NewOutbound], now: float) -> list
             next_attempt_at=now,
             last_error=None,
         )
-        state.waiting[(message.account_id, message.psid)] += 1
+        state.replying[(message.account_id, message.psid)] += 1
         ids.append(message_id)
     return ids
 
@@ -499,7 +507,11 @@ def _enqueue(state: _State, messages: Iterable[NewOutbound], now: float) -> list
 def _forget_inbound(state: _State, event_id: int) -> None:
     event = state.inbox.get(event_id)
     if event is not None:
-        _not_waiting(state, (event.account_id, event.psid))
+        sender = (event.account_id, event.psid)
+        events = state.inbox_of[sender]
+        del events[event_id]
+        if not events:
+            del state.inbox_of[sender]
     _forget(state.inbox, state.inbox_leases, event_id)
     state.session_keys.pop(event_id, None)
 
@@ -507,14 +519,38 @@ def _forget_inbound(state: _State, event_id: int) -> None:
 def _forget_outbound(state: _State, message_id: int) -> None:
     message = state.outbox.get(message_id)
     if message is not None:
-        _not_waiting(state, (message.account_id, message.psid))
+        sender = (message.account_id, message.psid)
+        state.replying[sender] -= 1
+        if state.replying[sender] <= 0:
+            del state.replying[sender]
     _forget(state.outbox, state.outbox_leases, message_id)
 
 
-def _not_waiting(state: _State, sender: Sender) -> None:
-    state.waiting[sender] -= 1
-    if state.waiting[sender] <= 0:
-        del state.waiting[sender]
+def _senders_of(state: _State, message_ids: Iterable[int]) -> list[Sender]:
+    """The sender of each of these outbox messages, each once, in order."""
+    messages = (state.outbox.get(message_id) for message_id in message_ids)
+    return list(dict.fromkeys((m.account_id, m.psid) for m in messages if m is not None))
+
+
+def _claim_next(
+    state: _State, senders: Iterable[Sender], lease: Lease | None
+) -> list[InboundEvent]:
+    """Lease by `lease` each sender's next event, for the senders a claim would offer one:
+    nothing of theirs in the outbox, their oldest event not held by a running lease."""
+    if lease is None:
+        return []
+    claimed = []
+    for sender in senders:
+        events = state.inbox_of.get(sender)
+        if state.replying[sender] > 0 or not events:
+            continue
+        head = next(iter(events))
+        held = state.inbox_leases.get(head)
+        if held is not None and held.until > lease.now:
+            continue
+        state.inbox_leases[head] = _Lease(lease.worker, lease.until)
+        claimed.append(_with_session(state, state.inbox[head]))
+    return claimed
 
 
 def _forget(rows: dict[int, Row], leases: dict[int, _Lease], row_id: int) -> None:

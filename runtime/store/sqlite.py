@@ -287,13 +287,15 @@ class SQLiteStore:
         )
         return [OutboundMessage(**row) for row in rows]
 
-    async def complete_outbound(self, *message_ids: int) -> None:
-        rows = [(message_id,) for message_id in message_ids]
+    async def complete_outbound(
+        self, *message_ids: int, then: Lease | None = None
+    ) -> list[InboundEvent]:
+        def work(conn: sqlite3.Connection) -> list[InboundEvent]:
+            senders = _senders_of(conn, message_ids)
+            conn.executemany(sql.COMPLETE_OUTBOUND, [(message_id,) for message_id in message_ids])
+            return _claim_next(conn, senders, then)
 
-        def work(conn: sqlite3.Connection) -> None:
-            conn.executemany(sql.COMPLETE_OUTBOUND, rows)
-
-        await self._db.run("complete outbound messages", work)
+        return await self._db.run("complete outbound messages", work)
 
     async def retry_outbound(self, message_id: int, *, at: float, error: str) -> None:
         params = {"error": error, "at": at, "grace": RETRY_LEASE_GRACE, "id": message_id}
@@ -302,12 +304,16 @@ class SQLiteStore:
             lambda conn: conn.execute(sql.RETRY_OUTBOUND, params).rowcount,
         )
 
-    async def dead_letter_outbound(self, message_id: int, *, now: float, error: str) -> None:
-        def work(conn: sqlite3.Connection) -> None:
+    async def dead_letter_outbound(
+        self, message_id: int, *, now: float, error: str, then: Lease | None = None
+    ) -> list[InboundEvent]:
+        def work(conn: sqlite3.Connection) -> list[InboundEvent]:
+            senders = _senders_of(conn, [message_id])
             conn.execute(sql.DEAD_LETTER, {"id": message_id, "now": now, "error": error})
             conn.execute(sql.COMPLETE_OUTBOUND, (message_id,))
+            return _claim_next(conn, senders, then)
 
-        await self._db.run("dead-letter an outbound message", work)
+        return await self._db.run("dead-letter an outbound message", work)
 
     async def list_dead_letters(self) -> list[DeadLetter]:
         rows = await self._db.run(
@@ -413,6 +419,34 @@ def _accept_all(group: Sequence[_Accept], conn: sqlite3.Connection) -> list[Acce
                 conn.execute(sql.RECORD_INBOUND, (event.account_id, event.psid, event.at))
         results.append(result)
     return results
+
+
+def _senders_of(conn: sqlite3.Connection, message_ids: Iterable[int]) -> list[tuple[str, str]]:
+    """The (account, psid) of each of these outbox messages, each once, in order."""
+    found = (
+        conn.execute(sql.OUTBOUND_SENDER, (message_id,)).fetchone() for message_id in message_ids
+    )
+    return list(dict.fromkeys((row[0], row[1]) for row in found if row is not None))
+
+
+def _claim_next(
+    conn: sqlite3.Connection, senders: Iterable[tuple[str, str]], lease: Lease | None
+) -> list[InboundEvent]:
+    """Lease by `lease` each sender's next event, for the senders a claim would offer one:
+    nothing of theirs in the outbox, their oldest event not held by a running lease."""
+    if lease is None:
+        return []
+    claimed = []
+    for account, psid in senders:
+        sender = {"account": account, "psid": psid}
+        if conn.execute(sql.SENDER_REPLYING, sender).fetchone() is not None:
+            continue
+        head = conn.execute(sql.SENDER_HEAD, sender).fetchone()
+        if head is None or (head["lease_until"] is not None and head["lease_until"] > lease.now):
+            continue
+        conn.execute(sql.LEASE_INBOUND, (lease.worker, lease.until, head["id"]))
+        claimed.append(_inbound_event(head, head["session"]))
+    return claimed
 
 
 def _inbound_event(row: sqlite3.Row | Mapping[str, Any], session: str | None) -> InboundEvent:

@@ -230,6 +230,15 @@ CLAIMABLE_INBOUND = """
     ORDER BY inbox.id
 """
 LEASE_INBOUND = "UPDATE inbox SET lease_owner = ?, lease_until = ? WHERE id = ?"
+# A sender's oldest event, as a claim would offer it, once nothing of theirs is in the outbox.
+SENDER_HEAD = """
+    SELECT inbox.id, inbox.account_id, inbox.psid, inbox.body, inbox.received_at,
+           inbox.lease_until, sessions.body AS session
+    FROM inbox LEFT JOIN sessions ON sessions.key = inbox.session_key
+    WHERE inbox.account_id = :account AND inbox.psid = :psid
+    ORDER BY inbox.id LIMIT 1
+"""
+SENDER_REPLYING = "SELECT 1 FROM outbox WHERE account_id = :account AND psid = :psid LIMIT 1"
 COMPLETE_INBOUND = "DELETE FROM inbox WHERE id = ?"
 FINISH_INBOUND = "DELETE FROM inbox WHERE id = ? AND lease_owner = ?"
 RELEASE_INBOUND = "UPDATE inbox SET lease_owner = NULL, lease_until = NULL WHERE id = ?"
@@ -261,6 +270,7 @@ CLAIMABLE_OUTBOUND = """
 """
 LEASE_OUTBOUND = "UPDATE outbox SET lease_owner = ?, lease_until = ? WHERE id = ?"
 COMPLETE_OUTBOUND = "DELETE FROM outbox WHERE id = ?"
+OUTBOUND_SENDER = "SELECT account_id, psid FROM outbox WHERE id = ?"
 RETRY_OUTBOUND = """
     UPDATE outbox
     SET attempts = attempts + 1, last_error = :error, next_attempt_at = :at,

@@ -425,7 +425,7 @@ async def test_accepting_with_a_lease_takes_each_free_senders_first_event(store:
         [keyed("u1", "1"), keyed("u1", "2"), keyed("u2", "3")],
         now=0.0,
         dedupe_ttl=HOUR,
-        lease=Lease("w1", 60.0),
+        lease=Lease("w1", 0.0, 60.0),
     )
     assert len(accepted.ids) == 3
     assert [(e.id, e.body, e.session) for e in accepted.claimed] == [
@@ -448,7 +448,7 @@ async def test_accepting_with_a_lease_leaves_a_sender_whose_earlier_work_waits(
         [keyed("u1", "later"), keyed("u2", "next"), keyed("u3", "free")],
         now=1.0,
         dedupe_ttl=HOUR,
-        lease=Lease("w1", 61.0),
+        lease=Lease("w1", 1.0, 61.0),
     )
     assert [event.body for event in accepted.claimed] == ["free"]
     [event] = await store.claim_inbound("w2", now=2.0, lease=60.0, limit=10)
@@ -457,11 +457,71 @@ async def test_accepting_with_a_lease_leaves_a_sender_whose_earlier_work_waits(
 
 async def test_a_lease_taken_when_accepting_runs_out_like_any_other(store: Store) -> None:
     accepted = await store.accept_inbound(
-        [keyed("u1", "1")], now=0.0, dedupe_ttl=HOUR, lease=Lease("gone", 30.0)
+        [keyed("u1", "1")], now=0.0, dedupe_ttl=HOUR, lease=Lease("gone", 0.0, 30.0)
     )
     assert await store.claim_inbound("w2", now=29.0, lease=60.0, limit=10) == []
     [event] = await store.claim_inbound("w2", now=30.0, lease=60.0, limit=10)
     assert event.id == accepted.claimed[0].id
+
+
+async def test_the_transaction_that_sends_a_persons_last_reply_takes_their_next_event(
+    store: Store,
+) -> None:
+    saved = Session(key="agent:main:messenger:dm:u1", account_id="page-1", psid="u1", step=1)
+    first, _ = (
+        await store.accept_inbound([keyed("u1", "1"), keyed("u1", "2")], now=0.0, dedupe_ttl=HOUR)
+    ).ids
+    await store.claim_inbound("w1", now=0.0, lease=60.0, limit=10)
+    two_replies = [outbound("u1", "re: 1"), outbound("u1", "and more")]
+    one, two = (
+        await store.finish_inbound(
+            first, session=saved, outbound=two_replies, now=1.0, worker="w1", lease=60.0
+        )
+        or []
+    )
+    then = Lease("w1", 2.0, 62.0)
+    assert await store.complete_outbound(one, then=then) == []  # a reply of theirs waits yet
+    [event] = await store.complete_outbound(two, then=then)
+    assert (event.body, event.session) == ("2", saved)
+    assert await store.claim_inbound("w2", now=3.0, lease=60.0, limit=10) == []  # w1's
+
+
+async def test_a_dead_letter_hands_on_the_next_event_as_a_sent_reply_does(store: Store) -> None:
+    first, _ = (
+        await store.accept_inbound([keyed("u1", "1"), keyed("u1", "2")], now=0.0, dedupe_ttl=HOUR)
+    ).ids
+    await store.claim_inbound("w1", now=0.0, lease=60.0, limit=10)
+    [reply] = (
+        await store.finish_inbound(
+            first, session=None, outbound=[outbound("u1", "re")], now=1.0, worker="w1", lease=60.0
+        )
+        or []
+    )
+    [event] = await store.dead_letter_outbound(
+        reply, now=2.0, error="(#100) refused", then=Lease("w1", 2.0, 62.0)
+    )
+    assert event.body == "2"
+
+
+async def test_completing_without_a_lease_takes_nothing(store: Store) -> None:
+    [reply] = await store.enqueue_outbound([outbound("u1", "hi")], now=0.0)
+    await store.accept_inbound([keyed("u1", "next")], now=0.0, dedupe_ttl=HOUR)
+    assert await store.complete_outbound(reply) == []
+    [event] = await store.claim_inbound("w", now=1.0, lease=60.0, limit=10)
+    assert event.body == "next"
+
+
+async def test_a_next_event_held_by_another_worker_is_not_taken(store: Store) -> None:
+    [reply] = await store.enqueue_outbound([outbound("u1", "a confirmation")], now=0.0)
+    await store.accept_inbound([keyed("u1", "next")], now=0.0, dedupe_ttl=HOUR)
+    # a claim does not offer it while the reply waits; released leases do not matter here
+    assert await store.claim_inbound("w2", now=0.0, lease=60.0, limit=10) == []
+    await store.complete_outbound(reply)
+    [held] = await store.claim_inbound("w2", now=1.0, lease=60.0, limit=10)
+    [again] = await store.enqueue_outbound([outbound("u1", "another")], now=1.0)
+    assert await store.complete_outbound(again, then=Lease("w1", 2.0, 62.0)) == []
+    assert await store.lease_owners() == {"w2"}
+    assert held.body == "next"
 
 
 # -- a lease that ran out and was taken over -------------------------------------------------
