@@ -111,25 +111,25 @@ def main_cases(args: argparse.Namespace) -> list[tuple[System, Load]]:
         cases.append((System(kind="bottender", bottender_dir=args.bottender), load(1)))
     if args.only is not None:
         cases = [case for case in cases if case[0].label in args.only]
-    if args.baseline_source is not None:  # each project case twice: this code, then the old
-        cases = [
-            twin
-            for system, load in cases
-            for twin in (
-                [(system, load)]
-                + ([(baseline(system, args), load)] if system.kind == "project" else [])
-            )
+    # each project case again on the code of each baseline commit, right after it
+    return [
+        twin
+        for system, load in cases
+        for twin in [
+            (system, load),
+            *(
+                (dataclasses.replace(system, source=source, source_label=commit[:12]), load)
+                for commit, source in args.baseline_sources.items()
+                if system.kind == "project"
+            ),
         ]
-    return cases
-
-
-def baseline(system: System, args: argparse.Namespace) -> System:
-    return dataclasses.replace(system, source=args.baseline_source, source_label=args.baseline[:12])
+    ]
 
 
 def extract_commit(commit: str, folder: Path) -> Path:
     """The project's files at `commit` (`git archive`), in `folder`; its root."""
     root = Path(__file__).resolve().parents[1]
+    folder.mkdir(parents=True)
     archive = subprocess.run(
         ["git", "-C", str(root), "archive", commit], capture_output=True, check=True
     ).stdout
@@ -337,9 +337,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--json", type=Path, default=None, help="also write every figure here")
     parser.add_argument(
         "--baseline",
-        default=None,
+        nargs="+",
+        default=[],
         metavar="COMMIT",
-        help="also run each project case on the code of COMMIT, in the same run",
+        help="also run each project case on the code of each COMMIT, in the same run",
     )
     parser.add_argument(
         "--only",
@@ -361,9 +362,9 @@ def main() -> None:
     args = parse_args()
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="load-bench-baseline-") as folder:
-        args.baseline_source = (
-            extract_commit(args.baseline, Path(folder)) if args.baseline else None
-        )
+        args.baseline_sources = {
+            commit: extract_commit(commit, Path(folder) / commit) for commit in args.baseline
+        }
         run(args, started)
 
 
@@ -407,13 +408,14 @@ def run(args: argparse.Namespace, started: float) -> None:
         ]
         if groups:
             print(comparison_table(groups, ("project", "reference")) + "\n")
-        olds = [
-            (f"{label.split(' @')[0]}", summary[label.split(" @")[0]], summary[label])
-            for label in summary
-            if " @" in label and label.split(" @")[0] in summary
-        ]
-        if olds:
-            print(comparison_table(olds, ("project", f"@{args.baseline[:12]}")) + "\n")
+        for commit in args.baseline:
+            olds = [
+                (label, summary[label], summary[f"{label} @{commit[:12]}"])
+                for label in summary
+                if f"{label} @{commit[:12]}" in summary
+            ]
+            if olds:
+                print(comparison_table(olds, ("project", f"@{commit[:12]}")) + "\n")
         extras = [
             (title, summary[label])
             for title, label in (
