@@ -39,14 +39,16 @@ from runtime.store.base import Accepted, InboundEvent, Lease, NewInbound, NewOut
 logger = logging.getLogger("runtime.worker")
 
 POLL_SECONDS = 1.0  # how often to look for work nobody woke us up for (other processes)
-POLL_SLACK = 0.01
+POLL_SLACK = 0.01  # seconds: a timer may fire a hair before its time on the loop's clock
 CAPACITY = 64  # events processed at once; more wait in memory, their leases renewed
 
 
 class InboxWorker:
-    """Owns the processing task: events reach it by `accept` (a POST's events it may take at
-    once), by claims from the store when `wake()` says some may be free (a person's replies
-    left), and by a poll for the rest (other processes' events, leases that ran out).
+    """Owns the processing task. Events reach it leased already: from `accept` (a POST's
+    events it may take at once), from the sender pool (`hand`: a person's next event, leased
+    when their last reply left the outbox), from a claim when `wake()` says some may be free
+    (a turn that sent nothing), and from a claim every POLL_SECONDS for the rest (other
+    processes' events, leases that ran out).
 
     At most CAPACITY events are processed at once; one person's events never together,
     since the store leases one event a person at a time.
@@ -157,8 +159,7 @@ class InboxWorker:
         while not self._stopping.is_set():
             self._ready.clear()
             self._start_waiting()  # what was handed over starts before any store call
-            # the poll runs on the loop's clock, as the timer that wakes the loop for it; a
-            # timer may fire a hair early, hence the slack
+            # the poll runs on the loop's clock, as the timer that wakes the loop for it
             if loop.time() >= self._next_poll - POLL_SLACK:
                 self._next_poll = loop.time() + POLL_SECONDS
                 loop.call_at(self._next_poll, self._ready.set)

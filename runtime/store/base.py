@@ -17,7 +17,7 @@ way runs out and is offered again.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 from runtime.session import Session
@@ -91,8 +91,8 @@ class Lease:
 class Accepted:
     """What `accept_inbound` kept (`ids`), and of it what it leased at once (`claimed`)."""
 
-    ids: list[int]
-    claimed: list[InboundEvent] = field(default_factory=list)
+    ids: tuple[int, ...]
+    claimed: tuple[InboundEvent, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

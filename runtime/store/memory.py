@@ -233,7 +233,8 @@ class MemoryStore:
         state = await self._open_state("accept inbound events")
         ids = [event.message_id for event in events if event.message_id is not None]
         new = _record_seen(state, ids, now, dedupe_ttl)
-        accepted = Accepted(ids=[])
+        ids_kept: list[int] = []
+        claimed: list[InboundEvent] = []
         for event in first_sightings(events, new):
             sender = (event.account_id, event.psid)
             waiting = bool(state.inbox_of.get(sender)) or state.replying[sender] > 0
@@ -247,13 +248,13 @@ class MemoryStore:
                 received_at=now,
             )
             state.session_keys[event_id] = event.session_key
-            accepted.ids.append(event_id)
+            ids_kept.append(event_id)
             if lease is not None and not waiting:
                 state.inbox_leases[event_id] = _Lease(lease.worker, lease.until)
-                accepted.claimed.append(_with_session(state, state.inbox[event_id]))
+                claimed.append(_with_session(state, state.inbox[event_id]))
             if event.at is not None:
                 _record_inbound(state, sender, event.at)
-        return accepted
+        return Accepted(ids=tuple(ids_kept), claimed=tuple(claimed))
 
     async def claim_inbound(
         self, worker: str, *, now: float, lease: float, limit: int

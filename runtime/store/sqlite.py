@@ -387,7 +387,8 @@ def _accept_all(group: Sequence[_Accept], conn: sqlite3.Connection) -> list[Acce
     for accept in group:
         ids = [event.message_id for event in accept.events if event.message_id is not None]
         new = _record_seen(conn, ids, accept.now, accept.dedupe_ttl)
-        result = Accepted(ids=[])
+        kept: list[int] = []
+        claimed: list[InboundEvent] = []
         for event in first_sightings(accept.events, new):
             lease = accept.lease
             if lease is not None:
@@ -404,7 +405,7 @@ def _accept_all(group: Sequence[_Accept], conn: sqlite3.Connection) -> list[Acce
                 lease.until if lease else None,
             )
             event_id = insert(conn, sql.INSERT_INBOUND, params)
-            result.ids.append(event_id)
+            kept.append(event_id)
             if lease is not None:
                 session = conn.execute(sql.LOAD_SESSION, (event.session_key,)).fetchone()
                 row = {
@@ -414,10 +415,10 @@ def _accept_all(group: Sequence[_Accept], conn: sqlite3.Connection) -> list[Acce
                     "body": event.body,
                     "received_at": accept.now,
                 }
-                result.claimed.append(_inbound_event(row, session[0] if session else None))
+                claimed.append(_inbound_event(row, session[0] if session else None))
             if event.at is not None:
                 conn.execute(sql.RECORD_INBOUND, (event.account_id, event.psid, event.at))
-        results.append(result)
+        results.append(Accepted(ids=tuple(kept), claimed=tuple(claimed)))
     return results
 
 

@@ -299,7 +299,7 @@ async def test_accepted_events_get_ids_in_order(store: Store) -> None:
     events = [inbound("u1", "1"), inbound("u2", "2"), inbound("u3", "3")]
     ids = (await store.accept_inbound(events, now=0.0, dedupe_ttl=HOUR)).ids
     assert len(ids) == 3
-    assert ids == sorted(ids)
+    assert list(ids) == sorted(ids)
     assert await store.count_inbound() == 3
 
 
@@ -732,7 +732,7 @@ async def test_each_users_messages_are_sent_in_order(store: Store) -> None:
     ids = await store.enqueue_outbound(
         [outbound("u1", "1a"), outbound("u2", "2a"), outbound("u1", "1b")], now=0.0
     )
-    assert ids == sorted(ids)
+    assert list(ids) == sorted(ids)
     claimed = await store.claim_outbound("w", now=0.0, lease=60.0, limit=10)
     assert [m.body for m in claimed] == ["1a", "2a"]
     assert claimed[0].attempts == 0
