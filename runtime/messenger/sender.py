@@ -225,8 +225,7 @@ class SenderPool:
                 again.append(job)
                 retried.append((job, error))
             if delivered:
-                then = self._next_lease() if self._next_lease is not None else None
-                self._settled(await self._store.complete_outbound(*delivered, then=then))
+                self._settled(await self._store.complete_outbound(*delivered, then=self._then()))
             waiting = again
             if not retried:
                 failures = 0
@@ -292,6 +291,10 @@ class SenderPool:
             delay,
         )
 
+    def _then(self) -> Lease | None:
+        """The lease the store takes a person's next event with, once their replies left."""
+        return self._next_lease() if self._next_lease is not None else None
+
     def _settled(self, next_events: list[InboundEvent]) -> None:
         if self._on_settled is not None:
             self._on_settled(next_events)
@@ -317,10 +320,9 @@ class SenderPool:
             job.psid,
             error,
         )
-        then = self._next_lease() if self._next_lease is not None else None
         self._settled(
             await self._store.dead_letter_outbound(
-                job.outbox_id, now=self._clock(), error=error, then=then
+                job.outbox_id, now=self._clock(), error=error, then=self._then()
             )
         )
         key = (job.account_id, job.psid)

@@ -260,9 +260,8 @@ class MemoryStore:
         self, worker: str, *, now: float, lease: float, limit: int
     ) -> list[InboundEvent]:
         state = await self._open_state("claim inbound events")
-        replying = {(message.account_id, message.psid) for message in state.outbox.values()}
         heads = _free_heads(state.inbox, state.inbox_leases, now)
-        claimed = [event for event in heads if (event.account_id, event.psid) not in replying]
+        claimed = [event for event in heads if not state.replying[(event.account_id, event.psid)]]
         claimed = claimed[: max(limit, 0)]
         for event in claimed:
             state.inbox_leases[event.id] = _Lease(worker, now + lease)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 from runtime.errors import StoreError
 from runtime.session import Session
@@ -229,7 +228,7 @@ class SQLiteStore:
             _claim(sql.CLAIMABLE_INBOUND, sql.LEASE_INBOUND, worker, now + lease, now, limit),
             write=False,
         )
-        return [_inbound_event(row, row["session"]) for row in rows]
+        return [_inbound_event(row) for row in rows]
 
     async def complete_inbound(self, event_id: int) -> None:
         await self._db.run("complete an inbound event", execute(sql.COMPLETE_INBOUND, event_id))
@@ -408,14 +407,16 @@ def _accept_all(group: Sequence[_Accept], conn: sqlite3.Connection) -> list[Acce
             kept.append(event_id)
             if lease is not None:
                 session = conn.execute(sql.LOAD_SESSION, (event.session_key,)).fetchone()
-                row = {
-                    "id": event_id,
-                    "account_id": event.account_id,
-                    "psid": event.psid,
-                    "body": event.body,
-                    "received_at": accept.now,
-                }
-                claimed.append(_inbound_event(row, session[0] if session else None))
+                claimed.append(
+                    InboundEvent(
+                        id=event_id,
+                        account_id=event.account_id,
+                        psid=event.psid,
+                        body=event.body,
+                        received_at=accept.now,
+                        session=None if session is None else Session.from_json(session[0]),
+                    )
+                )
             if event.at is not None:
                 conn.execute(sql.RECORD_INBOUND, (event.account_id, event.psid, event.at))
         results.append(Accepted(ids=tuple(kept), claimed=tuple(claimed)))
@@ -446,11 +447,13 @@ def _claim_next(
         if head is None or (head["lease_until"] is not None and head["lease_until"] > lease.now):
             continue
         conn.execute(sql.LEASE_INBOUND, (lease.worker, lease.until, head["id"]))
-        claimed.append(_inbound_event(head, head["session"]))
+        claimed.append(_inbound_event(head))
     return claimed
 
 
-def _inbound_event(row: sqlite3.Row | Mapping[str, Any], session: str | None) -> InboundEvent:
+def _inbound_event(row: sqlite3.Row) -> InboundEvent:
+    """A claimed event from its row, which carries the sender's session (`session`)."""
+    session = row["session"]
     return InboundEvent(
         id=row["id"],
         account_id=row["account_id"],
