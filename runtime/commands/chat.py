@@ -1,0 +1,42 @@
+"""`runtime chat`: talk to the bot in the terminal, with no network and no secrets."""
+
+from __future__ import annotations
+
+import argparse
+
+from runtime.commands.common import Subparsers, add_command, config_path
+
+
+def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:
+    parser = add_command(
+        commands,
+        "chat",
+        parents=[common],
+        summary="talk to the bot in the terminal, offline",
+        description=(
+            "Quick replies and buttons become numbered choices: type the number to tap one.\n"
+            "The session is kept in the configured state, so an `ask` waits across runs.\n"
+            "Needs no token, no appSecret and no ${VAR}; type /help inside for commands."
+        ),
+        examples=[
+            "runtime chat -c bot/config.json5",
+            "runtime chat --as 1234567890 --account shop -c bot/config.json5",
+        ],
+    )
+    parser.add_argument(
+        "--as", dest="psid", default=None, metavar="PSID", help="who you are (default: chat-local)"
+    )
+    parser.add_argument(
+        "--account", default=None, help="the account to talk to (default: the first)"
+    )
+    parser.set_defaults(handler=run, command="chat")
+
+
+def run(args: argparse.Namespace) -> int:
+    from runtime.build import build_bot
+    from runtime.chat import CHAT_PSID, chat
+    from runtime.testing.conversation import choose_account
+
+    bot = build_bot(config_path(args), offline=True).bot
+    account = choose_account(bot, args.account)
+    return chat(bot, account, args.psid or CHAT_PSID)

@@ -1,0 +1,41 @@
+"""`runtime test`: conversation tests against the flows, with no network and no secrets."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from runtime.commands.common import Subparsers, add_command, config_path
+
+
+def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:
+    parser = add_command(
+        commands,
+        "test",
+        parents=[common],
+        summary="run conversation tests against the flows, offline",
+        description=(
+            "Each test file (JSON5) lists what a person says or taps and what the bot must\n"
+            "answer. Needs no token, no appSecret and no ${VAR}: nothing leaves the machine."
+        ),
+        examples=[
+            "runtime test -c bot/config.json5",
+            "runtime test bot/tests/signup.json5 -c bot/config.json5",
+        ],
+    )
+    parser.add_argument(
+        "files",
+        nargs="*",
+        type=Path,
+        metavar="FILES",
+        help="test files or folders (default: the tests/ folder next to the config file)",
+    )
+    parser.set_defaults(handler=run, command="test")
+
+
+def run(args: argparse.Namespace) -> int:
+    import sys
+
+    from runtime.testing.runner import run_conversation_tests
+
+    return run_conversation_tests(config_path(args), args.files, out=sys.stdout, err=sys.stderr)
