@@ -41,6 +41,7 @@ from runtime.bot import (
 from runtime.config.json5file import Document
 from runtime.config.model import Account, Config
 from runtime.dialog.templates import Expression, Template, undeclared_names
+from runtime.validation.cycles import goto_cycle_problems
 from runtime.validation.flows import check_literals, flow_warnings, template_warnings
 from runtime.validation.problems import Problem, ProblemCollector, Severity
 from runtime.validation.schema import drop_invalid, validate_document
@@ -389,6 +390,7 @@ def compile_bot(
     index, trigger_problems = _index_triggers(parts, flows)
     problems.extend(trigger_problems)
     problems.extend(_check_gotos(flows))
+    problems.extend(goto_cycle_problems(flows))
     pairing, pairing_problems = _pairing_messages(config)
     problems.extend(pairing_problems)
     if any(problem.is_error for problem in problems):

@@ -207,10 +207,11 @@ def test_goto_continues_with_another_flow(make_bot: MakeBot) -> None:
 
 
 def test_a_goto_loop_stops_with_a_note(make_bot: MakeBot) -> None:
+    # a loop whose `when` never ends it: validate warns about it, the engine stops it
     bot = make_bot(
         """{ flows: {
           ping: { triggers: [{ keywords: ["go"] }], steps: [{ text: "ping" }, { goto: "pong" }] },
-          pong: { steps: [{ goto: "ping" }] },
+          pong: { steps: [{ goto: "ping", when: "true" }] },
         } }"""
     )
     turn = Chat(bot).send(text("go"))

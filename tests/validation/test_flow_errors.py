@@ -86,7 +86,7 @@ STEP_ERRORS = {
         ' number in it; add payload: "+15105551234"',
     ),
     "quick replies on a goto": (
-        '{ goto: "main", quick_replies: [{ title: "Yes", payload: "GO" }] }',
+        '{ goto: "main", when: "vars.again", quick_replies: [{ title: "Yes", payload: "GO" }] }',
         f"{STEP}.quick_replies: a `goto` step sends no message to put them on",
     ),
 }

@@ -72,7 +72,7 @@ def test_a_flow_nothing_starts_is_a_warning(bot: BotFolder) -> None:
       main: { triggers: [{ payload: "GO" }], steps: [{ goto: "next" }] },
       next: { steps: [{ text: "reached by a goto" }] },
       orphan: { steps: [{ text: "nobody comes here" }] },
-      loop: { steps: [{ text: "again" }, { goto: "loop" }] },
+      loop: { steps: [{ ask: "Again?", save_as: "again" }, { goto: "loop" }] },
       fallback: { steps: [{ text: "Sorry?" }] },
     } }""")
     assert bot.warnings() == [

@@ -1,0 +1,159 @@
+"""Goto cycles: flows that lead back to themselves by `goto` within one turn.
+
+Only an `ask` ends a turn's run of steps (a message with quick replies or buttons does not
+wait: the steps after it run at once), so a ring of flows whose gotos are all taken and
+that holds no `ask` runs round and round until the engine's cap (MAX_GOTOS a turn) stops
+it, sending its messages again each round. That is an error. A ring that some `when` may
+break (a conditional goto, or a conditional `ask` on the way) may be meant, such as a
+counter that ends it: a warning naming the ring.
+
+A flow's exits are the gotos a run of it from its first step can reach without waiting:
+those before the first unconditional `ask` and up to the first unconditional `goto`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+from runtime.bot import AskStep, CompiledFlow, GotoStep
+from runtime.dialog.engine import MAX_GOTOS
+from runtime.validation.problems import Problem, Severity
+
+
+@dataclass(frozen=True, slots=True)
+class _Exit:
+    """A goto a run of its flow can reach; `certain` when nothing before it or on it can
+    keep the run from taking it (no `when` on the way, no `ask`)."""
+
+    step: GotoStep
+    certain: bool
+
+
+def goto_cycle_problems(flows: Mapping[str, CompiledFlow]) -> list[Problem]:
+    """One problem per ring of flows that can run in one turn without end.
+
+    `flows` is in file order; every goto target in it exists (the caller checks them first
+    and leaves unknown targets out). A ring is named from its flow that comes first.
+    """
+    exits = {name: list(_exits(flow, flows)) for name, flow in flows.items()}
+    order = {name: number for number, name in enumerate(flows)}
+    found: list[tuple[int, Problem]] = []
+    for ring in _strongly_connected(exits, order):
+        start = min(ring, key=order.__getitem__)
+        cycle = _cycle_through(start, exits, set(ring))
+        if cycle is None:  # one flow with no goto to itself: not a ring
+            continue
+        # a flow whose one exit is certain leaves no other way out of the ring
+        certain = all(exits[name][0].certain for name in ring)
+        found.append((order[start], _problem(cycle, certain=certain)))
+    return [problem for _, problem in sorted(found, key=lambda item: item[0])]
+
+
+def _exits(flow: CompiledFlow, flows: Mapping[str, CompiledFlow]) -> Iterator[_Exit]:
+    certain = True
+    for step in flow.steps:
+        if isinstance(step, AskStep):
+            if step.when is None:
+                return  # the run waits here for the person's answer
+            certain = False
+        elif isinstance(step, GotoStep):
+            if step.flow in flows:
+                yield _Exit(step, certain=certain and step.when is None)
+            if step.when is None:
+                return  # the steps after it never run
+            certain = False
+
+
+def _strongly_connected(
+    exits: Mapping[str, Sequence[_Exit]], order: Mapping[str, int]
+) -> list[list[str]]:
+    """Tarjan's strongly connected components, without recursion (a bot may have 10,000
+    flows in one chain)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    components: list[list[str]] = []
+    for root in order:
+        if root in index:
+            continue
+        work: list[tuple[str, int]] = [(root, 0)]
+        while work:
+            name, position = work.pop()
+            if position == 0:
+                index[name] = low[name] = len(index)
+                stack.append(name)
+                on_stack.add(name)
+            targets = exits[name]
+            if position < len(targets):
+                work.append((name, position + 1))
+                target = targets[position].step.flow
+                if target not in index:
+                    work.append((target, 0))
+                elif target in on_stack:
+                    low[name] = min(low[name], index[target])
+                continue
+            if work:  # back in the caller: carry the low link up
+                caller = work[-1][0]
+                low[caller] = min(low[caller], low[name])
+            if low[name] == index[name]:
+                component: list[str] = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == name:
+                        break
+                components.append(component)
+    return components
+
+
+def _cycle_through(
+    start: str, exits: Mapping[str, Sequence[_Exit]], members: set[str]
+) -> list[_Exit] | None:
+    """A shortest ring from `start` back to it inside `members`, as the gotos taken."""
+    came_by: dict[str, _Exit] = {}
+    frontier = [start]
+    while frontier:
+        following: list[str] = []
+        for name in frontier:
+            for exit_ in exits[name]:
+                target = exit_.step.flow
+                if target not in members:
+                    continue
+                if target == start:
+                    ring = [exit_]
+                    while ring[0].step.source.flow != start:
+                        ring.insert(0, came_by[ring[0].step.source.flow])
+                    return ring
+                if target not in came_by:
+                    came_by[target] = exit_
+                    following.append(target)
+        frontier = following
+    return None
+
+
+def _problem(cycle: Sequence[_Exit], *, certain: bool) -> Problem:
+    names = [exit_.step.source.flow for exit_ in cycle]
+    ring = " -> ".join([*names, names[0]])
+    first = cycle[0].step.source
+    if certain:
+        message = (
+            f"goto cycle {ring} sends messages forever with no answer awaited (the runtime "
+            f"stops a turn after {MAX_GOTOS} gotos, each round sending its messages again): "
+            "no `ask` in it waits for the person and no `when` can end it; put an `ask` in "
+            "it, or a `when` on one of its gotos that ends it"
+        )
+    else:
+        message = (
+            f"goto cycle {ring} awaits no answer: while its `when` conditions hold it goes "
+            f"round without end (the runtime stops a turn after {MAX_GOTOS} gotos); make sure "
+            "a condition ends it, or put an `ask` in it"
+        )
+    return Problem(
+        file=first.file,
+        path=f"{first.key_path}.goto",
+        message=message,
+        severity=Severity.ERROR if certain else Severity.WARNING,
+    )
