@@ -16,8 +16,9 @@ import time
 from dataclasses import dataclass
 from typing import TextIO
 
-from runtime.bot import Bot
+from runtime.bot import AskStep, Bot
 from runtime.config.model import Account
+from runtime.dialog.context import build_context
 from runtime.dialog.engine import run_turn
 from runtime.dialog.messages import (
     Button,
@@ -28,8 +29,10 @@ from runtime.dialog.messages import (
     QuickReply,
     TextMessage,
 )
+from runtime.dialog.notes import Notes
+from runtime.dialog.render import Renderer
 from runtime.envelope import Envelope
-from runtime.session import session_key
+from runtime.session import Session, session_key
 from runtime.store.base import Store
 from runtime.testing import events
 
@@ -86,12 +89,43 @@ class TerminalChat:
             return True
         if text.startswith("/"):
             return await self.command(text)
-        if text.isdigit() and 1 <= int(text) <= len(self.choices):
-            await self.pick(self.choices[int(text) - 1])
-        else:
-            now, mid = self._stamp()
-            await self.send(events.text_event(self.account, self.psid, text, now=now, mid=mid))
+        # a number picks a choice while there are some; with none, it is text (an answer to
+        # "How many?"), and /say sends a number as text when there are
+        if text.isdecimal() and self.choices:
+            number = int(text)
+            if 1 <= number <= len(self.choices):
+                await self.pick(self.choices[number - 1])
+            else:
+                self.say(f"({self._no_such_choice(number)}; /say {text} sends it as text)")
+            return True
+        now, mid = self._stamp()
+        await self.send(events.text_event(self.account, self.psid, text, now=now, mid=mid))
         return True
+
+    def _no_such_choice(self, number: int) -> str:
+        count = len(self.choices)
+        choices = "the only choice is 1" if count == 1 else f"the choices are 1-{count}"
+        return f"there is no choice {number}; {choices}"
+
+    async def resume(self) -> None:
+        """Say what a waiting `ask` waits for (the chat was left mid-question), with its
+        choices numbered again, so the answer typed next makes sense."""
+        session = await self.store.load_session(self.key)
+        ask = _waiting_ask(self.bot, session)
+        if session is None or ask is None:
+            return
+        now, mid = self._stamp()
+        envelope = events.text_event(self.account, self.psid, "", now=now, mid=mid)
+        context = build_context(self.bot, envelope, dict(session.vars))
+        prompt = Renderer(context, Notes()).prompt(ask)
+        question = " ".join(part.text for part in prompt if isinstance(part, TextMessage))
+        where = f"{ask.source.file}: {ask.source.key_path}"
+        self.say(f"(the bot is waiting for your answer to: {question or where})")
+        self.offered, self.choices = tuple(prompt), []
+        for message in prompt:
+            lines = self.number_replies(message)
+            if lines:
+                self.say("\n".join(lines))
 
     async def command(self, text: str) -> bool:
         name, _, rest = text.partition(" ")
@@ -187,10 +221,16 @@ class TerminalChat:
                 lines.extend(self.number_button(button) for button in card.buttons)
         elif isinstance(message, MediaAttachment):
             lines.append(f"{BOT}[{message.type}] {message.url}")
+        lines.extend(self.number_replies(message))
+        return "\n".join(lines)
+
+    def number_replies(self, message: OutMessage) -> list[str]:
+        """The message's quick replies as choices, numbered on from the last one."""
+        lines: list[str] = []
         for reply in message.quick_replies:
             self.choices.append(Choice(reply=reply))
             lines.append(f"  {len(self.choices)}) {_reply_title(reply)}")
-        return "\n".join(lines)
+        return lines
 
     def number_button(self, button: Button) -> str:
         self.choices.append(Choice(button=button))
@@ -207,6 +247,17 @@ class TerminalChat:
     def _stamp(self) -> tuple[float, str]:
         self._sent += 1
         return time.time(), f"m_chat_{time.time_ns()}_{self._sent}"
+
+
+def _waiting_ask(bot: Bot, session: Session | None) -> AskStep | None:
+    """The `ask` the session waits on, if the flows still have it there."""
+    if session is None or session.flow is None or session.step is None:
+        return None
+    flow = bot.flows.get(session.flow)
+    if flow is None or not 0 <= session.step < len(flow.steps):
+        return None
+    step = flow.steps[session.step]
+    return step if isinstance(step, AskStep) else None
 
 
 def _reply_title(reply: QuickReply) -> str:
@@ -242,6 +293,7 @@ def chat(
         try:
             terminal = TerminalChat(bot, store, account, psid, out=output, err=errors)
             terminal.say(terminal.intro())
+            runner.run(terminal.resume())
             while True:
                 line = _read_line(source, interactive=interactive)
                 if line is None or not runner.run(terminal.handle(line)):

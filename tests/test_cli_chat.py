@@ -13,6 +13,9 @@ GREETING = "bot: Hi there! What do you need?"
 MENU = ["  1) Pricing", "  2) Our products", "  3) Sign up", "  4) Talk to a human"]
 ASK = "bot: What's your email address?"
 RETRY = "bot: Hmm, that doesn't look like an email address. Try again? (like name@example.com)"
+THANKS = "bot: Thanks! We'll write to me@example.com."
+WAITING = "(the bot is waiting for your answer to: What's your email address?)"
+FALLBACK = "bot: Sorry, I didn't get that."
 
 
 @pytest.fixture
@@ -103,19 +106,58 @@ def test_the_session_survives_a_restart_of_chat(config: Path) -> None:
     first = chat(config, "hi", "3")
     assert first[-2:] == [ASK, "  1) (your email address)"]
     assert (config.parent / ".runtime" / "state.db").exists()
-    # a new process on the same state file: the ask still waits for its answer
+    # a new process on the same state file: the ask still waits for its answer, and says so
     second = chat(config, "me@example.com", "/vars")
-    assert second[1] == "bot: Thanks! We'll write to me@example.com."
-    assert json.loads("\n".join(second[2:]))["email"] == "me@example.com"
+    assert second[1:4] == [WAITING, "  1) (your email address)", THANKS]
+    assert json.loads("\n".join(second[4:]))["email"] == "me@example.com"
+
+
+def test_after_a_restart_a_number_picks_the_waiting_question_s_choice(config: Path) -> None:
+    chat(config, "/tap SIGNUP")
+    lines = chat(config, "1")
+    assert lines[1:] == [
+        WAITING,
+        "  1) (your email address)",
+        "(Messenger would send yours; chat sends you@example.com)",
+        "bot: Thanks! We'll write to you@example.com.",
+    ]
+
+
+def test_a_restarted_chat_says_nothing_of_an_answered_question(config: Path) -> None:
+    chat(config, "/tap SIGNUP", "me@example.com")
+    lines = chat(config, "hi")
+    assert lines[1:] == [GREETING, *MENU]
+
+
+def test_a_number_beyond_the_choices_says_which_there_are(config: Path) -> None:
+    lines = chat(config, "hi", "7", "0", "1")
+    assert lines[1 + len(MENU) + 1 :] == [
+        "(there is no choice 7; the choices are 1-4; /say 7 sends it as text)",
+        "(there is no choice 0; the choices are 1-4; /say 0 sends it as text)",
+        # nothing was sent: the menu's choices still hold
+        "bot: Plans start at 9.90 EUR a month.",
+        "  1) See plans  (opens https://example.com/pricing)",
+        "  2) Back",
+    ]
+
+
+def test_with_one_choice_the_message_says_it_is_the_only_one(config: Path) -> None:
+    lines = chat(config, "/tap SIGNUP", "2")
+    assert lines[-1] == "(there is no choice 2; the only choice is 1; /say 2 sends it as text)"
+
+
+def test_a_number_with_no_choices_on_offer_is_text(config: Path) -> None:
+    lines = chat(config, "7", "²")  # a superscript two is a digit, but not a number to pick
+    assert lines[1:] == [FALLBACK, GREETING, *MENU, FALLBACK, GREETING, *MENU]
 
 
 def test_each_psid_has_its_own_session(config: Path) -> None:
     chat(config, "/tap SIGNUP", args=("--as", "alice"))
     lines = chat(config, "me@example.com")
-    assert lines[1] == "bot: Sorry, I didn't get that."  # chat-local has no ask waiting
+    assert lines[1] == FALLBACK  # chat-local has no ask waiting
     lines = chat(config, "me@example.com", args=("--as", "alice"))
     assert "as alice" in lines[0]
-    assert lines[1] == "bot: Thanks! We'll write to me@example.com."
+    assert lines[1:] == [WAITING, "  1) (your email address)", THANKS]
 
 
 def test_attachments_and_commands(config: Path) -> None:
