@@ -13,7 +13,7 @@ def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:
         commands,
         "init",
         parents=[],  # no -c: there is no config yet
-        summary="write a new bot: a config, two flows and a conversation test",
+        summary="write a new bot: a config, flows and a conversation test",
         description=(
             "The config holds placeholders, each with a comment saying where its real value\n"
             "is found. The bot validates, chats and passes its test as written. Existing files\n"
