@@ -11,7 +11,11 @@ reply, except the one pairing reply (with its code) under the `pairing` policy:
 | `open`      | everyone                                  | -                          |
 | `disabled`  | nobody, not even `allowFrom`              | nothing                    |
 
-The owner's side (list, approve, deny, revoke) is `runtime/pairing.py`.
+A sender the owner blocked (`runtime pair block`, per account) is admitted by no policy, not
+even `open` or `allowFrom`: their events are dropped with a debug log line, and they get no
+pairing code, no reply and no sender action until unblocked.
+
+The owner's side (list, approve, deny, block, revoke) is `runtime/pairing.py`.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from runtime.compiler import DEFAULT_PAIRING_MESSAGE
 from runtime.config.model import Account, DmPolicy
 from runtime.dialog.templates import Template
 from runtime.messenger.limits import LIMITS, fit
-from runtime.store.base import PairingRequest, Store
+from runtime.store.base import PairingRequest, Standing, Store
 
 logger = logging.getLogger("runtime.access")
 
@@ -70,25 +74,30 @@ async def check_access(
 ) -> Verdict:
     """Decide what to do with a sender's event under the account's policy.
 
-    Approvals are the store's and scoped to the account; `allowFrom` is the config's. Under
+    Blocks and approvals are the store's, scoped to the account, read at every event (so a
+    `runtime pair` change counts from the next one); `allowFrom` is the config's. Under
     `pairing` a stranger gets a code (the reply in the verdict); writing again while the code
     is pending gets nothing, and the same code again only once its last sending is
     RESEND_INTERVAL old; after it expires (or is pushed out by MAX_PENDING newer ones) the
     next message gets a new code. `draw_code` makes new codes (tests pass their own).
     """
     policy = account.dm_policy
-    if policy is DmPolicy.OPEN:
-        return Verdict(Admission.ADMIT)
     if policy is DmPolicy.DISABLED:
         logger.debug("account %s: dmPolicy disabled; event from %s ignored", account.label, psid)
         return Verdict(Admission.IGNORE)
+    standing = await store.standing(account.id, psid)
+    if standing is Standing.BLOCKED:
+        logger.debug("account %s: %s is blocked; event dropped", account.label, psid)
+        return Verdict(Admission.IGNORE)
+    if policy is DmPolicy.OPEN:
+        return Verdict(Admission.ADMIT)
     if psid in account.allow_from:
         return Verdict(Admission.ADMIT)
     if policy is DmPolicy.ALLOWLIST:
         # never the message text: a stranger's words are not the log's business
         logger.info("account %s: %s is not in allowFrom; ignored", account.label, psid)
         return Verdict(Admission.IGNORE)
-    if await store.is_approved(account.id, psid):
+    if standing is Standing.APPROVED:
         return Verdict(Admission.ADMIT)
     return await _pairing_reply(store, bot, account, psid, now=now, draw_code=draw_code)
 

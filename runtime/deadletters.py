@@ -7,9 +7,9 @@ from collections.abc import Sequence
 
 from runtime.config.model import Config
 from runtime.errors import Error
-from runtime.pairing import duration
 from runtime.store.base import DeadLetter
 from runtime.store.factory import open_store
+from runtime.tables import duration
 
 _PREVIEW = 40
 

@@ -1,7 +1,8 @@
 """The owner's side of pairing (`runtime pair`): list, approve, deny and revoke, on the store.
 
-These work while a server runs, on the same store: the worker reads approvals at every
-message, so an approval counts from the person's next message on, with no restart. The
+These work while a server runs, on the same store: the worker reads approvals (and blocks,
+`runtime/blocks.py`) at every message, so a change counts from the person's next message
+on, with no restart. The
 confirmation sent on approval goes through the durable outbox, which a running server polls
 (and a starting one drains), so this module never calls the Graph API itself.
 """
@@ -22,10 +23,12 @@ from runtime.errors import PairingError
 from runtime.messenger.payloads import MessagingType, message_request
 from runtime.messenger.proactive import WINDOW_SECONDS, UnknownAccountError
 from runtime.store.base import ApprovedSender, NewOutbound, PairingRequest, Store
-from runtime.store.factory import open_store
+from runtime.tables import ago, duration, table
 
 APPROVED_MESSAGE: Final = "You're approved! Say hi to start."
 LIST_COMMAND: Final = "runtime pair list messenger"
+BLOCK_COMMAND: Final = "runtime pair block messenger {psid} --account {account}"
+UNBLOCK_COMMAND: Final = "runtime pair unblock messenger {psid} --account {account}"
 
 
 class PairAction(StrEnum):
@@ -33,6 +36,8 @@ class PairAction(StrEnum):
     APPROVE = "approve"
     DENY = "deny"
     REVOKE = "revoke"
+    BLOCK = "block"
+    UNBLOCK = "unblock"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -55,7 +60,7 @@ async def list_requests(
 ) -> list[PairingRequest]:
     """Pending requests, oldest first, of one configured account or of every account."""
     if account_id is not None:
-        _check_account(config, account_id)
+        check_account(config, account_id)
     return await store.list_pairings(account_id, now=now)
 
 
@@ -63,7 +68,7 @@ async def list_approved(
     store: Store, config: Config, *, account_id: str | None
 ) -> list[ApprovedSender]:
     if account_id is not None:
-        _check_account(config, account_id)
+        check_account(config, account_id)
     return await store.list_approved(account_id)
 
 
@@ -109,7 +114,7 @@ async def _confirmation(
         return None, "no confirmation sent", note
     last = await store.last_inbound(account.id, request.psid)
     if last is None or now - last > WINDOW_SECONDS:
-        when = "have not written to this page" if last is None else f"last wrote {_ago(now - last)}"
+        when = "have not written to this page" if last is None else f"last wrote {ago(now - last)}"
         outcome = (
             f"no confirmation sent: they {when}, outside Messenger's 24-hour window; "
             "their next message reaches the bot"
@@ -126,8 +131,17 @@ async def _confirmation(
     return message, outcome, None
 
 
-async def deny(store: Store, code: str, *, now: float) -> PairingRequest:
-    """Drop a pending request. The person is not told; a later message gets a new code."""
+async def deny(store: Store, code: str, *, now: float, block: bool = False) -> PairingRequest:
+    """Drop a pending request. The person is not told; a later message gets a new code.
+
+    With `block`, the sender is blocked on the request's account instead, in one store
+    transaction that drops their requests too, so they get nothing more, not even a code.
+    An expired code (kept a day) still names whom to block.
+    """
+    if block:
+        request = await _known(store, code)
+        await store.block_sender(request.account_id, request.psid, now)
+        return request
     request = await _pending(store, code, now=now, verb="deny")
     if await store.take_pairing(request.code) is None:
         raise PairingError(
@@ -175,6 +189,29 @@ async def _pending(
     An expired code is used up by the attempt (a code is used once), and the error says when
     and why it expired.
     """
+    request = await _known(store, typed)
+    code = request.code
+    if request.expires_at <= now:
+        await store.take_pairing(code)
+        why = ""
+        if request.expires_at < request.created_at + PAIRING_TTL:
+            why = (
+                f", pushed out when more than {MAX_PENDING} requests were pending on account "
+                f"'{request.account_id}' (the oldest expires first)"
+            )
+        todo = "ask them to write again for a new code"
+        if verb == "deny":
+            block = BLOCK_COMMAND.format(psid=request.psid, account=request.account_id)
+            todo = f"there is nothing to deny; to keep them from getting a new code: `{block}`"
+        raise PairingError(
+            f"pairing code {code} of {request.psid} expired {ago(now - request.expires_at)}"
+            f"{why}; {todo}"
+        )
+    return request
+
+
+async def _known(store: Store, typed: str) -> PairingRequest:
+    """The request of a code as typed, pending or expired; PairingError for an unknown one."""
     code = normalize_code(typed)
     request = await store.find_pairing(code) if code else None
     if request is None:
@@ -185,27 +222,10 @@ async def _pending(
             f"no pending pairing request has the code {code or repr(typed)}{shape}; codes are "
             f"used once; `{LIST_COMMAND}` shows the pending ones"
         )
-    if request.expires_at <= now:
-        await store.take_pairing(code)
-        why = ""
-        if request.expires_at < request.created_at + PAIRING_TTL:
-            why = (
-                f", pushed out when more than {MAX_PENDING} requests were pending on account "
-                f"'{request.account_id}' (the oldest expires first)"
-            )
-        todo = (
-            "there is nothing to deny"
-            if verb == "deny"
-            else "ask them to write again for a new code"
-        )
-        raise PairingError(
-            f"pairing code {code} of {request.psid} expired {_ago(now - request.expires_at)}"
-            f"{why}; {todo}"
-        )
     return request
 
 
-def _check_account(config: Config, account_id: str) -> None:
+def check_account(config: Config, account_id: str) -> None:
     if account_id not in config.accounts:
         raise UnknownAccountError(
             f"no account '{account_id}' in the config; it has: {', '.join(config.accounts)}"
@@ -227,7 +247,7 @@ def format_requests(requests: Sequence[PairingRequest], *, now: float) -> str:
         )
         for request in requests
     ]
-    return _table(("CODE", "ACCOUNT", "PSID", "AGE", "EXPIRES IN"), rows)
+    return table(("CODE", "ACCOUNT", "PSID", "AGE", "EXPIRES IN"), rows)
 
 
 def format_approved(senders: Sequence[ApprovedSender], *, now: float) -> str:
@@ -237,7 +257,7 @@ def format_approved(senders: Sequence[ApprovedSender], *, now: float) -> str:
         (sender.account_id, sender.psid, duration(now - sender.approved_at) + " ago")
         for sender in senders
     ]
-    return _table(("ACCOUNT", "PSID", "APPROVED"), rows)
+    return table(("ACCOUNT", "PSID", "APPROVED"), rows)
 
 
 def format_approval(approval: Approval) -> str:
@@ -251,83 +271,25 @@ def format_approval(approval: Approval) -> str:
     return "\n".join(lines)
 
 
+def format_denial(request: PairingRequest, *, blocked: bool) -> str:
+    where = {"psid": request.psid, "account": request.account_id}
+    denied = (
+        f"denied pairing code {request.code} of {request.psid} on account '{request.account_id}'"
+    )
+    if blocked:
+        return (
+            f"{denied} and blocked them: they get nothing from the bot, not even a new code, "
+            f"until `{UNBLOCK_COMMAND.format(**where)}`"
+        )
+    return (
+        f"{denied}; they are not told, and they will get a new code if they write again; "
+        f"use --block to stop that (now: `{BLOCK_COMMAND.format(**where)}`)"
+    )
+
+
 def format_revoke(config: Config, psid: str, account_id: str) -> str:
     lines = [f"revoked {psid} on account '{account_id}': back to pairing, like a stranger"]
     account = config.accounts.get(account_id)
     if account is not None and psid in account.allow_from:
         lines.append(f"note: {psid} is in allowFrom of account {account.label}, which still admits")
     return "\n".join(lines)
-
-
-def duration(seconds: float) -> str:
-    """A short span for tables: `45s`, `12m`, `1h05m`, `3d04h`."""
-    whole = max(int(seconds), 0)
-    if whole < 60:
-        return f"{whole}s"
-    minutes = whole // 60
-    if minutes < 60:
-        return f"{minutes}m"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours}h{minutes:02d}m"
-    days, hours = divmod(hours, 24)
-    return f"{days}d{hours:02d}h"
-
-
-def _ago(seconds: float) -> str:
-    """`expired 12 minutes ago`, `last wrote 3 hours ago`: the words for error messages."""
-    minutes = int(max(seconds, 0) // 60)
-    if minutes < 1:
-        return "less than a minute ago"
-    if minutes < 120:
-        return f"{minutes} minute{'' if minutes == 1 else 's'} ago"
-    hours = minutes // 60
-    if hours < 48:
-        return f"{hours} hours ago"
-    return f"{hours // 24} days ago"
-
-
-def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> str:
-    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
-    return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in (header, *rows)
-    )
-
-
-# -- the command -----------------------------------------------------------------------------
-async def run_pair_command(
-    config: Config,
-    action: PairAction,
-    *,
-    argument: str | None = None,
-    account_id: str | None = None,
-    approved: bool = False,
-    now: float,
-) -> str:
-    """Open the config's store, do one `runtime pair` action, close it; return the output.
-
-    `argument` is the code (approve, deny) or the PSID (revoke). Raises PairingError and
-    UnknownAccountError (the owner's mistakes) and StoreError.
-    """
-    store = await open_store(config.state)
-    try:
-        if action is PairAction.LIST:
-            if approved:
-                senders = await list_approved(store, config, account_id=account_id)
-                return format_approved(senders, now=now)
-            requests = await list_requests(store, config, account_id=account_id, now=now)
-            return format_requests(requests, now=now)
-        if action is PairAction.APPROVE:
-            return format_approval(await approve(store, config, argument or "", now=now))
-        if action is PairAction.DENY:
-            request = await deny(store, argument or "", now=now)
-            return (
-                f"denied pairing code {request.code} of {request.psid} on account "
-                f"'{request.account_id}'; they are not told, and a later message from them "
-                "gets a new code"
-            )
-        psid = normalize_psid(argument or "")
-        return format_revoke(config, psid, await revoke(store, config, psid, account_id=account_id))
-    finally:
-        await store.close()

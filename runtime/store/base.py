@@ -2,8 +2,8 @@
 
 Everything the runtime must remember between requests, across restarts and across worker
 processes goes through `Store`: processed message ids (dedupe), each user's last inbound time
-(the 24-hour window), sessions, pairing requests and approved senders, the durable inbox of
-accepted webhook events and the durable outbox of pending sends.
+(the 24-hour window), sessions, pairing requests, approved and blocked senders, the durable
+inbox of accepted webhook events and the durable outbox of pending sends.
 
 Times are Unix seconds (float) passed in by the caller, never read from the clock inside a
 store, so tests and the engine decide what "now" is.
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Protocol
 
 from runtime.session import Session
@@ -44,6 +45,33 @@ class ApprovedSender:
     account_id: str
     psid: str
     approved_at: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BlockedSender:
+    account_id: str
+    psid: str
+    blocked_at: float
+
+
+class Standing(StrEnum):
+    """What the owner decided about a sender on one account (`runtime pair`)."""
+
+    NONE = "none"  # nothing: a stranger, or someone the config's allowFrom alone admits
+    APPROVED = "approved"
+    BLOCKED = "blocked"  # wins over an approval and over every dmPolicy
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredSession:
+    """A session as `runtime sessions` reads it, beside its person's latest message time.
+
+    `last_inbound` is None when nobody with that PSID ever wrote to the account through the
+    webhook: a session `runtime chat` made.
+    """
+
+    session: Session
+    last_inbound: float | None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -183,6 +211,9 @@ class Store(Protocol):
     async def delete_session(self, key: str) -> bool:
         """Forget a session; True if there was one."""
 
+    async def list_sessions(self, account_id: str | None = None) -> list[StoredSession]:
+        """Every session, of one account or of all, least recently updated first."""
+
     # -- pairing -----------------------------------------------------------------------------
     async def pending_pairing(
         self, account_id: str, psid: str, *, now: float
@@ -227,9 +258,22 @@ class Store(Protocol):
     async def revoke_sender(self, account_id: str, psid: str) -> bool:
         """Withdraw an approval; True if the sender was approved."""
 
-    async def is_approved(self, account_id: str, psid: str) -> bool: ...
-
     async def list_approved(self, account_id: str | None = None) -> list[ApprovedSender]: ...
+
+    async def standing(self, account_id: str, psid: str) -> Standing:
+        """Blocked, approved or neither on this account, in one read (blocked wins)."""
+
+    async def block_sender(self, account_id: str, psid: str, at: float) -> bool:
+        """Block a sender on an account, in one transaction: their approval is withdrawn,
+        their pairing requests dropped, and the messages waiting for them in the outbox
+        dropped (never sent). True if they were not blocked already (the first block's
+        time stays).
+        """
+
+    async def unblock_sender(self, account_id: str, psid: str) -> bool:
+        """Lift a block (back to a stranger: not approved); True if the sender was blocked."""
+
+    async def list_blocked(self, account_id: str | None = None) -> list[BlockedSender]: ...
 
     # -- durable inbox -----------------------------------------------------------------------
     async def accept_inbound(

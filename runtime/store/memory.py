@@ -16,6 +16,7 @@ from runtime.store.base import (
     RETRY_LEASE_GRACE,
     Accepted,
     ApprovedSender,
+    BlockedSender,
     DeadLetter,
     InboundEvent,
     Lease,
@@ -24,6 +25,8 @@ from runtime.store.base import (
     NewOutbound,
     OutboundMessage,
     PairingRequest,
+    Standing,
+    StoredSession,
     first_sightings,
 )
 
@@ -48,6 +51,7 @@ class _State:
     sessions: dict[str, str] = field(default_factory=dict)  # key -> Session.to_json()
     pairings: dict[str, PairingRequest] = field(default_factory=dict)  # by code
     approved: dict[Sender, ApprovedSender] = field(default_factory=dict)
+    blocked: dict[Sender, BlockedSender] = field(default_factory=dict)
     inbox: dict[int, InboundEvent] = field(default_factory=dict)
     inbox_leases: dict[int, _Lease] = field(default_factory=dict)
     session_keys: dict[int, str | None] = field(default_factory=dict)  # by inbox id
@@ -131,6 +135,21 @@ class MemoryStore:
         state = await self._open_state("delete a session")
         return state.sessions.pop(key, None) is not None
 
+    async def list_sessions(self, account_id: str | None = None) -> list[StoredSession]:
+        state = await self._open_state("list sessions")
+        sessions = (Session.from_json(text) for text in state.sessions.values())
+        return sorted(
+            (
+                StoredSession(
+                    session=session,
+                    last_inbound=state.last_inbound.get((session.account_id, session.psid)),
+                )
+                for session in sessions
+                if account_id in (None, session.account_id)
+            ),
+            key=lambda stored: (stored.session.updated_at, stored.session.key),
+        )
+
     # -- pairing -----------------------------------------------------------------------------
     async def pending_pairing(
         self, account_id: str, psid: str, *, now: float
@@ -210,15 +229,44 @@ class MemoryStore:
         state = await self._open_state("revoke a sender")
         return state.approved.pop((account_id, psid), None) is not None
 
-    async def is_approved(self, account_id: str, psid: str) -> bool:
-        state = await self._open_state("read an approval")
-        return (account_id, psid) in state.approved
-
     async def list_approved(self, account_id: str | None = None) -> list[ApprovedSender]:
         state = await self._open_state("list approved senders")
         return sorted(
             (a for a in state.approved.values() if account_id in (None, a.account_id)),
             key=lambda a: (a.approved_at, a.account_id, a.psid),
+        )
+
+    async def standing(self, account_id: str, psid: str) -> Standing:
+        state = await self._open_state("read a sender's standing")
+        sender = (account_id, psid)
+        if sender in state.blocked:
+            return Standing.BLOCKED
+        return Standing.APPROVED if sender in state.approved else Standing.NONE
+
+    async def block_sender(self, account_id: str, psid: str, at: float) -> bool:
+        state = await self._open_state("block a sender")
+        sender = (account_id, psid)
+        state.approved.pop(sender, None)
+        for code, request in list(state.pairings.items()):
+            if (request.account_id, request.psid) == sender:
+                del state.pairings[code]
+        for message_id, message in list(state.outbox.items()):
+            if (message.account_id, message.psid) == sender:
+                _forget_outbound(state, message_id)
+        if sender in state.blocked:
+            return False
+        state.blocked[sender] = BlockedSender(account_id=account_id, psid=psid, blocked_at=at)
+        return True
+
+    async def unblock_sender(self, account_id: str, psid: str) -> bool:
+        state = await self._open_state("unblock a sender")
+        return state.blocked.pop((account_id, psid), None) is not None
+
+    async def list_blocked(self, account_id: str | None = None) -> list[BlockedSender]:
+        state = await self._open_state("list blocked senders")
+        return sorted(
+            (b for b in state.blocked.values() if account_id in (None, b.account_id)),
+            key=lambda b: (b.blocked_at, b.account_id, b.psid),
         )
 
     # -- durable inbox -----------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import Callable, Collection, Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -13,10 +13,8 @@ from runtime.errors import StoreError
 from runtime.session import Session
 from runtime.store import sqlite_schema as sql
 from runtime.store.base import (
-    KEEP_EXPIRED_PAIRINGS,
     RETRY_LEASE_GRACE,
     Accepted,
-    ApprovedSender,
     DeadLetter,
     InboundEvent,
     Lease,
@@ -24,9 +22,10 @@ from runtime.store.base import (
     NewInbound,
     NewOutbound,
     OutboundMessage,
-    PairingRequest,
+    StoredSession,
     first_sightings,
 )
+from runtime.store.sqlite_access import SQLiteAccess
 from runtime.store.sqlite_connection import (
     SQLiteConnection,
     count,
@@ -38,8 +37,10 @@ from runtime.store.sqlite_connection import (
 )
 
 
-class SQLiteStore:
+class SQLiteStore(SQLiteAccess):
     """A `Store` in one SQLite file, safe for several processes of one host at once.
+
+    Pairing requests, approvals and blocks are `SQLiteAccess`'s (`sqlite_access.py`).
 
     Every call is one transaction on the file's own thread (`SQLiteConnection`); writes take
     the write lock up front, so two processes never both claim one event. A call cancelled
@@ -95,91 +96,14 @@ class SQLiteStore:
     async def delete_session(self, key: str) -> bool:
         return await self._db.run("delete a session", execute(sql.DELETE_SESSION, key)) > 0
 
-    # -- pairing -----------------------------------------------------------------------------
-    async def pending_pairing(
-        self, account_id: str, psid: str, *, now: float
-    ) -> PairingRequest | None:
-        row = await self._db.run(
-            "read a pairing request",
-            fetch_one(sql.PENDING_PAIRING, account_id, psid, now),
-            write=False,
-        )
-        return None if row is None else PairingRequest(**row)
-
-    async def create_pairing(
-        self, request: PairingRequest, *, now: float, max_pending: int
-    ) -> PairingRequest | None:
-        def work(conn: sqlite3.Connection) -> PairingRequest | None:
-            conn.execute(sql.PURGE_PAIRINGS, (now - KEEP_EXPIRED_PAIRINGS,))
-            conn.execute(sql.DROP_EXPIRED_CODE, (request.code, now))  # its code may be reused
-            if conn.execute(sql.CODE_TAKEN, (request.code,)).fetchone() is not None:
-                return None
-            (pending,) = conn.execute(sql.COUNT_PENDING, (request.account_id, now)).fetchone()
-            excess = pending - max_pending + 1
-            if excess > 0:
-                params = {"now": now, "account": request.account_id, "excess": excess}
-                conn.execute(sql.EXPIRE_OLDEST_PENDING, params)
-            conn.execute(sql.INSERT_PAIRING, asdict(request))
-            return request
-
-        return await self._db.run("create a pairing request", work)
-
-    async def mark_pairing_sent(self, code: str, at: float) -> None:
-        await self._db.run("mark a pairing code sent", execute(sql.MARK_PAIRING_SENT, at, code))
-
-    async def list_pairings(
-        self, account_id: str | None = None, *, now: float
-    ) -> list[PairingRequest]:
+    async def list_sessions(self, account_id: str | None = None) -> list[StoredSession]:
         rows = await self._db.run(
-            "list pairing requests",
-            fetch_all(sql.LIST_PAIRINGS, {"account": account_id, "now": now}),
-            write=False,
+            "list sessions", fetch_all(sql.LIST_SESSIONS, {"account": account_id}), write=False
         )
-        return [PairingRequest(**row) for row in rows]
-
-    async def find_pairing(self, code: str) -> PairingRequest | None:
-        row = await self._db.run(
-            "read a pairing request", fetch_one(sql.FIND_PAIRING, code), write=False
-        )
-        return None if row is None else PairingRequest(**row)
-
-    async def take_pairing(self, code: str) -> PairingRequest | None:
-        row = await self._db.run("take a pairing request", fetch_one(sql.TAKE_PAIRING, code))
-        return None if row is None else PairingRequest(**row)
-
-    async def approve_pairing(
-        self, request: PairingRequest, *, now: float, confirmation: NewOutbound | None
-    ) -> bool:
-        def work(conn: sqlite3.Connection) -> bool:
-            if conn.execute(sql.USE_PENDING_PAIRING, {**asdict(request), "now": now}).rowcount == 0:
-                return False
-            conn.execute(sql.APPROVE, (request.account_id, request.psid, now))
-            if confirmation is not None:
-                params = (confirmation.account_id, confirmation.psid, confirmation.body, now, now)
-                insert(conn, sql.INSERT_OUTBOUND, params)
-            return True
-
-        return await self._db.run("approve a pairing request", work)
-
-    async def approve_sender(self, account_id: str, psid: str, at: float) -> None:
-        await self._db.run("approve a sender", execute(sql.APPROVE, account_id, psid, at))
-
-    async def revoke_sender(self, account_id: str, psid: str) -> bool:
-        return await self._db.run("revoke a sender", execute(sql.REVOKE, account_id, psid)) > 0
-
-    async def is_approved(self, account_id: str, psid: str) -> bool:
-        row = await self._db.run(
-            "read an approval", fetch_one(sql.IS_APPROVED, account_id, psid), write=False
-        )
-        return row is not None
-
-    async def list_approved(self, account_id: str | None = None) -> list[ApprovedSender]:
-        rows = await self._db.run(
-            "list approved senders",
-            fetch_all(sql.LIST_APPROVED, {"account": account_id}),
-            write=False,
-        )
-        return [ApprovedSender(**row) for row in rows]
+        return [
+            StoredSession(session=Session.from_json(row["body"]), last_inbound=row["at"])
+            for row in rows
+        ]
 
     # -- durable inbox -----------------------------------------------------------------------
     async def accept_inbound(

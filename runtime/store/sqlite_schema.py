@@ -1,11 +1,14 @@
-"""The SQL of the SQLite store: its tables, as numbered migrations, and every statement."""
+"""The SQL of the SQLite store: its tables, as numbered migrations, and its statements.
+
+The access role's statements (pairing, approvals, blocks) are in `sqlite_access.py`.
+"""
 
 from __future__ import annotations
 
 # `PRAGMA user_version` holds the number of the last migration applied to a database file.
 # To change the schema, append a migration (a tuple of statements) under the next number and
 # bump SCHEMA_VERSION; `open` applies the missing ones in order, in one transaction.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _V1: tuple[str, ...] = (
     # Dedupe: message ids already processed, and when they were last seen.
@@ -114,8 +117,20 @@ _V2: tuple[str, ...] = (
     "UPDATE inbox SET session_key = json_extract(body, '$.session_key')",
 )
 
+_V3: tuple[str, ...] = (
+    # Senders the owner blocked (`runtime pair block`): nothing is sent to them.
+    """
+    CREATE TABLE IF NOT EXISTS blocked_senders (
+        account_id TEXT NOT NULL,
+        psid       TEXT NOT NULL,
+        blocked_at REAL NOT NULL,
+        PRIMARY KEY (account_id, psid)
+    ) WITHOUT ROWID
+    """,
+)
+
 # Migration number -> the statements that bring a database from the previous number to it.
-MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1, 2: _V2}
+MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1, 2: _V2, 3: _V3}
 
 # The statements SQLiteStore runs, grouped as the Store protocol groups its methods.
 
@@ -141,58 +156,14 @@ SAVE_SESSION = """
     ON CONFLICT (key) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at
 """
 DELETE_SESSION = "DELETE FROM sessions WHERE key = ?"
-
-# -- pairing ---------------------------------------------------------------------------------
-PENDING_PAIRING = """
-    SELECT code, account_id, psid, created_at, expires_at, last_sent_at FROM pairings
-    WHERE account_id = ? AND psid = ? AND expires_at > ?
-    ORDER BY created_at DESC, rowid DESC LIMIT 1
-"""
-PURGE_PAIRINGS = "DELETE FROM pairings WHERE expires_at <= ?"
-DROP_EXPIRED_CODE = "DELETE FROM pairings WHERE code = ? AND expires_at <= ?"
-CODE_TAKEN = "SELECT 1 FROM pairings WHERE code = ?"
-COUNT_PENDING = "SELECT count(*) FROM pairings WHERE account_id = ? AND expires_at > ?"
-# The oldest pending requests expire now (kept, so approving one can say it expired).
-EXPIRE_OLDEST_PENDING = """
-    UPDATE pairings SET expires_at = :now WHERE rowid IN (
-        SELECT rowid FROM pairings WHERE account_id = :account AND expires_at > :now
-        ORDER BY created_at, rowid LIMIT :excess
-    )
-"""
-INSERT_PAIRING = """
-    INSERT INTO pairings (code, account_id, psid, created_at, expires_at, last_sent_at)
-    VALUES (:code, :account_id, :psid, :created_at, :expires_at, :last_sent_at)
-"""
-MARK_PAIRING_SENT = "UPDATE pairings SET last_sent_at = ? WHERE code = ?"
-LIST_PAIRINGS = """
-    SELECT code, account_id, psid, created_at, expires_at, last_sent_at FROM pairings
-    WHERE (:account IS NULL OR account_id = :account) AND expires_at > :now
-    ORDER BY created_at, rowid
-"""
-FIND_PAIRING = """
-    SELECT code, account_id, psid, created_at, expires_at, last_sent_at FROM pairings
-    WHERE code = ?
-"""
-# Uses up a request only as it was read, and only while it is pending.
-USE_PENDING_PAIRING = """
-    DELETE FROM pairings
-    WHERE code = :code AND account_id = :account_id AND psid = :psid
-      AND created_at = :created_at AND expires_at > :now
-"""
-TAKE_PAIRING = """
-    DELETE FROM pairings WHERE code = ?
-    RETURNING code, account_id, psid, created_at, expires_at, last_sent_at
-"""
-APPROVE = """
-    INSERT INTO approved_senders (account_id, psid, approved_at) VALUES (?, ?, ?)
-    ON CONFLICT (account_id, psid) DO NOTHING
-"""
-REVOKE = "DELETE FROM approved_senders WHERE account_id = ? AND psid = ?"
-IS_APPROVED = "SELECT 1 FROM approved_senders WHERE account_id = ? AND psid = ?"
-LIST_APPROVED = """
-    SELECT account_id, psid, approved_at FROM approved_senders
-    WHERE :account IS NULL OR account_id = :account
-    ORDER BY approved_at, account_id, psid
+# Each session with its person's latest message time through the webhook (NULL: never wrote).
+LIST_SESSIONS = """
+    SELECT sessions.body, last_inbound.at FROM sessions
+    LEFT JOIN last_inbound
+        ON last_inbound.account_id = json_extract(sessions.body, '$.account_id')
+       AND last_inbound.psid = json_extract(sessions.body, '$.psid')
+    WHERE :account IS NULL OR json_extract(sessions.body, '$.account_id') = :account
+    ORDER BY sessions.updated_at, sessions.key
 """
 
 # -- durable inbox ---------------------------------------------------------------------------

@@ -56,6 +56,20 @@ async def test_who_is_admitted_under_each_policy(
     assert verdicts[STRANGER].admission is (Admission.ADMIT if policy == "open" else expected)
 
 
+@pytest.mark.parametrize("policy", ["pairing", "allowlist", "open", "disabled"])
+async def test_a_blocked_sender_is_admitted_by_no_policy_and_gets_no_code(
+    tmp_path: Path, store: SQLiteStore, policy: str
+) -> None:
+    bot = load_bot(bot_config(tmp_path, policy))
+    for psid in (FRIEND, APPROVED, STRANGER):
+        await store.approve_sender("default", psid, T0)
+        await store.block_sender("default", psid, T0)
+    for psid in (FRIEND, APPROVED, STRANGER):
+        verdict = await check_access(store, bot, bot.accounts["default"], psid, now=T0)
+        assert (verdict.admission, verdict.reply) == (Admission.IGNORE, None)
+    assert await store.list_pairings(now=T0) == []
+
+
 async def test_a_pending_stranger_gets_one_reply_per_hour_at_most(
     tmp_path: Path, store: SQLiteStore
 ) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from runtime.access import check_access
-from runtime.store.base import PairingRequest
+from runtime.store.base import PairingRequest, Standing
 from runtime.store.sqlite import SQLiteStore
 from tests.access.conftest import (
     APPROVED_MESSAGE,
@@ -22,6 +22,7 @@ from tests.access.conftest import (
     pair,
     run_cli,
 )
+from tests.messenger.conftest import write_bot
 
 HOUR = 3600.0
 
@@ -54,14 +55,14 @@ async def test_list_shows_code_account_psid_age_and_expiry(
 ) -> None:
     assert (await pair(config, "list", "messenger")).stdout == "no pending pairing requests\n"
     await add(
-        store, request("K7QMW2XP", age=150), request("ZZ9RT4HB", psid="2000000000000777", age=20)
+        store, request("K7QMW2XP", age=150), request("ZZ9RT4HB", psid="2000000000000777", age=90)
     )
     listed = await pair(config, "list", "messenger")
     assert listed.returncode == 0, listed.stderr
     assert listed.stdout.splitlines() == [
         "CODE      ACCOUNT  PSID              AGE  EXPIRES IN",
         "K7QMW2XP  default  2000000000000101  2m   57m",
-        "ZZ9RT4HB  default  2000000000000777  20s  59m",
+        "ZZ9RT4HB  default  2000000000000777  1m   58m",
     ]
 
 
@@ -95,7 +96,7 @@ async def test_a_code_typed_in_lower_case_with_spaces_is_approved_once(
     approved = await pair(config, "approve", "messenger", "k7qm", "w2xp")
     assert approved.returncode == 0, approved.stderr
     assert approved.stdout.startswith(f"approved {STRANGER} on account 'default' (code K7QMW2XP)\n")
-    assert await store.is_approved("default", STRANGER)
+    assert await store.standing("default", STRANGER) is Standing.APPROVED
     assert await store.list_pairings(now=time.time()) == []
 
     again = await pair(config, "approve", "messenger", "K7QMW2XP")
@@ -113,7 +114,7 @@ async def test_an_unknown_code_is_an_error(config: Path, store: SQLiteStore) -> 
     assert "no pending pairing request has the code K7QMW2XQ" in ran.stderr
     typo = await pair(config, "approve", "messenger", "K7QMW2X0")
     assert "(a code is 8 characters of A-Z and 2-9, without I, L and O)" in typo.stderr
-    assert not await store.is_approved("default", STRANGER)
+    assert await store.standing("default", STRANGER) is Standing.NONE
 
 
 async def test_an_expired_code_says_when_and_what_to_do(config: Path, store: SQLiteStore) -> None:
@@ -124,7 +125,7 @@ async def test_an_expired_code_says_when_and_what_to_do(config: Path, store: SQL
         f"runtime pair approve: pairing code K7QMW2XP of {STRANGER} expired 10 minutes ago; "
         "ask them to write again for a new code\n"
     )
-    assert not await store.is_approved("default", STRANGER)
+    assert await store.standing("default", STRANGER) is Standing.NONE
 
 
 async def test_the_oldest_of_four_strangers_can_no_longer_be_approved(
@@ -155,7 +156,7 @@ async def test_deny_drops_the_request_silently(config: Path, store: SQLiteStore)
     assert denied.returncode == 0, denied.stderr
     assert denied.stdout.startswith(f"denied pairing code K7QMW2XP of {STRANGER}")
     assert (await pair(config, "approve", "messenger", "K7QMW2XP")).returncode == 1
-    assert not await store.is_approved("default", STRANGER)
+    assert await store.standing("default", STRANGER) is Standing.NONE
     assert await store.count_outbound() == 0
 
 
@@ -171,7 +172,7 @@ async def test_revoke_withdraws_an_approval_once(config: Path, store: SQLiteStor
     assert revoked.stdout == (
         f"revoked {STRANGER} on account 'default': back to pairing, like a stranger\n"
     )
-    assert not await store.is_approved("default", STRANGER)
+    assert await store.standing("default", STRANGER) is Standing.NONE
     again = await pair(config, "revoke", "messenger", STRANGER, "--account", "default")
     assert again.returncode == 1
     assert again.stderr == (
@@ -223,7 +224,7 @@ async def test_an_approval_the_store_fails_halfway_leaves_the_code_to_approve_ag
     failed = await pair(config, "approve", "messenger", "K7QMW2XP")
     assert failed.returncode == 1
     assert "database or disk is full" in failed.stderr
-    assert not await store.is_approved("default", STRANGER)
+    assert await store.standing("default", STRANGER) is Standing.NONE
     assert [r.code for r in await store.list_pairings(now=time.time())] == ["K7QMW2XP"]
 
     state.execute("DROP TRIGGER disk_full")
@@ -232,7 +233,7 @@ async def test_an_approval_the_store_fails_halfway_leaves_the_code_to_approve_ag
     approved = await pair(config, "approve", "messenger", "K7QMW2XP")
     assert approved.returncode == 0, approved.stderr
     assert "confirmation queued" in approved.stdout
-    assert await store.is_approved("default", STRANGER)
+    assert await store.standing("default", STRANGER) is Standing.APPROVED
     assert await store.count_outbound() == 1
 
 
@@ -241,3 +242,71 @@ async def test_a_broken_config_stops_the_command_with_its_problems(tmp_path: Pat
     ran = await pair(config, "list", "messenger")
     assert ran.returncode == 1
     assert "dmPolicy: unknown value 'closed'" in ran.stderr
+
+
+async def test_block_list_and_unblock_say_what_changed(config: Path, store: SQLiteStore) -> None:
+    await store.approve_sender("default", STRANGER, time.time())
+    blocked = await pair(config, "block", "messenger", f"fb:{STRANGER}")
+    assert blocked.returncode == 0, blocked.stderr
+    assert blocked.stdout.splitlines()[1:] == [
+        "their approval is withdrawn: once unblocked, they are a stranger again"
+    ]
+    again = await pair(config, "block", "messenger", STRANGER, "--account", "default")
+    assert again.stdout.startswith(f"{STRANGER} on account 'default' was blocked already")
+    friend = await pair(config, "block", "messenger", FRIEND)
+    assert friend.stdout.splitlines()[1] == (
+        f"note: {FRIEND} is in allowFrom of account 'default'; the block wins while it lasts "
+        "(take them out of allowFrom too, for good)"
+    )
+    listed = await pair(config, "list", "messenger", "--blocked", "--account", "default")
+    assert [line.split()[:2] for line in listed.stdout.splitlines()] == [
+        ["ACCOUNT", "PSID"],
+        ["default", STRANGER],
+        ["default", FRIEND],
+    ]
+    unblocked = await pair(config, "unblock", "messenger", STRANGER)
+    assert unblocked.stdout == (
+        f"unblocked {STRANGER} on account 'default': a stranger again: their next message gets "
+        "a pairing code\n"
+    )
+    assert await store.standing("default", STRANGER) is Standing.NONE
+    not_blocked = await pair(config, "unblock", "messenger", STRANGER)
+    assert not_blocked.returncode == 1
+    assert not_blocked.stderr == (
+        f"runtime pair unblock: {STRANGER} is not blocked on any account; "
+        "`runtime pair list messenger --blocked` shows who is\n"
+    )
+    both = await pair(config, "list", "messenger", "--blocked", "--approved")
+    assert both.returncode == 2
+    assert "not allowed with argument" in both.stderr
+
+
+async def test_a_block_without_account_takes_the_one_the_person_wrote_to(
+    tmp_path: Path, store: SQLiteStore
+) -> None:
+    account = 'pageAccessToken: "t", pageId: "{page}"'
+    config = write_bot(
+        tmp_path,
+        'appSecret: "s", verifyToken: "v", dmPolicy: "pairing", accounts: { '
+        f"main: {{ {account.format(page='100000000000001')} }}, "
+        f"shop: {{ {account.format(page='100000000000002')} }} }}",
+    )
+    unknown = await pair(config, "block", "messenger", STRANGER)
+    assert unknown.returncode == 1
+    assert unknown.stderr == (
+        f"runtime pair block: {STRANGER} has not written to any account; name the one to block "
+        "them on with --account (this config has: main, shop)\n"
+    )
+    await store.record_inbound("shop", STRANGER, time.time())
+    blocked = await pair(config, "block", "messenger", STRANGER)
+    assert blocked.stdout.startswith(f"blocked {STRANGER} on account 'shop':")
+    assert await store.standing("main", STRANGER) is Standing.NONE
+    await store.record_inbound("main", STRANGER, time.time())
+    several = await pair(config, "block", "messenger", STRANGER)
+    assert several.stderr == (
+        f"runtime pair block: {STRANGER} wrote to several accounts (main, shop); name one with "
+        "--account\n"
+    )
+    elsewhere = await pair(config, "block", "messenger", STRANGER, "--account", "outlet")
+    assert elsewhere.returncode == 1
+    assert "no account 'outlet' in the config; it has: main, shop" in elsewhere.stderr

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from runtime.access import PAIRING_TTL, Admission, check_access
+from runtime.commands.pair import run_pair_command
 from runtime.config.load import load_config
 from runtime.config.model import Config
 from runtime.errors import PairingError
@@ -16,13 +17,13 @@ from runtime.pairing import (
     PairAction,
     approve,
     deny,
-    duration,
     format_revoke,
     normalize_code,
     revoke,
-    run_pair_command,
 )
+from runtime.store.base import Standing
 from runtime.store.sqlite import SQLiteStore
+from runtime.tables import duration
 from tests.access.conftest import APPROVED_MESSAGE, FRIEND, STRANGER, bot_config, code_in, load_bot
 from tests.messenger.conftest import write_bot
 
@@ -77,7 +78,7 @@ async def test_a_code_approves_until_it_expires(tmp_path: Path, store: SQLiteSto
     path, code = await paired(tmp_path, store)
     with pytest.raises(PairingError, match=r"expired less than a minute ago; ask them to write"):
         await approve(store, config_of(path), code, now=T0 + PAIRING_TTL)
-    assert not await store.is_approved("default", STRANGER)
+    assert await store.standing("default", STRANGER) is Standing.NONE
 
     bot = load_bot(path)
     fresh = await check_access(store, bot, bot.accounts["default"], STRANGER, now=T0 + PAIRING_TTL)
@@ -85,7 +86,7 @@ async def test_a_code_approves_until_it_expires(tmp_path: Path, store: SQLiteSto
         store, config_of(path), code_in(fresh.reply), now=T0 + 2 * PAIRING_TTL - 1
     )
     assert approval.request.psid == STRANGER
-    assert await store.is_approved("default", STRANGER)
+    assert await store.standing("default", STRANGER) is Standing.APPROVED
 
 
 async def test_an_approved_sender_is_admitted_at_the_next_message(
@@ -135,7 +136,7 @@ async def test_revoke_asks_which_account_when_approved_on_several(
     with pytest.raises(PairingError, match=r"approved on several accounts \(main, shop\)"):
         await revoke(store, config, STRANGER, account_id=None)
     assert await revoke(store, config, STRANGER, account_id="shop") == "shop"
-    assert await store.is_approved("main", STRANGER)
+    assert await store.standing("main", STRANGER) is Standing.APPROVED
 
 
 @pytest.mark.parametrize(
@@ -207,7 +208,8 @@ async def test_each_command_reports_what_it_did(tmp_path: Path) -> None:
     ]
     assert await run(PairAction.DENY, argument=other) == (
         f"denied pairing code {other} of 2000000000000555 on account 'default'; they are not "
-        "told, and a later message from them gets a new code"
+        "told, and they will get a new code if they write again; use --block to stop that "
+        "(now: `runtime pair block messenger 2000000000000555 --account default`)"
     )
     assert (await run(PairAction.APPROVE, argument=first)).splitlines() == [
         f"approved {STRANGER} on account 'default' (code {first})",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from runtime.config.model import StateBackend, StateSettings
+from runtime.store.base import Standing
 from runtime.store.factory import open_store
 from runtime.store.memory import MemoryStore
 from tests.store.records import HOUR, inbound, outbound
@@ -18,7 +19,7 @@ async def test_nothing_survives_closing_a_memory_store() -> None:
     await store.open()
     try:
         assert (await store.count_inbound(), await store.count_outbound()) == (0, 0)
-        assert not await store.is_approved("page-1", "u1")
+        assert await store.standing("page-1", "u1") is Standing.NONE
         assert await store.claim_message_ids(["m1"], now=1.0, ttl=HOUR) == {"m1"}
     finally:
         await store.close()

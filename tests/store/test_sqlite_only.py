@@ -17,7 +17,7 @@ import runtime
 from runtime.errors import StoreError
 from runtime.session import Session
 from runtime.store import sqlite_schema as sql
-from runtime.store.base import Accepted
+from runtime.store.base import Accepted, Standing
 from runtime.store.sqlite import SQLiteStore
 from tests.store.records import HOUR, inbound, outbound, pairing
 
@@ -70,7 +70,7 @@ async def test_everything_survives_reopening_the_file(db_path: Path) -> None:
         assert session is not None
         assert session.vars == {"n": 1}
         assert await second.pending_pairing("page-1", "u1", now=1.0) == pairing("ABC")
-        assert await second.is_approved("page-1", "u2")
+        assert await second.standing("page-1", "u2") is Standing.APPROVED
         [event] = await second.claim_inbound("w", now=1.0, lease=60.0, limit=10)
         assert (event.id, event.body) == (event_id, "e")
         assert await second.lease_owners() == {"gone", "w"}  # a dead worker's leases stay
@@ -133,6 +133,29 @@ async def test_events_kept_by_a_version_1_file_bring_their_session_after_the_upg
         assert (event.body, event.session) == (body, session)
     finally:
         await store.close()
+
+
+async def test_a_version_2_file_keeps_its_approvals_and_can_block_after_the_upgrade(
+    db_path: Path,
+) -> None:
+    db_path.parent.mkdir(parents=True)
+    conn = sqlite3.connect(db_path)
+    for number in (1, 2):
+        for statement in sql.MIGRATIONS[number]:
+            conn.execute(statement)
+    conn.execute("INSERT INTO approved_senders VALUES ('page-1', 'u1', 1.0)")
+    conn.execute("PRAGMA user_version = 2")
+    conn.commit()
+    conn.close()
+    store = SQLiteStore(db_path)
+    await store.open()
+    try:
+        assert await store.standing("page-1", "u1") is Standing.APPROVED
+        assert await store.block_sender("page-1", "u2", 2.0)
+        assert await store.standing("page-1", "u2") is Standing.BLOCKED
+    finally:
+        await store.close()
+    assert pragmas(db_path) == ("wal", 3)
 
 
 # -- the claim reads indexes, not tables -----------------------------------------------------

@@ -1,39 +1,21 @@
-"""The Store contract, run against every store: each test says what any backend must do."""
+"""The Store contract, run against every store: each test says what any backend must do.
+
+The `store` and `new_store` fixtures (one per backend) are in `conftest.py`.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
-from pathlib import Path
 from types import MappingProxyType
 
 import pytest
 
 from runtime.errors import StoreError
 from runtime.session import Session
-from runtime.store.base import Lease, LostLeases, NewInbound, Store
-from runtime.store.memory import MemoryStore
-from runtime.store.sqlite import SQLiteStore
+from runtime.store.base import Lease, LostLeases, NewInbound, Standing, Store
+from tests.store.conftest import NewStore
 from tests.store.records import DAY, HOUR, inbound, outbound, pairing
-
-NewStore = Callable[[], Store]
-
-
-@pytest.fixture(params=["sqlite", "memory"])
-def new_store(request: pytest.FixtureRequest, tmp_path: Path) -> NewStore:
-    """Make a store of the backend under test, not yet open."""
-    if request.param == "sqlite":
-        return lambda: SQLiteStore(tmp_path / "runtime.db")
-    return MemoryStore
-
-
-@pytest.fixture
-async def store(new_store: NewStore) -> AsyncIterator[Store]:
-    store = new_store()
-    await store.open()
-    yield store
-    await store.close()
 
 
 async def test_a_closed_store_raises_store_error(new_store: NewStore) -> None:
@@ -239,7 +221,7 @@ async def test_approving_without_a_confirmation_queues_nothing(store: Store) -> 
     request = pairing("ABC")
     await store.create_pairing(request, now=0.0, max_pending=3)
     assert await store.approve_pairing(request, now=1.0, confirmation=None) is True
-    assert await store.is_approved("page-1", "u1")
+    assert await store.standing("page-1", "u1") is Standing.APPROVED
     assert await store.count_outbound() == 0
 
 
@@ -270,16 +252,16 @@ async def test_marking_a_code_sent_records_the_time(store: Store) -> None:
 
 async def test_approvals_are_scoped_per_account(store: Store) -> None:
     await store.approve_sender("page-1", "u1", 1.0)
-    assert await store.is_approved("page-1", "u1")
-    assert not await store.is_approved("page-2", "u1")
-    assert not await store.is_approved("page-1", "u2")
+    assert await store.standing("page-1", "u1") is Standing.APPROVED
+    assert await store.standing("page-2", "u1") is Standing.NONE
+    assert await store.standing("page-1", "u2") is Standing.NONE
 
 
 async def test_revoking_withdraws_an_approval(store: Store) -> None:
     await store.approve_sender("page-1", "u1", 1.0)
     assert await store.revoke_sender("page-1", "u1") is True
     assert await store.revoke_sender("page-1", "u1") is False
-    assert not await store.is_approved("page-1", "u1")
+    assert await store.standing("page-1", "u1") is Standing.NONE
 
 
 async def test_approved_senders_are_listed_per_account_or_all(store: Store) -> None:
