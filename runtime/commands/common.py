@@ -88,7 +88,10 @@ def command_name(args: argparse.Namespace) -> str:
 
 
 def print_problems(problems: Sequence[object], *, as_json: bool) -> None:
-    """Problems as `file:line:col: key.path: message` lines on stderr, or JSON on stdout."""
+    """Problems as `file:line:col: key.path: message` lines on stderr, or JSON on stdout.
+
+    Under a syntax error's line, the source line it is on, with a caret under the column.
+    """
     from runtime.validation.problems import Problem, problems_to_json
 
     found = [problem for problem in problems if isinstance(problem, Problem)]
@@ -96,7 +99,7 @@ def print_problems(problems: Sequence[object], *, as_json: bool) -> None:
         print(problems_to_json(found))
         return
     for problem in found:
-        print(problem.format(), file=sys.stderr)
+        print(problem.format(), *problem.excerpt(), sep="\n", file=sys.stderr)
 
 
 def require_shared_state(config: Config, command: str) -> None:

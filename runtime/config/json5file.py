@@ -1,16 +1,19 @@
-"""Reading JSON5 files (syntax errors with line and column) and `${VAR}` substitution."""
+"""Reading JSON5 files (syntax errors explained, every key's position kept), and `${VAR}`
+substitution."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import json5
 import pyjson5
 
-from runtime.config.duplicates import DuplicateKey, find_duplicate_keys
+from runtime.config.positions import DuplicateKey, LineIndex, Positions, scan_json5
+from runtime.config.syntax import explain_syntax_error
 from runtime.errors import ConfigError, ConfigReadError
 from runtime.validation.problems import Problem, key_path
 
@@ -23,12 +26,14 @@ _ENV_REFERENCE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 @dataclass(frozen=True, slots=True)
 class Document:
-    """A parsed JSON5 file: its data, its raw bytes (for hashing) and how to name it."""
+    """A parsed JSON5 file: its data, its raw bytes (for hashing), how to name it, and where
+    each of its keys is written (`locate` gives its problems their lines)."""
 
     path: Path
     display: str
     data: Mapping[str, object]
     raw: bytes
+    positions: Positions = dataclasses.field(default_factory=Positions, compare=False)
 
 
 def read_json5(path: Path, *, display: str | None = None) -> Document:
@@ -51,10 +56,35 @@ def read_json5(path: Path, *, display: str | None = None) -> Document:
     if not isinstance(data, Mapping):
         message = "the top level must be an object { ... }"
         raise ConfigError([Problem(file=shown, path="", message=message, line=1, column=1)])
-    duplicates = find_duplicate_keys(text)
+    positions, duplicates = scan_json5(text)
     if duplicates:
-        raise ConfigError([_duplicate_problem(shown, duplicate) for duplicate in duplicates])
-    return Document(path=path, display=shown, data=data, raw=raw)
+        lines = LineIndex(text)
+        raise ConfigError([_duplicate_problem(shown, lines, duplicate) for duplicate in duplicates])
+    return Document(path=path, display=shown, data=data, raw=raw, positions=positions)
+
+
+def locate(problems: Iterable[Problem], *documents: Document) -> list[Problem]:
+    """The problems, each with the line and column of its key path in its document.
+
+    Checks name key paths and never lines: this is where they get them, once per build.
+    A path that is not in the file (a required key that is missing) gets the position of
+    its nearest ancestor that is, where it is to be added. Problems that have a position
+    already, or whose file is not among `documents`, are left as they are.
+    """
+    by_file = {document.display: document for document in documents}
+    lines: dict[str, LineIndex] = {}  # made for the files that have a problem only
+    located: list[Problem] = []
+    for problem in problems:
+        document = by_file.get(problem.file)
+        if document is None or problem.line is not None or problem.unreadable:
+            located.append(problem)
+            continue
+        if problem.file not in lines:
+            lines[problem.file] = LineIndex(document.raw.decode("utf-8-sig"))
+        offset = document.positions.offset(problem.path)
+        line, column = lines[problem.file].line_column(offset)
+        located.append(dataclasses.replace(problem, line=line, column=column))
+    return located
 
 
 def parse_json5(text: str, *, file: str) -> object:
@@ -68,32 +98,40 @@ def parse_json5(text: str, *, file: str) -> object:
     try:
         return json5.loads(text)  # what pyjson5 refused: json5 refuses it too, with a position
     except ValueError as err:
-        raise ConfigError([_syntax_problem(file, err)]) from err
+        raise ConfigError([_syntax_problem(file, text, err)]) from err
     except RecursionError as err:
         message = "JSON5 syntax error: nested too deeply"
         raise ConfigError([Problem(file=file, path="", message=message)]) from err
 
 
-def _duplicate_problem(file: str, duplicate: DuplicateKey) -> Problem:
+def _duplicate_problem(file: str, lines: LineIndex, duplicate: DuplicateKey) -> Problem:
+    first_line = lines.line_column(duplicate.first)[0]
+    line, column = lines.line_column(duplicate.second)
     message = (
-        f"key '{duplicate.key}' is written twice in one object (lines {duplicate.first_line}"
-        f" and {duplicate.line}); JSON5 would keep only the last: remove one"
+        f"key '{duplicate.key}' is written twice in one object (lines {first_line}"
+        f" and {line}); JSON5 would keep only the last: remove one"
     )
-    return Problem(file=file, path=duplicate.path, message=message, line=duplicate.line)
+    return Problem(file=file, path=duplicate.path, message=message, line=line, column=column)
 
 
-def _syntax_problem(file: str, err: ValueError) -> Problem:
+def _syntax_problem(file: str, text: str, err: ValueError) -> Problem:
+    """Where the mistake is, the line it is on, and its likely cause (see config/syntax.py)."""
     match = _JSON5_ERROR.match(str(err))
-    if match is None:  # e.g. 'Duplicate key "b" found in object': json5 gives no position
-        return Problem(file=file, path="", message=f"JSON5 error: {err}")
-    column = match["col"]
-    text = match["message"].replace("\n", "\\n")  # one line per problem, always
+    # no match: json5 said where nothing (an empty text)
+    line = int(match["line"]) if match else None
+    column = int(match["col"]) if match and match["col"] else None
+    said = match["message"] if match else str(err)
+    report = explain_syntax_error(text, line, column, said[:1].lower() + said[1:])
+    message = f"JSON5 syntax error: {report.found}" + (f"; {report.hint}" if report.hint else "")
     return Problem(
         file=file,
         path="",
-        message=f"JSON5 syntax error: {text}",
-        line=int(match["line"]),
-        column=int(column) if column else None,
+        message=message.replace("\n", "\\n"),  # one line per problem, always
+        line=report.line,
+        column=report.column,
+        source=report.source,
+        caret=report.caret,
+        hint=report.hint,
     )
 
 

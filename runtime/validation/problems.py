@@ -27,6 +27,9 @@ class Problem:
     `unreadable` marks a file that could not be read at all (missing, no permission, a link
     to nothing): a ConfigError holding one is a ConfigReadError, so commands exit 2, not 1.
     Build those with `Problem.cannot_read`.
+
+    A syntax error also carries the line it is on (`source`, with `caret` the index the
+    caret goes under) and its likely cause (`hint`, also said in `message`): `excerpt()`.
     """
 
     file: str
@@ -36,6 +39,9 @@ class Problem:
     line: int | None = None
     column: int | None = None
     unreadable: bool = False
+    source: str | None = None
+    caret: int = 0
+    hint: str = ""
 
     @classmethod
     def cannot_read(
@@ -66,8 +72,24 @@ class Problem:
             return f"{where}: {self.path}: {label}{self.message}"
         return f"{where}: {label}{self.message}"
 
+    def excerpt(self) -> list[str]:
+        """The lines shown under `format()`'s: the source line and a caret under the column.
+
+        ```
+            3 |   b: 2
+              |   ^
+        ```
+        """
+        if self.source is None:
+            return []
+        number = str(self.line or "")
+        gutter = " " * len(number)
+        # the caret line copies the tabs before the column, so the caret lands under it
+        pad = "".join(char if char == "\t" else " " for char in self.source[: self.caret])
+        return [f"  {number} | {self.source}".rstrip(), f"  {gutter} | {pad}^"]
+
     def as_dict(self) -> dict[str, object]:
-        return {
+        fields: dict[str, object] = {
             "file": self.file,
             "path": self.path,
             "line": self.line,
@@ -75,6 +97,11 @@ class Problem:
             "severity": str(self.severity),
             "message": self.message,
         }
+        if self.source is not None:
+            fields["source"] = self.source
+        if self.hint:
+            fields["hint"] = self.hint
+        return fields
 
 
 def os_reason(err: OSError, *, listing: bool = False) -> str:

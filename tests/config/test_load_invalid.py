@@ -270,8 +270,11 @@ def test_a_wrong_value_is_not_reported_again_as_missing(
 def test_a_json5_syntax_error_gives_line_and_column(write_config: WriteConfig) -> None:
     path = write_config('{\n  channels: {\n    messenger: { pageAccessToken: "t",, }\n  }\n}\n')
     [problem] = problems_of(path)
-    assert (problem.line, problem.column) == (3, 40)
-    assert problem.format() == f'{path}:3:40: JSON5 syntax error: Unexpected " "'
+    assert (problem.line, problem.column) == (3, 39)  # the second comma
+    assert problem.format() == (
+        f"{path}:3:39: JSON5 syntax error: unexpected ','; two commas in a row: a value "
+        "missing between them, or one comma too many?"
+    )
 
 
 def test_a_key_written_twice_is_an_error_not_a_silent_overwrite(write_config: WriteConfig) -> None:
@@ -280,7 +283,7 @@ def test_a_key_written_twice_is_an_error_not_a_silent_overwrite(write_config: Wr
         ' dmPolicy: "pairing" } } }'
     )
     assert lines_of(path) == [
-        f"{path}:1: channels.messenger: key 'dmPolicy' is written twice in one object"
+        f"{path}:1:86: channels.messenger: key 'dmPolicy' is written twice in one object"
         " (lines 1 and 1); JSON5 would keep only the last: remove one"
     ]
 

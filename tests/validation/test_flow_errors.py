@@ -179,7 +179,10 @@ def test_a_flow_defined_in_two_files_names_the_first(bot: BotFolder) -> None:
 
 def test_a_json5_syntax_error_gives_line_and_column(bot: BotFolder) -> None:
     bot.flow('{\n  flows: {\n    main: { steps: [{ text: "Hi" },, ] },\n  },\n}\n')
-    assert bot.errors() == [f'{FILE}:3:36: JSON5 syntax error: Unexpected ","']
+    assert bot.errors() == [
+        f"{FILE}:3:36: JSON5 syntax error: unexpected ','; two commas in a row: a value missing"
+        " between them, or one comma too many?"
+    ]
 
 
 def test_an_explicit_flows_source_that_matches_nothing_is_an_error(bot: BotFolder) -> None:
@@ -219,7 +222,8 @@ def test_every_error_of_every_file_is_reported_at_once(bot: BotFolder) -> None:
     )
     bot.flow("{ flows: { x: [ } }", "c.json5")
     assert bot.errors() == [
-        'flows/c.json5:1:17: JSON5 syntax error: Unexpected "}"',
+        "flows/c.json5:1:17: JSON5 syntax error: unexpected '}'; } closes the [ opened at line 1:"
+        " a ] missing before it?",
         "flows/a.json5: flows.broken.steps.0.txt: unknown key; did you mean `text`?",
         "flows/a.json5: flows.broken.steps.1.quick_replies.0.title: is 21 characters; Messenger"
         " allows at most 20",
