@@ -1,4 +1,5 @@
-"""`runtime schema`: the JSON Schema of the config, for editors' completion and checks."""
+"""`runtime schema`: the JSON Schema of the config or of flow files, for editors' completion
+and checks."""
 
 from __future__ import annotations
 
@@ -12,9 +13,19 @@ def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:
         commands,
         "schema",
         parents=[common],
-        summary="print the config's JSON Schema",
-        description="Generated from the same schema `runtime validate` checks with.",
-        examples=["runtime schema > config.schema.json"],
+        summary="print the JSON Schema of the config (or, with --flows, of flow files)",
+        description=(
+            "Generated from the same schemas `runtime validate` checks with. A file whose\n"
+            '`$schema` names it (`$schema: "config.schema.json"`) gets completion and checks\n'
+            "in editors that read JSON Schema."
+        ),
+        examples=[
+            "runtime schema > config.schema.json",
+            "runtime schema --flows > flows/flow.schema.json",
+        ],
+    )
+    parser.add_argument(
+        "--flows", action="store_true", help="the schema of flow files instead of the config's"
     )
     parser.set_defaults(handler=run, command="schema")
 
@@ -24,5 +35,9 @@ def run(args: argparse.Namespace) -> int:
 
     from runtime.validation.jsonschema import json_schema
 
-    print(json.dumps(json_schema("config", title="Messenger runtime config"), indent=2))
+    if args.flows:
+        schema = json_schema("flow", title="Messenger runtime flow file")
+    else:
+        schema = json_schema("config", title="Messenger runtime config")
+    print(json.dumps(schema, indent=2))
     return 0

@@ -62,10 +62,13 @@ def _field(rules: Rules) -> dict[str, Any]:
         result["maximum"] = rules["max"]
     if rules.get("empty") is False and "string" in names:
         result["minLength"] = 1
+    # Cerberus's minlength and maxlength count a list's items, a dict's entries or a string's
+    # characters: JSON Schema has a word for each
+    counted = "Items" if "list" in names else "Properties" if "dict" in names else "Length"
     if "minlength" in rules:
-        result["minItems" if "list" in names else "minLength"] = rules["minlength"]
+        result[f"min{counted}"] = rules["minlength"]
     if "maxlength" in rules:
-        result["maxItems" if "list" in names else "maxLength"] = rules["maxlength"]
+        result[f"max{counted}"] = rules["maxlength"]
     children = rules.get("schema")
     if isinstance(children, dict) and "dict" in names:
         result.update({k: v for k, v in _object(children).items() if k != "type"})
