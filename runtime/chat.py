@@ -2,8 +2,9 @@
 
 The bot's messages are printed as text; quick replies and buttons become numbered choices,
 and typing a number taps one. The session is kept in the configured store, exactly like a
-real user's, so an `ask` waits across turns and across restarts of `runtime chat`. The DM
-access policy is bypassed: whoever runs this owns the config.
+real user's, so an `ask` waits across turns and across restarts of `runtime chat` (a
+restarted chat says what it waits for). The DM access policy is bypassed: whoever runs this
+owns the config.
 """
 
 from __future__ import annotations
@@ -122,10 +123,9 @@ class TerminalChat:
         where = f"{ask.source.file}: {ask.source.key_path}"
         self.say(f"(the bot is waiting for your answer to: {question or where})")
         self.offered, self.choices = tuple(prompt), []
-        for message in prompt:
-            lines = self.number_replies(message)
-            if lines:
-                self.say("\n".join(lines))
+        choices = [line for message in prompt for line in self.number_replies(message)]
+        if choices:
+            self.say("\n".join(choices))
 
     async def command(self, text: str) -> bool:
         name, _, rest = text.partition(" ")
