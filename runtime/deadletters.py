@@ -7,7 +7,8 @@ from collections.abc import Sequence
 
 from runtime.config.model import Config
 from runtime.errors import Error
-from runtime.store.base import DeadLetter
+from runtime.pairing import UNBLOCK_COMMAND
+from runtime.store.base import DeadLetter, Standing, Store
 from runtime.store.factory import open_store
 from runtime.tables import duration
 
@@ -16,6 +17,10 @@ _PREVIEW = 40
 
 class UnknownDeadLetterError(Error):
     """`runtime outbox retry` named an id that is not a dead letter."""
+
+
+class BlockedRecipientError(Error):
+    """`runtime outbox retry` named a dead letter to someone blocked: nothing goes to them."""
 
 
 async def list_outbox(config: Config, *, now: float) -> str:
@@ -36,9 +41,13 @@ async def list_outbox(config: Config, *, now: float) -> str:
 
 
 async def retry_dead_letter(config: Config, dead_letter_id: int, *, now: float) -> str:
-    """Put a dead letter back in the outbox; a running server sends it within a second."""
+    """Put a dead letter back in the outbox; a running server sends it within a second.
+
+    A dead letter to someone blocked (`runtime pair block`) stays where it is.
+    """
     store = await open_store(config.state)
     try:
+        await _refuse_if_blocked(store, dead_letter_id)
         if not await store.requeue_dead_letter(dead_letter_id, now=now):
             known = [letter.id for letter in await store.list_dead_letters()]
             hint = f"; dead letters: {', '.join(map(str, known))}" if known else "; there are none"
@@ -48,6 +57,19 @@ async def retry_dead_letter(config: Config, dead_letter_id: int, *, now: float) 
     return (
         f"dead letter {dead_letter_id} is back in the outbox: a running server sends it within "
         "a second (or at its next start)"
+    )
+
+
+async def _refuse_if_blocked(store: Store, dead_letter_id: int) -> None:
+    letter = next((d for d in await store.list_dead_letters() if d.id == dead_letter_id), None)
+    if letter is None:
+        return
+    if await store.standing(letter.account_id, letter.psid) is not Standing.BLOCKED:
+        return
+    unblock = UNBLOCK_COMMAND.format(psid=letter.psid, account=letter.account_id)
+    raise BlockedRecipientError(
+        f"dead letter {dead_letter_id} is to {letter.psid}, who is blocked on account "
+        f"'{letter.account_id}': nothing is sent to them; `{unblock}` first"
     )
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from runtime.access import check_access
-from runtime.store.base import PairingRequest, Standing
+from runtime.store.base import NewOutbound, PairingRequest, Standing
 from runtime.store.sqlite import SQLiteStore
 from tests.access.conftest import (
     APPROVED_MESSAGE,
@@ -310,3 +310,23 @@ async def test_a_block_without_account_takes_the_one_the_person_wrote_to(
     elsewhere = await pair(config, "block", "messenger", STRANGER, "--account", "outlet")
     assert elsewhere.returncode == 1
     assert "no account 'outlet' in the config; it has: main, shop" in elsewhere.stderr
+
+
+async def test_a_dead_letter_to_someone_blocked_is_not_sent_again(
+    config: Path, store: SQLiteStore
+) -> None:
+    [message_id] = await store.enqueue_outbound(
+        [NewOutbound(account_id="default", psid=STRANGER, body='{"message": {"text": "hi"}}')],
+        now=time.time(),
+    )
+    await store.dead_letter_outbound(message_id, now=time.time(), error="(#551) unavailable")
+    assert (await pair(config, "block", "messenger", STRANGER)).returncode == 0
+    retried = await run_cli("outbox", "retry", str(message_id), "-c", str(config))
+    assert retried.returncode == 1
+    assert retried.stderr == (
+        f"runtime outbox retry: dead letter {message_id} is to {STRANGER}, who is blocked on "
+        f"account 'default': nothing is sent to them; `runtime pair unblock messenger {STRANGER} "
+        "--account default` first\n"
+    )
+    assert await store.count_outbound() == 0
+    assert [d.id for d in await store.list_dead_letters()] == [message_id]
