@@ -65,7 +65,7 @@ def folder_name(folder: Path) -> str:
 
 
 def _taken(path: Path) -> bool:
-    return path.exists() or path.is_symlink()  # a link to nothing is written through too
+    return path.exists() or path.is_symlink()  # a link to nothing counts: a write follows it
 
 
 def _packaged(folder: Traversable, prefix: PurePosixPath) -> list[StarterFile]:
