@@ -12,7 +12,7 @@ from pathlib import Path
 import json5
 import pyjson5
 
-from runtime.config.positions import DuplicateKey, LineIndex, Positions, scan_json5
+from runtime.config.positions import DuplicateKey, LineIndex, PathFinder, Positions, scan_json5
 from runtime.config.syntax import explain_syntax_error
 from runtime.errors import ConfigError, ConfigReadError
 from runtime.validation.problems import Problem, key_path
@@ -72,17 +72,23 @@ def locate(problems: Iterable[Problem], *documents: Document) -> list[Problem]:
     already, or whose file is not among `documents`, are left as they are.
     """
     by_file = {document.display: document for document in documents}
-    lines: dict[str, LineIndex] = {}  # made for the files that have a problem only
+    # made for the files that have a problem only
+    finders: dict[str, tuple[PathFinder, LineIndex]] = {}
     located: list[Problem] = []
     for problem in problems:
         document = by_file.get(problem.file)
         if document is None or problem.line is not None or problem.unreadable:
             located.append(problem)
             continue
-        if problem.file not in lines:
-            lines[problem.file] = LineIndex(document.raw.decode("utf-8-sig"))
-        offset = document.positions.offset(problem.path)
-        line, column = lines[problem.file].line_column(offset)
+        if problem.file not in finders:
+            text = document.raw.decode("utf-8-sig")
+            finders[problem.file] = (document.positions.finder(document.data), LineIndex(text))
+        finder, lines = finders[problem.file]
+        offset = finder.offset(problem.path)
+        if offset is None:
+            located.append(problem)
+            continue
+        line, column = lines.line_column(offset)
         located.append(dataclasses.replace(problem, line=line, column=column))
     return located
 
