@@ -6,13 +6,15 @@ parsed and compiled flow files, so a rebuild reads and compiles only the files t
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from runtime.bot import Bot
-from runtime.compiler import CompileCache, compile_bot
-from runtime.config.load import load_config
+from runtime.compiler import CompileCache, compile_bot, link_flows
+from runtime.config.json5file import Document
+from runtime.config.load import check_config, is_flows_error
 from runtime.errors import ConfigError
 from runtime.flowfiles import FlowFileCache, read_flow_files
 from runtime.validation.problems import Problem
@@ -27,27 +29,52 @@ class BuiltBot:
 class BotBuilder:
     """Builds the Bot of one config file; each build reuses what the files left unchanged."""
 
-    def __init__(self, config_path: Path, *, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, config_path: Path, *, env: Mapping[str, str] | None = None, offline: bool = False
+    ) -> None:
         self.config_path = config_path
         self.env = env
+        self.offline = offline
         self.files = FlowFileCache()
         self.compiled = CompileCache()
 
     def build(self) -> BuiltBot:
         """Load the config, read the flows, compile.
 
-        Raises ConfigError with every problem: a ConfigReadError when a file among them
-        cannot be read (missing, no permission, a link to nothing).
+        Raises ConfigError with every problem of every file: the flows are read and checked
+        even when the config has errors (unless its `flows` setting is one). A
+        ConfigReadError when a file among them cannot be read (missing, no permission, a
+        link to nothing).
         """
-        loaded = load_config(self.config_path, env=self.env)
-        documents, problems = read_flow_files(loaded.config, self.files)
-        bot, compile_problems = compile_bot(loaded.config, documents, self.compiled)
-        problems.extend(compile_problems)
+        checked = check_config(self.config_path, env=self.env, offline=self.offline)
+        problems = list(checked.problems)
+        documents: list[Document] = []
+        if checked.flow_sources is None:
+            problems = _flows_not_read(problems)
+        else:
+            documents, found = read_flow_files(self.config_path, checked.flow_sources, self.files)
+            problems.extend(found)
+        bot: Bot | None = None
+        if checked.config is None:
+            problems.extend(link_flows(documents, self.compiled).problems)
+        else:
+            bot, compile_problems = compile_bot(checked.config, documents, self.compiled)
+            problems.extend(compile_problems)
         errors = [problem for problem in problems if problem.is_error]
         if bot is None or errors:
             raise ConfigError(errors)
-        warnings = [*loaded.warnings, *(problem for problem in problems if not problem.is_error)]
-        return BuiltBot(bot=bot, warnings=tuple(warnings))
+        return BuiltBot(bot=bot, warnings=tuple(problems))
+
+
+def _flows_not_read(problems: list[Problem]) -> list[Problem]:
+    """The first error of the `flows` setting says that the flow files were not checked."""
+    first = next(number for number, problem in enumerate(problems) if is_flows_error(problem))
+    message = f"{problems[first].message}; the flow files are not read until this is right"
+    return [
+        *problems[:first],
+        dataclasses.replace(problems[first], message=message),
+        *problems[first + 1 :],
+    ]
 
 
 def build_bot(
@@ -58,5 +85,4 @@ def build_bot(
     `offline`: for commands that send nothing (chat, test, validate --offline), what only
     production needs (tokens, secrets, `${VAR}`s) is a warning when it is missing.
     """
-    del offline  # the offline loading itself lands in the next commits
-    return BotBuilder(config_path, env=env).build()
+    return BotBuilder(config_path, env=env, offline=offline).build()

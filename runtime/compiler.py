@@ -365,16 +365,24 @@ def compile_document(document: Document) -> CompiledDocument:
     )
 
 
-def compile_bot(
-    config: Config, documents: Sequence[Document], cache: CompileCache | None = None
-) -> tuple[Bot | None, list[Problem]]:
-    """Compile the flows; return the Bot (None if anything is an error) and every problem.
+@dataclass(frozen=True, slots=True)
+class LinkedFlows:
+    """Every flow file compiled and linked together, with the problems of all of them."""
 
-    Each file is compiled on its own (and, with `cache`, only when it changed); then the
-    files are linked: flow names, the trigger index, gotos.
+    parts: tuple[CompiledDocument, ...]
+    flows: MappingProxyType[str, CompiledFlow]
+    triggers: TriggerIndex
+    problems: tuple[Problem, ...]
+
+
+def link_flows(documents: Sequence[Document], cache: CompileCache | None = None) -> LinkedFlows:
+    """Compile each flow file (with `cache`, only those that changed), then link them: flow
+    names, the trigger index, gotos and goto cycles.
+
+    Needs no config, so a config with errors hides no problem of the flows.
     """
     compiled_files = cache or CompileCache()
-    parts = [compiled_files.get(document) for document in documents]
+    parts = tuple(compiled_files.get(document) for document in documents)
     if cache is not None:
         cache.keep_only(documents)
     problems: list[Problem] = []
@@ -391,16 +399,27 @@ def compile_bot(
     problems.extend(trigger_problems)
     problems.extend(_check_gotos(flows))
     problems.extend(goto_cycle_problems(flows))
+    return LinkedFlows(
+        parts=parts, flows=MappingProxyType(flows), triggers=index, problems=tuple(problems)
+    )
+
+
+def compile_bot(
+    config: Config, documents: Sequence[Document], cache: CompileCache | None = None
+) -> tuple[Bot | None, list[Problem]]:
+    """Compile the flows; return the Bot (None if anything is an error) and every problem."""
+    linked = link_flows(documents, cache)
+    problems = list(linked.problems)
     pairing, pairing_problems = _pairing_messages(config)
     problems.extend(pairing_problems)
     if any(problem.is_error for problem in problems):
         return None, problems
 
     bot = Bot(
-        version=_version(config, parts),
+        version=_version(config, linked.parts),
         config=config,
-        flows=MappingProxyType(flows),
-        triggers=index,
+        flows=linked.flows,
+        triggers=linked.triggers,
         pairing_messages=MappingProxyType(pairing),
         accounts_by_page_id=MappingProxyType(_accounts_by_page_id(config)),
     )

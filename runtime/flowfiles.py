@@ -22,33 +22,51 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from runtime.config.json5file import Document, read_json5
-from runtime.config.model import DEFAULT_FLOWS, Config
+from runtime.config.model import DEFAULT_FLOWS
 from runtime.errors import ConfigError, ConfigReadError
-from runtime.validation.problems import Problem, Severity
+from runtime.validation.problems import Problem
 
 _GLOB_CHARS = frozenset("*?[")
 _OnError = Callable[[OSError], None]
 
 
-def find_flow_files(config: Config) -> tuple[list[Path], list[Problem]]:
-    """Every flow file the config names, in file order, without repeats."""
-    file = str(config.path)
+def find_flow_files(config_path: Path, sources: Sequence[str]) -> tuple[list[Path], list[Problem]]:
+    """Every flow file the config's `flows` sources name, in file order, without repeats.
+
+    A source that matches no file is an error, the default `flows/` too: a bot that answers
+    nothing is never "valid".
+    """
+    file = str(config_path)
+    base_dir = config_path.parent
     found: dict[Path, None] = {}
     problems: list[Problem] = []
-    explicit = config.flow_sources != DEFAULT_FLOWS
-    for index, source in enumerate(config.flow_sources):
-        paths, unreadable = _expand(config.base_dir, source)
+    for index, source in enumerate(sources):
+        paths, unreadable = _expand(base_dir, source)
         problems.extend(p for p in unreadable if p not in problems)
         if not paths and not unreadable:
-            where = f"flows.{index}" if len(config.flow_sources) > 1 else "flows"
-            severity = Severity.ERROR if explicit else Severity.WARNING
-            message = f"'{source}' matches no flow file"
-            if not explicit:
-                message += " (the default): the bot will not answer anything"
-            problems.append(Problem(file=file, path=where, message=message, severity=severity))
+            where = f"flows.{index}" if len(sources) > 1 else "flows"
+            message = f"'{source}' matches no flow file: {_looked_for(base_dir, source)}"
+            problems.append(Problem(file=file, path=where, message=message))
         for path in paths:
             found.setdefault(path, None)
     return list(found), problems
+
+
+def _looked_for(base_dir: Path, source: str) -> str:
+    """What was looked for, and where: the full path, as a source is relative to the config."""
+    target = Path(os.path.abspath(base_dir / source))
+    if _has_magic(source):
+        why = f"no file matches {target}"
+    elif target.is_dir():
+        why = f"the folder {target} holds no *.json5 file"
+    elif target.exists():
+        why = f"{target} is not a regular file"
+    else:
+        why = f"{target} does not exist"
+    return (
+        f"{why}; `flows` (default {DEFAULT_FLOWS[0]!r}) names the flow files' folders, globs "
+        "or files, relative to the config file"
+    )
 
 
 def _expand(base_dir: Path, source: str) -> tuple[list[Path], list[Problem]]:
@@ -196,11 +214,12 @@ class FlowFileCache:
 
 
 def read_flow_files(
-    config: Config, cache: FlowFileCache | None = None
+    config_path: Path, sources: Sequence[str], cache: FlowFileCache | None = None
 ) -> tuple[list[Document], list[Problem]]:
-    """Parse every flow file of the config; return the documents and every problem."""
+    """Parse every flow file `sources` name (the config's `flows`); return the documents
+    and every problem."""
     store = cache if cache is not None else FlowFileCache()
-    paths, problems = find_flow_files(config)
+    paths, problems = find_flow_files(config_path, sources)
     documents: list[Document] = []
     for path in paths:
         document, found = store.read(path, display_path(path))

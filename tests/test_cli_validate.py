@@ -38,6 +38,17 @@ def run(
     )
 
 
+def with_a_flow(config: Path) -> Path:
+    """A flow file where the config looks by default, so the config is what a test is about."""
+    flows = config.parent / "flows"
+    flows.mkdir(exist_ok=True)
+    (flows / "main.json5").write_text(
+        '{ flows: { main: { triggers: [{ keywords: ["hi"] }], steps: [{ text: "Hi" }] } } }',
+        encoding="utf-8",
+    )
+    return config
+
+
 def test_the_quickstart_validates() -> None:
     result = run("validate", "-c", str(QUICKSTART))
     assert result.returncode == 0, result.stderr
@@ -46,9 +57,11 @@ def test_the_quickstart_validates() -> None:
 
 
 def test_an_invalid_config_exits_1_with_one_line_per_problem(write_config: WriteConfig) -> None:
-    path = write_config(
-        '{ channels: { messenger: { pageAccessToken: "t", verifyToken: "v", dmPolicy: "closed",'
-        " allowFrom: [1.5] } } }"
+    path = with_a_flow(
+        write_config(
+            '{ channels: { messenger: { pageAccessToken: "t", verifyToken: "v",'
+            ' dmPolicy: "closed", allowFrom: [1.5] } } }'
+        )
     )
     result = run("validate", "-c", str(path))
     assert result.returncode == 1
@@ -74,13 +87,17 @@ def test_a_missing_file_exits_2(tmp_path: Path) -> None:
 
 
 def test_config_option_is_accepted_after_other_options(write_config: WriteConfig) -> None:
-    path = write_config('{ channels: { messenger: { pageAccessToken: "t", verifyToken: "v" } } }')
+    path = with_a_flow(
+        write_config('{ channels: { messenger: { pageAccessToken: "t", verifyToken: "v" } } }')
+    )
     assert run("validate", "--json", "-c", str(path)).returncode == 0
     assert run("validate", "-c", str(path), "--json").returncode == 0
 
 
 def test_runtime_config_env_names_the_file(write_config: WriteConfig, tmp_path: Path) -> None:
-    path = write_config('{ channels: { messenger: { pageAccessToken: "t", verifyToken: "v" } } }')
+    path = with_a_flow(
+        write_config('{ channels: { messenger: { pageAccessToken: "t", verifyToken: "v" } } }')
+    )
     assert run("validate", env={"RUNTIME_CONFIG": str(path)}).returncode == 0
     # without -c or RUNTIME_CONFIG it reads ./config.json5
     assert run("validate", cwd=tmp_path).returncode == 0
@@ -90,7 +107,7 @@ def test_runtime_config_env_names_the_file(write_config: WriteConfig, tmp_path: 
 
 
 def test_json_output_lists_problems_for_ci(write_config: WriteConfig) -> None:
-    path = write_config('{ channels: { messenger: { pageAccessToken: "t" } } }')
+    path = with_a_flow(write_config('{ channels: { messenger: { pageAccessToken: "t" } } }'))
     result = run("validate", "-c", str(path), "--json")
     assert result.returncode == 1
     [problem] = json.loads(result.stdout)
@@ -125,7 +142,7 @@ def test_json_output_lists_problems_for_ci(write_config: WriteConfig) -> None:
 def test_json_names_a_missing_key_by_its_own_path(
     write_config: WriteConfig, text: str, paths: list[str]
 ) -> None:
-    path = write_config(text)
+    path = with_a_flow(write_config(text))
     result = run("validate", "-c", str(path), "--json")
     assert result.returncode == 1
     problems = json.loads(result.stdout)

@@ -23,6 +23,7 @@ from runtime.config.model import (
     DmPolicy,
     TokenSource,
 )
+from runtime.config.offline import STAND_IN_SECRET, offline_warning
 from runtime.secret import Secret
 from runtime.validation.problems import Problem, missing_key
 
@@ -46,6 +47,7 @@ class _Place:
     path: str  # channels.messenger, or channels.messenger.accounts.<id>
     own: Mapping[str, object]  # the keys written on the account itself
     reported: frozenset[str]  # key paths the schema or `${VAR}` already found wrong
+    offline: bool  # a missing token or verifyToken is a warning, and a stand-in is used
 
     @property
     def inherits(self) -> bool:
@@ -84,11 +86,13 @@ def resolve_accounts(
     env: Mapping[str, str],
     file: str,
     reported: frozenset[str] = frozenset(),
+    offline: bool = False,
 ) -> tuple[dict[str, Account], list[str], list[Problem]]:
     """Build every enabled account; return them, the ids of disabled ones, and the problems.
 
     `messenger` has passed the schema, so each key has the right type where present; the
-    values at `reported` key paths were wrong and have been dropped.
+    values at `reported` key paths were wrong and have been dropped. `offline`: an account
+    without a page token or verifyToken gets a stand-in, and a warning instead of an error.
     """
     shared = {key: value for key, value in messenger.items() if key not in CHANNEL_KEYS}
     declared = messenger.get("accounts")
@@ -111,7 +115,7 @@ def resolve_accounts(
         if not channel_enabled or keys.get("enabled", True) is False:
             disabled.append(account_id)
             continue
-        place = _Place(file, account_id, path, own, reported)
+        place = _Place(file, account_id, path, own, reported, offline)
         account, found = _build_account(place, keys, base_dir=base_dir, env=env)
         problems.extend(found)
         if account is not None:
@@ -133,7 +137,13 @@ def _build_account(
             ways="verifyToken to a string of your choice",
             then=", then enter the same in the App Dashboard",
         )
-    if isinstance(token, list) or not isinstance(verify_token, str):
+    verify_secret = Secret(verify_token) if isinstance(verify_token, str) else None
+    if place.offline:  # what only production needs: stand-ins, never sent anywhere offline
+        problems = [offline_warning(problem) for problem in problems]
+        if isinstance(token, list):
+            token = STAND_IN_SECRET, TokenSource.STAND_IN, None
+        verify_secret = verify_secret or STAND_IN_SECRET
+    if isinstance(token, list) or verify_secret is None:
         return None, problems
     account_id = place.account_id
     path = place.path
@@ -154,7 +164,7 @@ def _build_account(
             token_source=source,
             token_file=token_file,
             app_secret=Secret(app_secret) if isinstance(app_secret, str) else None,
-            verify_token=Secret(verify_token),
+            verify_token=verify_secret,
             dm_policy=DmPolicy(str(keys.get("dmPolicy", DmPolicy.PAIRING))),
             allow_from=frozenset(
                 normalize_psid(psid)
@@ -164,7 +174,7 @@ def _build_account(
             agent_id=str(agent_id),
             sender_actions=keys.get("senderActions", True) is not False,
         ),
-        [],
+        problems,
     )
 
 

@@ -29,6 +29,7 @@ from runtime.config.model import (
     StateBackend,
     StateSettings,
 )
+from runtime.config.offline import StandInEnvironment, offline_warning
 from runtime.errors import ConfigError
 from runtime.secret import Secret
 from runtime.validation.problems import Problem, missing_key
@@ -52,25 +53,62 @@ class LoadedConfig:
     warnings: tuple[Problem, ...] = field(default=())
 
 
-def load_config(path: Path, *, env: Mapping[str, str] | None = None) -> LoadedConfig:
+@dataclass(frozen=True, slots=True)
+class ConfigCheck:
+    """What one reading of a config file found, errors or not.
+
+    `config` is None when a problem is an error. `flow_sources` names the flow files even
+    then, so they are checked too; it is None when the `flows` setting itself is wrong.
+    """
+
+    config: Config | None
+    problems: tuple[Problem, ...]
+    flow_sources: tuple[str, ...] | None
+
+
+def load_config(
+    path: Path, *, env: Mapping[str, str] | None = None, offline: bool = False
+) -> LoadedConfig:
     """Read, substitute, validate and resolve a config file.
 
     Raises ConfigReadError when the file or a token file cannot be read, ConfigError with
-    every problem found otherwise. Nothing secret appears in a problem.
+    every problem found otherwise. Nothing secret appears in a problem. `offline` (commands
+    that send nothing): an unset `${VAR}`, a missing token or verifyToken is a warning.
+    """
+    checked = check_config(path, env=env, offline=offline)
+    if checked.config is None:
+        raise ConfigError([problem for problem in checked.problems if problem.is_error])
+    return LoadedConfig(config=checked.config, warnings=checked.problems)
+
+
+def check_config(
+    path: Path, *, env: Mapping[str, str] | None = None, offline: bool = False
+) -> ConfigCheck:
+    """`load_config`, returning its problems instead of raising them.
+
+    Raises only when there is nothing to check: ConfigReadError when the file cannot be
+    read, ConfigError when it is not JSON5.
     """
     environ = dict(os.environ if env is None else env)
     document = read_json5(path)
     file = document.display
-    substituted, problems = substitute_env(document.data, environ, file=file)
+    substituted, unset = substitute_env(document.data, environ, file=file)
+    if offline and unset:
+        substituted, _ = substitute_env(document.data, StandInEnvironment(environ), file=file)
+    problems = [offline_warning(problem) if offline else problem for problem in unset]
     data = substituted if isinstance(substituted, Mapping) else {}
     env_token = environ.get(TOKEN_ENV, "").strip()
     normalized, schema_problems = validate_document(
         data, "config", file=file, secrets=frozenset({env_token} - {""})
     )
     # a value whose `${VAR}` is missing has its message already; the schema's is noise
-    unset = {problem.path for problem in problems}
-    problems.extend(p for p in schema_problems if p.path not in unset)
-    normalized = drop_invalid(normalized, problems)
+    unset_paths = {problem.path for problem in unset}
+    problems.extend(p for p in schema_problems if p.path not in unset_paths)
+    # offline, a stand-in for a missing `${VAR}` stays unless the schema refused it
+    refused = [p for p in schema_problems if p.path in unset_paths]
+    normalized = drop_invalid(normalized, [*(p for p in problems if p.is_error), *refused])
+    wrong = any(is_flows_error(problem) for problem in problems)
+    flow_sources = None if wrong else _flow_sources(normalized.get("flows"))
 
     base_dir = path.parent
     channels = normalized.get("channels")
@@ -86,13 +124,14 @@ def load_config(path: Path, *, env: Mapping[str, str] | None = None) -> LoadedCo
             env=environ,
             file=file,
             reported=frozenset(problem.path for problem in problems),
+            offline=offline,
         )
         problems.extend(account_problems)
     state, state_problems = _state_settings(normalized.get("state"), base_dir, file)
     reported = {problem.path for problem in problems}
     problems.extend(p for p in state_problems if p.path not in reported)
-    if problems:
-        raise ConfigError(problems)
+    if any(problem.is_error for problem in problems):
+        return ConfigCheck(config=None, problems=tuple(problems), flow_sources=flow_sources)
 
     config = Config(
         path=path,
@@ -105,8 +144,13 @@ def load_config(path: Path, *, env: Mapping[str, str] | None = None) -> LoadedCo
         server=_server_settings(normalized.get("server")),
         state=state,
     )
-    warnings = security_warnings(config, env_paths=find_env_references(document.data))
-    return LoadedConfig(config=config, warnings=tuple(warnings))
+    problems.extend(security_warnings(config, env_paths=find_env_references(document.data)))
+    return ConfigCheck(config=config, problems=tuple(problems), flow_sources=config.flow_sources)
+
+
+def is_flows_error(problem: Problem) -> bool:
+    """An error in the `flows` setting: the flow files cannot be found."""
+    return problem.is_error and (problem.path == "flows" or problem.path.startswith("flows."))
 
 
 def _version(raw: bytes, normalized: Mapping[str, object], accounts: Mapping[str, Account]) -> str:

@@ -36,6 +36,7 @@ class TokenSource(StrEnum):
     CONFIG = "pageAccessToken"
     FILE = "tokenFile"
     ENV = TOKEN_ENV
+    STAND_IN = "offline stand-in"  # offline commands only: none was given, none is sent
 
 
 class StateBackend(StrEnum):

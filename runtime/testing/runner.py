@@ -147,7 +147,7 @@ def run_conversation_tests(
     problems.extend(file_problems)
     bot: Bot | None = None
     try:
-        bot = build_bot(config_path).bot
+        bot = build_bot(config_path, offline=True).bot
     except ConfigError as error:
         problems.extend(error.problems)
     if bot is not None:

@@ -192,19 +192,34 @@ def test_an_explicit_flows_source_that_matches_nothing_is_an_error(bot: BotFolde
         '{ channels: { messenger: { pageAccessToken: "t", verifyToken: "v", appSecret: "s" } },'
         ' flows: ["flows/", "more/*.json5"] }',
     )
-    assert bot.errors() == ["config.json5: flows.1: 'more/*.json5' matches no flow file"]
+    assert bot.errors() == [
+        f"config.json5: flows.1: 'more/*.json5' matches no flow file: no file matches"
+        f" {bot.root / 'more/*.json5'}; `flows` (default 'flows/') names the flow files' folders,"
+        " globs or files, relative to the config file"
+    ]
 
 
-def test_a_missing_default_flows_folder_is_only_a_warning(bot: BotFolder) -> None:
+def test_a_missing_default_flows_folder_is_an_error_saying_where_it_looked(
+    bot: BotFolder,
+) -> None:
     bot.write(
         "config.json5",
         '{ channels: { messenger: { pageAccessToken: "t", verifyToken: "v", appSecret: "s" } } }',
     )
-    warnings = [problem.format() for problem in bot.build().warnings]
-    assert (
-        "config.json5: flows: warning: 'flows/' matches no flow file (the default):"
-        " the bot will not answer anything"
-    ) in warnings
+    assert bot.errors() == [
+        f"config.json5: flows: 'flows/' matches no flow file: {bot.root / 'flows'} does not"
+        " exist; `flows` (default 'flows/') names the flow files' folders, globs or files,"
+        " relative to the config file"
+    ]
+
+
+def test_a_flows_folder_without_flow_files_is_an_error(bot: BotFolder) -> None:
+    bot.write("flows/notes.txt", "not a flow file")
+    assert bot.errors() == [
+        f"config.json5: flows: 'flows/' matches no flow file: the folder {bot.root / 'flows'}"
+        " holds no *.json5 file; `flows` (default 'flows/') names the flow files' folders,"
+        " globs or files, relative to the config file"
+    ]
 
 
 def test_every_error_of_every_file_is_reported_at_once(bot: BotFolder) -> None:
