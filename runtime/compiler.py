@@ -410,6 +410,9 @@ def compile_bot(
     """Compile the flows; return the Bot (None if anything is an error) and every problem."""
     linked = link_flows(documents, cache)
     problems = list(linked.problems)
+    wrong = any(problem.is_error for problem in problems)
+    if documents and not linked.flows and not wrong:  # no file: find_flow_files said so
+        problems.append(_no_flow(config, len(documents)))
     pairing, pairing_problems = _pairing_messages(config)
     problems.extend(pairing_problems)
     if any(problem.is_error for problem in problems):
@@ -469,6 +472,16 @@ def _check_gotos(flows: Mapping[str, CompiledFlow]) -> list[Problem]:
                 path = f"{step.source.key_path}.goto"
                 problems.append(Problem(file=flow.file, path=path, message=message))
     return problems
+
+
+def _no_flow(config: Config, files: int) -> Problem:
+    """Flow files that define no flow: a bot that answers nothing is never valid."""
+    counted = "the flow file it names defines" if files == 1 else f"its {files} flow files define"
+    message = (
+        f"{counted} no flow, so the bot would answer nothing; add one, such as"
+        ' flows: { welcome: { triggers: [{ keywords: ["hi"] }], steps: [{ text: "Hi!" }] } }'
+    )
+    return Problem(file=str(config.path), path="flows", message=message)
 
 
 def _pairing_messages(config: Config) -> tuple[dict[str, Template], list[Problem]]:
