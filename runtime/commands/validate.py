@@ -51,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
         print(problems_to_json(loaded.warnings))
     else:
         print_problems(loaded.warnings, as_json=False)
-        print(f"{path}: valid ({summary(loaded.bot, len(loaded.warnings))})")
+        valid = "valid offline" if args.offline else "valid"
+        print(f"{path}: {valid} ({summary(loaded.bot, len(loaded.warnings))})")
     return 0
 
 

@@ -87,7 +87,7 @@ def test_validate_offline_exits_0_and_warns_what_production_needs(
         TOKEN_MISSING.format(label="warning: ") + f": {NEEDS}",
         NO_APP_SECRET,
     ]
-    assert captured.out == "config.json5: valid (1 account, 1 flow, 4 warnings)\n"
+    assert captured.out == "config.json5: valid offline (1 account, 1 flow, 4 warnings)\n"
 
 
 def test_plain_validate_exits_1_for_the_same_bot(
