@@ -13,16 +13,15 @@ those before the first unconditional `ask` and up to the first unconditional `go
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
 
 from runtime.bot import AskStep, CompiledFlow, GotoStep
 from runtime.dialog.engine import MAX_GOTOS
 from runtime.validation.problems import Problem, Severity
 
 
-@dataclass(frozen=True, slots=True)
-class _Exit:
+class _Exit(NamedTuple):
     """A goto a run of its flow can reach; `certain` when nothing before it or on it can
     keep the run from taking it (no `when` on the way, no `ask`)."""
 
@@ -36,46 +35,78 @@ def goto_cycle_problems(flows: Mapping[str, CompiledFlow]) -> list[Problem]:
     `flows` is in file order; every goto target in it exists (the caller checks them first
     and leaves unknown targets out). A ring is named from its flow that comes first.
     """
-    exits = {name: list(_exits(flow, flows)) for name, flow in flows.items()}
+    exits = _ring_candidates(flows)
+    if not exits:
+        return []
     order = {name: number for number, name in enumerate(flows)}
-    found: list[tuple[int, Problem]] = []
-    for ring in _strongly_connected(exits, order):
+    problems: list[tuple[int, Problem]] = []
+    for ring in _strongly_connected(exits):
         start = min(ring, key=order.__getitem__)
+        if len(ring) == 1 and all(exit_.step.flow != start for exit_ in exits[start]):
+            continue  # one flow with no goto to itself: not a ring
         cycle = _cycle_through(start, exits, set(ring))
-        if cycle is None:  # one flow with no goto to itself: not a ring
+        if cycle is None:  # pragma: no cover - a ring of a strongly connected component
             continue
         # a flow whose one exit is certain leaves no other way out of the ring
         certain = all(exits[name][0].certain for name in ring)
-        found.append((order[start], _problem(cycle, certain=certain)))
-    return [problem for _, problem in sorted(found, key=lambda item: item[0])]
+        problems.append((order[start], _problem(cycle, certain=certain)))
+    return [problem for _, problem in sorted(problems, key=lambda item: item[0])]
 
 
-def _exits(flow: CompiledFlow, flows: Mapping[str, CompiledFlow]) -> Iterator[_Exit]:
+def _ring_candidates(flows: Mapping[str, CompiledFlow]) -> dict[str, list[_Exit]]:
+    """The exits of the flows that may be in a ring, to those flows only.
+
+    Most flows have no goto, and most gotos lead to a flow that ends (a menu): every path
+    through them ends, so they are peeled off before the rings are looked for (each flow
+    whose exits all lead to peeled flows is peeled in turn).
+    """
+    exits = {name: found for name, flow in flows.items() if (found := _exits(flow, flows))}
+    callers: dict[str, list[str]] = {}
+    open_exits: dict[str, int] = {}
+    for name, found in exits.items():
+        targets = [exit_.step.flow for exit_ in found if exit_.step.flow in exits]
+        open_exits[name] = len(targets)
+        for target in targets:
+            callers.setdefault(target, []).append(name)
+    ended = [name for name, count in open_exits.items() if count == 0]
+    while ended:
+        for caller in callers.get(ended.pop(), ()):
+            open_exits[caller] -= 1
+            if open_exits[caller] == 0:
+                ended.append(caller)
+    return {
+        name: [exit_ for exit_ in exits[name] if open_exits.get(exit_.step.flow, 0) > 0]
+        for name, count in open_exits.items()
+        if count > 0
+    }
+
+
+def _exits(flow: CompiledFlow, flows: Mapping[str, CompiledFlow]) -> list[_Exit]:
+    found: list[_Exit] = []
     certain = True
     for step in flow.steps:
         if isinstance(step, AskStep):
             if step.when is None:
-                return  # the run waits here for the person's answer
+                break  # the run waits here for the person's answer
             certain = False
         elif isinstance(step, GotoStep):
             if step.flow in flows:
-                yield _Exit(step, certain=certain and step.when is None)
+                found.append(_Exit(step, certain=certain and step.when is None))
             if step.when is None:
-                return  # the steps after it never run
+                break  # the steps after it never run
             certain = False
+    return found
 
 
-def _strongly_connected(
-    exits: Mapping[str, Sequence[_Exit]], order: Mapping[str, int]
-) -> list[list[str]]:
+def _strongly_connected(exits: Mapping[str, Sequence[_Exit]]) -> list[list[str]]:
     """Tarjan's strongly connected components, without recursion (a bot may have 10,000
-    flows in one chain)."""
+    flows in one ring)."""
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     on_stack: set[str] = set()
     stack: list[str] = []
     components: list[list[str]] = []
-    for root in order:
+    for root in exits:
         if root in index:
             continue
         work: list[tuple[str, int]] = [(root, 0)]
