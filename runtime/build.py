@@ -13,7 +13,7 @@ from pathlib import Path
 
 from runtime.bot import Bot
 from runtime.compiler import CompileCache, compile_bot, link_flows
-from runtime.config.json5file import Document
+from runtime.config.json5file import Document, locate
 from runtime.config.load import check_config, is_flows_error
 from runtime.errors import ConfigError
 from runtime.flowfiles import FlowFileCache, read_flow_files
@@ -60,6 +60,8 @@ class BotBuilder:
         else:
             bot, compile_problems = compile_bot(checked.config, documents, self.compiled)
             problems.extend(compile_problems)
+        # checks name key paths; here every problem of every file gets its line and column
+        problems = locate(problems, checked.document, *documents)
         errors = [problem for problem in problems if problem.is_error]
         if bot is None or errors:
             raise ConfigError(errors)

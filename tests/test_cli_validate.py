@@ -66,9 +66,10 @@ def test_an_invalid_config_exits_1_with_one_line_per_problem(write_config: Write
     result = run("validate", "-c", str(path))
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
-        f"{path}: channels.messenger.allowFrom.0: expected a string or an integer, got a number",
-        f"{path}: channels.messenger.dmPolicy: unknown value 'closed'; expected one of pairing, "
-        "allowlist, open, disabled",
+        f"{path}:1:100: channels.messenger.allowFrom.0: expected a string or an integer, got a"
+        " number",
+        f"{path}:1:68: channels.messenger.dmPolicy: unknown value 'closed'; expected one of"
+        " pairing, allowlist, open, disabled",
     ]
     assert result.stdout == ""
 

@@ -77,7 +77,7 @@ def locate(problems: Iterable[Problem], *documents: Document) -> list[Problem]:
     located: list[Problem] = []
     for problem in problems:
         document = by_file.get(problem.file)
-        if document is None or problem.line is not None or problem.unreadable:
+        if document is None or problem.line is not None:
             located.append(problem)
             continue
         if problem.file not in finders:

@@ -12,7 +12,13 @@ from types import MappingProxyType
 
 from runtime.config.accounts import resolve_accounts
 from runtime.config.audit import security_warnings
-from runtime.config.json5file import find_env_references, read_json5, substitute_env
+from runtime.config.json5file import (
+    Document,
+    find_env_references,
+    locate,
+    read_json5,
+    substitute_env,
+)
 from runtime.config.model import (
     DEFAULT_FLOWS,
     DEFAULT_GRAPH_API_BASE,
@@ -64,6 +70,7 @@ class ConfigCheck:
     config: Config | None
     problems: tuple[Problem, ...]
     flow_sources: tuple[str, ...] | None
+    document: Document  # the file as read: `locate` gives its problems their lines
 
 
 def load_config(
@@ -76,9 +83,10 @@ def load_config(
     that send nothing): an unset `${VAR}`, a missing token or verifyToken is a warning.
     """
     checked = check_config(path, env=env, offline=offline)
+    problems = locate(checked.problems, checked.document)
     if checked.config is None:
-        raise ConfigError([problem for problem in checked.problems if problem.is_error])
-    return LoadedConfig(config=checked.config, warnings=checked.problems)
+        raise ConfigError([problem for problem in problems if problem.is_error])
+    return LoadedConfig(config=checked.config, warnings=tuple(problems))
 
 
 def check_config(
@@ -131,7 +139,9 @@ def check_config(
     reported = {problem.path for problem in problems}
     problems.extend(p for p in state_problems if p.path not in reported)
     if any(problem.is_error for problem in problems):
-        return ConfigCheck(config=None, problems=tuple(problems), flow_sources=flow_sources)
+        return ConfigCheck(
+            config=None, problems=tuple(problems), flow_sources=flow_sources, document=document
+        )
 
     config = Config(
         path=path,
@@ -145,7 +155,12 @@ def check_config(
         state=state,
     )
     problems.extend(security_warnings(config, env_paths=find_env_references(document.data)))
-    return ConfigCheck(config=config, problems=tuple(problems), flow_sources=config.flow_sources)
+    return ConfigCheck(
+        config=config,
+        problems=tuple(problems),
+        flow_sources=config.flow_sources,
+        document=document,
+    )
 
 
 def is_flows_error(problem: Problem) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from runtime.config.load import load_config
@@ -9,7 +10,9 @@ from tests.conftest import WriteConfig
 
 
 def warnings_of(path: Path, env: dict[str, str] | None = None) -> list[str]:
-    return [problem.format() for problem in load_config(path, env=env or {}).warnings]
+    """`file: key.path: message` (where in the file: tests/validation/test_problem_positions)."""
+    warnings = load_config(path, env=env or {}).warnings
+    return [dataclasses.replace(warning, line=None, column=None).format() for warning in warnings]
 
 
 def test_a_safe_config_has_no_warnings(write_config: WriteConfig) -> None:

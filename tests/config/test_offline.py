@@ -29,12 +29,13 @@ TEST = """{ tests: [{ name: "greets", turns: [
 ] }] }"""
 NEEDS = "fine offline; `runtime serve` and plain `runtime validate` need it"
 TOKEN_MISSING = (
-    "config.json5: channels.messenger.pageAccessToken: {label}is required: account 'default'"
+    # a key that is missing is placed at the object it belongs in: `messenger` on line 2
+    "config.json5:2:15: channels.messenger.pageAccessToken: {label}is required: account 'default'"
     " has no page access token, so no reply can be sent; set pageAccessToken or tokenFile (a"
     " file holding the token), or the environment variable MESSENGER_PAGE_ACCESS_TOKEN"
 )
 NO_APP_SECRET = (
-    "config.json5: channels.messenger.appSecret: warning: not set for account 'default':"
+    "config.json5:2:15: channels.messenger.appSecret: warning: not set for account 'default':"
     " webhook signatures are not verified, so anyone who finds the URL can post fake messages;"
     " set appSecret (App Dashboard > Settings > Basic)"
 )
@@ -80,10 +81,10 @@ def test_validate_offline_exits_0_and_warns_what_production_needs(
     assert main(["validate", "--offline", "-c", "config.json5"]) == 0
     captured = capsys.readouterr()
     assert captured.err.splitlines() == [
-        f"config.json5: channels.messenger.verifyToken: warning: environment variable BOT_VERIFY"
+        f"config.json5:2:28: channels.messenger.verifyToken: warning: environment variable"
+        f" BOT_VERIFY is not set: {NEEDS}",
+        f"config.json5:2:58: channels.messenger.name: warning: environment variable BOT_PAGE_NAME"
         f" is not set: {NEEDS}",
-        f"config.json5: channels.messenger.name: warning: environment variable BOT_PAGE_NAME is"
-        f" not set: {NEEDS}",
         TOKEN_MISSING.format(label="warning: ") + f": {NEEDS}",
         NO_APP_SECRET,
     ]
@@ -96,8 +97,9 @@ def test_plain_validate_exits_1_for_the_same_bot(
     assert main(["validate", "-c", "config.json5"]) == 1
     captured = capsys.readouterr()
     assert captured.err.splitlines() == [
-        "config.json5: channels.messenger.verifyToken: environment variable BOT_VERIFY is not set",
-        "config.json5: channels.messenger.name: environment variable BOT_PAGE_NAME is not set",
+        "config.json5:2:28: channels.messenger.verifyToken: environment variable BOT_VERIFY is not"
+        " set",
+        "config.json5:2:58: channels.messenger.name: environment variable BOT_PAGE_NAME is not set",
         TOKEN_MISSING.format(label=""),
     ]
     assert captured.out == ""
@@ -123,7 +125,7 @@ def test_a_missing_verify_token_is_a_warning_offline_only(
     assert main(["validate", "--offline", "-c", "config.json5"]) == 0
     err = capsys.readouterr().err
     assert (
-        "config.json5: channels.messenger.verifyToken: warning: is required: account 'default'"
+        "config.json5:1:15: channels.messenger.verifyToken: warning: is required: account 'default'"
         " has none, so Meta's webhook subscription handshake cannot succeed; set verifyToken to"
         f" a string of your choice, then enter the same in the App Dashboard: {NEEDS}"
     ) in err.splitlines()
@@ -143,7 +145,7 @@ def test_a_token_file_that_is_not_there_is_a_warning_offline_and_exit_2_in_produ
     assert "FAIL greets" in capsys.readouterr().out
     assert main(["validate", "--offline", "-c", "config.json5"]) == 0
     assert (
-        "config.json5: channels.messenger.tokenFile: warning: cannot read"
+        "config.json5:1:28: channels.messenger.tokenFile: warning: cannot read"
         f" '/run/secrets/no-such-page-token': No such file or directory: {NEEDS}"
     ) in capsys.readouterr().err.splitlines()
     assert main(["validate", "-c", "config.json5"]) == 2
@@ -159,8 +161,8 @@ def test_an_unset_variable_the_schema_refuses_is_left_out_offline(
     )
     assert main(["validate", "--offline", "-c", "config.json5"]) == 0
     assert capsys.readouterr().err.splitlines()[0] == (
-        f"config.json5: channels.messenger.dmPolicy: warning: environment variable POLICY is not"
-        f" set: {NEEDS}"
+        f"config.json5:1:84: channels.messenger.dmPolicy: warning: environment variable POLICY is"
+        f" not set: {NEEDS}"
     )
 
 
@@ -178,11 +180,11 @@ def test_one_run_reports_the_config_error_and_every_flow_file_error(
     assert main(["validate", "-c", "config.json5"]) == 1
     err = capsys.readouterr().err.splitlines()
     assert err[0] == (
-        "config.json5: channels.messenger.dmPolicy: unknown value 'closed'; expected one of"
+        "config.json5:1:98: channels.messenger.dmPolicy: unknown value 'closed'; expected one of"
         " pairing, allowlist, open, disabled"
     )
-    assert "flows/a.json5: flows.a.steps.0.txt: unknown key; did you mean `text`?" in err
-    assert "flows/b.json5: flows.b.steps.0.goto: no flow is named 'nowhere'" in err
+    assert "flows/a.json5:1:27: flows.a.steps.0.txt: unknown key; did you mean `text`?" in err
+    assert "flows/b.json5:1:27: flows.b.steps.0.goto: no flow is named 'nowhere'" in err
     assert any(line.startswith("flows/c.json5:1:") for line in err)
 
 
@@ -198,7 +200,7 @@ def test_a_wrong_flows_setting_is_reported_and_the_flows_are_not_read(
     assert main(["validate", "-c", "config.json5"]) == 1
     err = capsys.readouterr().err.splitlines()
     assert err == [
-        "config.json5: flows: expected a string or a list, got an integer; the flow files are"
-        " not read until this is right"
+        "config.json5:1:88: flows: expected a string or a list, got an integer; the flow files"
+        " are not read until this is right"
     ]
     assert not any("flows/a.json5" in line for line in err)

@@ -93,7 +93,8 @@ def test_a_file_source_that_does_not_exist_still_matches_no_flow_file(tmp_path: 
     result = runtime("validate", "-c", "config.json5", cwd=tmp_path)
     assert result.returncode == 1
     assert result.stderr == (
-        f"config.json5: flows.1: 'extra.json5' matches no flow file: {tmp_path / 'extra.json5'}"
+        f"config.json5:1:90: flows.1: 'extra.json5' matches no flow file:"
+        f" {tmp_path / 'extra.json5'}"
         " does not exist; `flows` (default 'flows/') names the flow files' folders,"
         " globs or files, relative to the config file\n"
     )
@@ -149,7 +150,7 @@ def test_a_token_file_that_cannot_be_read_exits_2_without_its_content(tmp_path: 
         result = runtime("validate", "-c", "config.json5", cwd=tmp_path, modes=True)
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
-        "config.json5: channels.messenger.tokenFile: cannot read 'page.token': Permission "
+        "config.json5:1:28: channels.messenger.tokenFile: cannot read 'page.token': Permission "
         "denied; give the user running the runtime read access to it"
     ]
     assert TOKEN not in result.stdout + result.stderr
@@ -181,7 +182,7 @@ def test_every_problem_is_listed_with_the_unreadable_ones(tmp_path: Path) -> Non
     result = runtime("validate", "-c", "config.json5", cwd=tmp_path)
     assert result.returncode == 2
     assert "flows/gone.json5: cannot read" in result.stderr
-    assert "flows/broken.json5: flows.x.steps.0.txt: unknown key" in result.stderr
+    assert "flows/broken.json5:1:27: flows.x.steps.0.txt: unknown key" in result.stderr
 
 
 def test_other_commands_exit_2_on_a_file_they_cannot_read(tmp_path: Path) -> None:
@@ -191,5 +192,7 @@ def test_other_commands_exit_2_on_a_file_they_cannot_read(tmp_path: Path) -> Non
     (tmp_path / "gone.token").symlink_to("nowhere.token")
     result = runtime("pair", "list", "messenger", "-c", "config.json5", cwd=tmp_path)
     assert result.returncode == 2
-    assert "config.json5: channels.messenger.tokenFile: cannot read 'gone.token'" in result.stderr
+    assert (
+        "config.json5:1:28: channels.messenger.tokenFile: cannot read 'gone.token'" in result.stderr
+    )
     assert "Traceback" not in result.stderr

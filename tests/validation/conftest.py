@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
 from runtime.build import BuiltBot, build_bot
 from runtime.errors import ConfigError
+from runtime.validation.problems import Problem
 
 CONFIG = (
     '{ channels: { messenger: { pageAccessToken: "t", verifyToken: "v", appSecret: "s" } },'
@@ -36,19 +38,29 @@ class BotFolder:
     def build(self) -> BuiltBot:
         return build_bot(self.config_path, env={})
 
-    def errors(self) -> list[str]:
-        """The build's problems, one formatted line each; the build must fail."""
+    def errors(self, *, placed: bool = False) -> list[str]:
+        """The build's problems, one formatted line each; the build must fail.
+
+        Without their line and column unless `placed`: these tests are about what is said
+        and at which key path; test_problem_positions.py is about where.
+        """
         with pytest.raises(ConfigError) as caught:
             self.build()
-        return [problem.format() for problem in caught.value.problems]
+        show = Problem.format if placed else unplaced
+        return [show(problem) for problem in caught.value.problems]
 
     def warnings(self) -> list[str]:
         """The warnings about flow files (not the config's own) of a build that succeeds."""
         return [
-            problem.format()
+            unplaced(problem)
             for problem in self.build().warnings
             if problem.file.startswith("flows/")
         ]
+
+
+def unplaced(problem: Problem) -> str:
+    """`file: key.path: message`: the problem's line without its line and column."""
+    return dataclasses.replace(problem, line=None, column=None).format()
 
 
 @pytest.fixture

@@ -179,7 +179,7 @@ def test_a_flow_defined_in_two_files_names_the_first(bot: BotFolder) -> None:
 
 def test_a_json5_syntax_error_gives_line_and_column(bot: BotFolder) -> None:
     bot.flow('{\n  flows: {\n    main: { steps: [{ text: "Hi" },, ] },\n  },\n}\n')
-    assert bot.errors() == [
+    assert bot.errors(placed=True) == [
         f"{FILE}:3:36: JSON5 syntax error: unexpected ','; two commas in a row: a value missing"
         " between them, or one comma too many?"
     ]
@@ -237,7 +237,7 @@ def test_every_error_of_every_file_is_reported_at_once(bot: BotFolder) -> None:
     )
     bot.flow("{ flows: { x: [ } }", "c.json5")
     assert bot.errors() == [
-        "flows/c.json5:1:17: JSON5 syntax error: unexpected '}'; } closes the [ opened at line 1:"
+        "flows/c.json5: JSON5 syntax error: unexpected '}'; } closes the [ opened at line 1:"
         " a ] missing before it?",
         "flows/a.json5: flows.broken.steps.0.txt: unknown key; did you mean `text`?",
         "flows/a.json5: flows.broken.steps.1.quick_replies.0.title: is 21 characters; Messenger"
@@ -339,8 +339,9 @@ def test_runtime_validate_exits_1_and_prints_one_line_per_error(bot: BotFolder) 
     )
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
-        f"{STEP}.quick_replies.0.payload: is required: a text quick reply sends it back when"
-        ' tapped; add payload: "YES"',
-        f"{FILE}: flows.main.steps.1.goto: no flow is named 'mian'; did you mean 'main'?",
+        # a missing key is placed at the object it is to be added to: that quick reply
+        f"{FILE}:1:89: flows.main.steps.0.quick_replies.0.payload: is required: a text quick"
+        ' reply sends it back when tapped; add payload: "YES"',
+        f"{FILE}:1:112: flows.main.steps.1.goto: no flow is named 'mian'; did you mean 'main'?",
     ]
     assert result.stdout == ""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from runtime.validation.problems import Severity
-from tests.validation.conftest import BotFolder, one_flow
+from tests.validation.conftest import BotFolder, one_flow, unplaced
 
 FILE = "flows/main.json5"
 STEP = f"{FILE}: flows.main.steps.0"
@@ -19,7 +19,7 @@ def test_a_quick_reply_payload_no_trigger_has_is_a_warning(bot: BotFolder) -> No
         )
     )
     built = bot.build()
-    assert [problem.format() for problem in built.warnings if problem.file == FILE] == [
+    assert [unplaced(problem) for problem in built.warnings if problem.file == FILE] == [
         f"{STEP}.quick_replies.1.payload: warning: no flow's triggers have"
         f' {{ payload: "PRICES" }}, {NO_TRIGGER}'
     ]

@@ -144,6 +144,7 @@ def test_validate_exits_1_and_names_the_cycle(
     assert main(["validate", "-c", "config.json5"]) == 1
     captured = capsys.readouterr()
     assert (
-        captured.err == f"flows/a.json5: flows.a.steps.0.goto: goto cycle a -> b -> a {FOREVER}\n"
+        captured.err
+        == f"flows/a.json5:1:61: flows.a.steps.0.goto: goto cycle a -> b -> a {FOREVER}\n"
     )
     assert "valid" not in captured.out

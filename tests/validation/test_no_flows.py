@@ -16,7 +16,8 @@ def test_flow_files_that_define_no_flow_are_an_error(
     assert main(["validate", "-c", "config.json5"]) == 1
     captured = capsys.readouterr()
     assert captured.err == (
-        "config.json5: flows: its 2 flow files define no flow, so the bot would answer nothing;"
+        "config.json5:1:88: flows: its 2 flow files define no flow, so the bot would answer"
+        " nothing;"
         ' add one, such as flows: { welcome: { triggers: [{ keywords: ["hi"] }],'
         ' steps: [{ text: "Hi!" }] } }\n'
     )
@@ -29,5 +30,5 @@ def test_no_flow_file_at_all_is_an_error_not_a_valid_bot(
     (bot.root / "flows").mkdir()
     assert main(["validate", "--offline", "-c", "config.json5"]) == 1
     captured = capsys.readouterr()
-    assert "config.json5: flows: 'flows/' matches no flow file: the folder" in captured.err
+    assert "config.json5:1:88: flows: 'flows/' matches no flow file: the folder" in captured.err
     assert "valid" not in captured.out
