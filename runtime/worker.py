@@ -8,6 +8,10 @@ have left. Each comes with the person's session, read in that same transaction. 
 session and replies are written in the transaction that closes its event
 (`Store.finish_inbound`), then handed to the SenderPool. So a message costs three store
 transactions: accept, finish, and the replies' completion.
+
+Every turn ends with one INFO line saying who got what, and how long it took:
+`turn account=shop psid=2000000000000001 flow=welcome messages=2 ms=4.1` (`flow` is the flow
+that answered, else why none did: "no flow", "pairing reply", "not admitted").
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ import socket
 import time
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from typing import Any, Final
 
 from runtime.access import Admission, check_access
 from runtime.bot import Bot
@@ -31,8 +36,14 @@ from runtime.dialog.messages import OutMessage, TextMessage
 from runtime.envelope import Envelope
 from runtime.errors import StoreError
 from runtime.leases import LEASE_SECONDS, lease_from_now
-from runtime.messenger.payloads import SenderAction, message_request, sender_action_request
+from runtime.messenger.payloads import (
+    MessagingType,
+    SenderAction,
+    message_request,
+    sender_action_request,
+)
 from runtime.messenger.sender import SenderPool, SendJob
+from runtime.pairing import APPROVED_MESSAGE
 from runtime.session import Session
 from runtime.store.base import Accepted, InboundEvent, Lease, NewInbound, NewOutbound, Store
 
@@ -41,6 +52,12 @@ logger = logging.getLogger("runtime.worker")
 POLL_SECONDS = 1.0  # how often to look for work nobody woke us up for (other processes)
 POLL_SLACK = 0.01  # seconds: a timer may fire a hair before its time on the loop's clock
 CAPACITY = 64  # events processed at once; more wait in memory, their leases renewed
+
+# what the turn line says in place of a flow when none answered
+NO_FLOW: Final = "no flow"
+PAIRING_REPLY: Final = "pairing reply"
+NOT_ADMITTED: Final = "not admitted"
+ACCOUNT_GONE: Final = "account not configured"
 
 
 class InboxWorker:
@@ -207,6 +224,13 @@ class InboxWorker:
         )
         for message in orphans:
             body = json.loads(message.body)
+            if is_approval_confirmation(body):
+                # `runtime pair approve` (another process) queued it: the server's first sight
+                logger.info(
+                    "approval seen: account=%s psid=%s; sending their confirmation",
+                    message.account_id,
+                    message.psid,
+                )
             self._sender.submit(SendJob(message.account_id, message.psid, body, message.id))
 
     async def _process(self, event: InboundEvent) -> None:
@@ -226,6 +250,7 @@ class InboxWorker:
         self.wake()
 
     async def _answer(self, event: InboundEvent) -> None:
+        started = time.perf_counter()
         now = self._clock()
         envelope = Envelope.from_json(event.body)
         bot = self._bot()  # this turn keeps the Bot it started with, whatever a reload does
@@ -233,14 +258,17 @@ class InboxWorker:
         if account is None:
             logger.info("event for account '%s', no longer configured: dropped", event.account_id)
             await self._complete(event.id)
+            _log_turn(event.account_id, envelope.psid, ACCOUNT_GONE, 0, started)
             return
         verdict = await check_access(self._store, bot, account, envelope.psid, now=now)
         if verdict.admission is Admission.IGNORE:
             await self._complete(event.id)
+            _log_turn(account.id, envelope.psid, NOT_ADMITTED, 0, started)
             return
         if verdict.admission is Admission.PAIR:
             reply = TextMessage(text=verdict.reply or "")
-            await self._finish(event, account, envelope.psid, None, (reply,), now, actions=())
+            if await self._finish(event, account, envelope.psid, None, (reply,), now, actions=()):
+                _log_turn(account.id, envelope.psid, PAIRING_REPLY, 1, started)
             return
         turn = run_turn(bot, envelope, event.session, now=now)
         for note in turn.notes:
@@ -250,9 +278,12 @@ class InboxWorker:
             actions = (SenderAction.MARK_SEEN,)
             if turn.messages:
                 actions += (SenderAction.TYPING_ON,)
-        await self._finish(
+        kept = await self._finish(
             event, account, envelope.psid, turn.session, turn.messages, now, actions=actions
         )
+        if kept:
+            flow = turn.flow or NO_FLOW
+            _log_turn(account.id, envelope.psid, flow, len(turn.messages), started)
 
     async def _finish(
         self,
@@ -264,8 +295,9 @@ class InboxWorker:
         now: float,
         *,
         actions: tuple[SenderAction, ...],
-    ) -> None:
-        """Close the event with its session and replies, then hand the turn's calls over.
+    ) -> bool:
+        """Close the event with its session and replies, then hand the turn's calls over;
+        False if another worker took the event over meanwhile (nothing of this turn is kept).
 
         The sender actions go with the replies, submitted together, so that they leave in
         one batch request (a turn takes about a millisecond: nobody sees "seen" later).
@@ -289,13 +321,45 @@ class InboxWorker:
                 event.id,
                 psid,
             )
-            return
+            return False
         if not ids:
             self.wake()  # nothing to send holds their next event back: it may go now
         for action in actions:
             self._sender.submit(SendJob(account.id, psid, sender_action_request(psid, action)))
         for outbox_id, body in zip(ids, bodies, strict=True):
             self._sender.submit(SendJob(account.id, psid, body, outbox_id))
+        return True
+
+
+def _log_turn(account_id: str, psid: str, flow: str, messages: int, started: float) -> None:
+    """`turn account=shop psid=2000000000000001 flow=welcome messages=2 ms=4.1`: the
+    messages are the replies queued for sending (sender actions not counted)."""
+    if logger.isEnabledFor(logging.INFO):
+        logger.info(
+            "turn account=%s psid=%s flow=%s messages=%d ms=%.1f",
+            _logfmt(account_id),
+            _logfmt(psid),
+            _logfmt(flow),
+            messages,
+            (time.perf_counter() - started) * 1000,
+        )
+
+
+def _logfmt(value: str) -> str:
+    """A value as logfmt writes it: quoted when it holds a space, a quote or an `=`."""
+    if value and not any(char in value for char in ' "=\t\n'):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+def is_approval_confirmation(body: Mapping[str, Any]) -> bool:
+    """The message `runtime pair approve` queues for the person it approved."""
+    message = body.get("message")
+    return (
+        body.get("messaging_type") == MessagingType.UPDATE
+        and isinstance(message, Mapping)
+        and message.get("text") == APPROVED_MESSAGE
+    )
 
 
 def worker_id() -> str:
