@@ -1,8 +1,11 @@
 """Hot reload: watch the files a Bot is made of; rebuild off the event loop; swap one reference.
 
 A save burst (an editor's write, rename, chmod) is one reload: watchfiles groups changes
-until STEP_MS pass without one. A broken edit is rejected: every problem is logged as
-`file: key.path: message`, then "keeping version <hash>", and the last good Bot serves on.
+until STEP_MS pass without one. A good edit is logged as "reload OK (<reason>): version
+<hash> ...", or "reload OK again" when it follows a rejected one. A broken edit is rejected:
+every problem is logged as `file: key.path: message`, then "keeping version <hash>", the
+last good Bot serves on, and `Reloader.last_error` holds the problems (for /healthz) until
+a reload succeeds.
 What a running server cannot change (its address, its state store, the Graph API client) is
 logged as "restart required for <key>" and keeps its old value until a restart.
 """
@@ -13,8 +16,10 @@ import asyncio
 import contextlib
 import glob
 import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
@@ -80,6 +85,29 @@ def _file_and_target(path: Path) -> set[Path]:
     return {path.absolute(), path.resolve()}
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReloadError:
+    """The last rejected reload: when, why it was tried, and what was wrong.
+
+    `problems` are one line each (`file:line:col: key.path: message`): only the first line
+    of a problem's text, since /healthz shows them and a syntax error's quoted source line
+    may hold a token.
+    """
+
+    at: float
+    reason: str
+    kept_version: str
+    problems: tuple[str, ...]
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "at": datetime.fromtimestamp(self.at, UTC).isoformat(timespec="seconds"),
+            "reason": self.reason,
+            "keptVersion": self.kept_version,
+            "problems": list(self.problems),
+        }
+
+
 def restart_required(old: Config, new: Config) -> list[str]:
     """Keys whose new value a running server cannot take."""
     changed = []
@@ -115,6 +143,7 @@ class Reloader:
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        self.last_error: ReloadError | None = None
 
     def start(self, *, watch: bool = True) -> None:
         """Reload on request (SIGHUP) and, with `watch`, whenever a file changes."""
@@ -135,35 +164,59 @@ class Reloader:
         """Rebuild now; swap and return True if the new version is valid."""
         async with self._lock:
             old = self._current()
+            started = time.perf_counter()
             try:
                 built: BuiltBot = await asyncio.to_thread(self._builder.build)
             except ConfigError as err:
                 for problem in err.problems:
                     logger.error("%s", problem.format())
                 logger.error("reload (%s) rejected; keeping version %s", reason, old.version)
+                self._rejected(reason, old, [problem.format() for problem in err.problems])
                 return False
-            except Exception:  # the serving version must survive anything a rebuild does
+            except Exception as err:  # the serving version must survive anything a rebuild does
                 logger.exception("reload (%s) failed; keeping version %s", reason, old.version)
+                self._rejected(reason, old, [f"unexpected error: {type(err).__name__}: {err}"])
                 return False
+            seconds = time.perf_counter() - started
             new = built.bot
             for key in restart_required(old.config, new.config):
                 logger.warning(
                     "restart required for %s: the running server keeps the old value", key
                 )
-            if new.version == old.version:
-                logger.debug("reload (%s): nothing changed (version %s)", reason, old.version)
-                return True
-            self._swap(new)
-            for warning in built.warnings:
-                logger.warning("%s", warning.format())
-            logger.info(
-                "reloaded (%s): version %s -> %s, %d flows",
-                reason,
-                old.version,
-                new.version,
-                len(new.flows),
-            )
+            if new.version != old.version:
+                self._swap(new)
+                for warning in built.warnings:
+                    logger.warning("%s", warning.format())
+            self._succeeded(reason, old, new, seconds)
             return True
+
+    def _rejected(self, reason: str, kept: Bot, problems: list[str]) -> None:
+        self.last_error = ReloadError(
+            at=time.time(),
+            reason=reason,
+            kept_version=kept.version,
+            problems=tuple(problem.split("\n", 1)[0] for problem in problems),
+        )
+
+    def _succeeded(self, reason: str, old: Bot, new: Bot, seconds: float) -> None:
+        again = self.last_error is not None
+        self.last_error = None
+        if new.version == old.version and not again:
+            logger.debug("reload (%s): nothing changed (version %s)", reason, old.version)
+            return
+        version = (
+            f"{new.version} (unchanged)"
+            if new.version == old.version
+            else f"{new.version} (was {old.version})"
+        )
+        logger.info(
+            "reload OK%s (%s): version %s, %d flows, %.2f s",
+            " again" if again else "",
+            reason,
+            version,
+            len(new.flows),
+            seconds,
+        )
 
     async def _run(self, watch: bool) -> None:
         while not self._stop.is_set():

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import multiprocessing
 import os
 import queue
 import signal
+import socket
 import threading
 import time
 from functools import partial
@@ -16,9 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from sanic import Sanic
+from sanic.server.socket import bind_socket
 from sanic.worker.loader import AppLoader
 
-from runtime.server import create_app
+from runtime.errors import Error
+from runtime.server import WEBHOOK_PATH, announce_bot, create_app, describe_bot
 
 logger = logging.getLogger("runtime.server")
 
@@ -27,31 +31,52 @@ STARTING_PATIENCE = 60.0  # seconds after which a worker that never came up is n
 
 
 def serve(
-    config_path: Path, *, host: str | None, port: int | None, workers: int, reload: bool = True
+    config_path: Path,
+    *,
+    host: str | None,
+    port: int | None,
+    workers: int,
+    reload: bool = True,
+    log_level: int | None = None,
 ) -> None:
     """Serve until interrupted. Each worker process builds its own app from the config file,
     so a worker never shares a store connection or an HTTP client with another.
+
+    Raises Error, in one sentence, when the address cannot be listened on (a port in use).
     """
     # a SIGHUP before the server can reload would end the process: ignore it until then
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    loader = AppLoader(factory=partial(create_app, config_path, reload=reload))
+    # Sanic's advice to run with `--debug` or `--dev` (on a terminal) names options that
+    # `runtime serve` does not have; the workers inherit this too
+    os.environ["SANIC_IGNORE_PRODUCTION_WARNING"] = "1"
+    loader = AppLoader(
+        factory=partial(create_app, config_path, reload=reload, log_level=log_level, announce=False)
+    )
     app = loader.load()
-    server = app.ctx.runtime.bot.config.server
+    bot = app.ctx.runtime.bot
+    host = host or bot.config.server.host
+    port = port if port is not None else bot.config.server.port
+    # bound here, not by Sanic: a port in use is one line, not a traceback
+    sock = listen(host, port)
     app.prepare(
-        host=host or server.host,
-        port=port if port is not None else server.port,
+        sock=sock,
         workers=workers,
         access_log=False,
         motd=False,
         single_process=workers == 1,
     )
+    announce_bot(bot, app.ctx.runtime.warnings)
+    address = f"http://{host}:{port}" if ":" not in host else f"http://[{host}]:{port}"
     logger.info(
-        "serving on http://%s:%d with %d worker%s",
-        host or server.host,
-        port if port is not None else server.port,
+        "serving on %s with %d worker%s: webhook %s%s (or %s/<account id>)",
+        address,
         workers,
         "" if workers == 1 else "s",
+        address,
+        WEBHOOK_PATH,
+        WEBHOOK_PATH,
     )
+    logger.info("%s", describe_bot(bot))
     if workers == 1:
         Sanic.serve_single(primary=app)
     else:
@@ -61,6 +86,23 @@ def serve(
         # Sanic's manager sets its SIGTERM/SIGINT handlers when it is made, just before this
         app.register_listener(signals.take_over_shutdown, "main_process_ready")
         Sanic.serve(primary=app, app_loader=loader)
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A listening socket on host:port (the workers share it), or Error saying why not."""
+    try:
+        return bind_socket(host, port)
+    except OSError as err:
+        if err.errno == errno.EADDRINUSE:
+            message = f"port {port} on {host} is in use: stop the other server or use --port"
+        elif err.errno == errno.EACCES:
+            message = f"port {port} on {host} may not be used by this user: use a port above 1023"
+        elif err.errno == errno.EADDRNOTAVAIL:
+            message = f"{host} is not an address of this machine: use --host"
+        else:
+            reason = err.strerror or str(err)
+            message = f"cannot listen on port {port} on {host}: {reason}"
+        raise Error(message) from err
 
 
 class MainProcessSignals:

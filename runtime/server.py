@@ -15,7 +15,7 @@ import hmac
 import logging
 import signal
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -27,7 +27,7 @@ from sanic.response import HTTPResponse
 from runtime.bot import Bot
 from runtime.build import BotBuilder
 from runtime.config.load import default_config_path
-from runtime.config.model import Account
+from runtime.config.model import Account, StateBackend, StateSettings
 from runtime.errors import StoreError, WebhookError
 from runtime.leases import LEASE_SECONDS, LeaseKeeper, lease_from_now
 from runtime.logs import setup_logging
@@ -45,6 +45,7 @@ from runtime.reload import Reloader
 from runtime.session import session_key
 from runtime.store.base import NewInbound, Store
 from runtime.store.factory import open_store
+from runtime.validation.problems import Problem
 from runtime.worker import InboxWorker, recover_dead_workers, worker_id
 
 GC_FREEZE_DELAY = 5.0  # seconds after a reload: by then no turn holds the old Bot
@@ -73,6 +74,8 @@ class Runtime:
     worker: InboxWorker | None = None
     leases: LeaseKeeper | None = None
     reloader: Reloader | None = None
+    announce: bool = True  # log warnings and accounts at start (`runtime serve` does it once)
+    warnings: tuple[Problem, ...] = ()  # the config's and flows' warnings, as built
     sighup_before: Any = None  # what SIGHUP did before this app took it over
 
     def swap(self, bot: Bot) -> None:
@@ -90,6 +93,8 @@ def create_app(
     retry: RetryPolicy | None = None,
     reload: bool = True,
     lease: float = LEASE_SECONDS,
+    log_level: int | None = None,
+    announce: bool = True,
 ) -> Sanic[Any, Any]:
     """Build the app for a config file (default: `$RUNTIME_CONFIG`, else ./config.json5).
 
@@ -97,14 +102,15 @@ def create_app(
     broken bot. `name` must be unique within one process (Sanic registers apps by name).
     With `reload`, the files are watched and a valid edit is served without a restart;
     `kill -HUP` reloads on demand either way. `lease` is how long claimed work is this
-    worker's alone (tests shorten it; see runtime/leases.py).
+    worker's alone (tests shorten it; see runtime/leases.py). `log_level` is applied in
+    the process that builds the app (each worker builds its own). With `announce`, the app
+    logs the config's warnings, its accounts and its version as it starts; `runtime serve`
+    passes False and logs them once for all its workers (`announce_bot`).
     """
-    setup_logging()
+    setup_logging(log_level)
     path = Path(config_path) if config_path is not None else default_config_path(env)
     builder = BotBuilder(path, env=env)
     built = builder.build()
-    for warning in built.warnings:
-        logger.warning("%s", warning.format())
     # Sanic's records go through our one handler (one line each, tokens masked)
     app: Sanic[Any, Any] = Sanic(name, configure_logging=False)
     app.config.REQUEST_MAX_SIZE = MAX_BODY_BYTES
@@ -117,6 +123,8 @@ def create_app(
         retry=retry or RetryPolicy(),
         worker_id=worker_id(),
         lease=lease,
+        announce=announce,
+        warnings=built.warnings,
     )
     app.before_server_start(_start)
     app.before_server_stop(_stop)
@@ -171,6 +179,17 @@ async def _start(app: Sanic[Any, Any]) -> None:
     state.reloader = Reloader(state.builder, current=lambda: state.bot, swap=state.swap)
     state.reloader.start(watch=state.reload)
     state.sighup_before = _take_sighup(state.reloader.request)
+    if state.announce:
+        announce_bot(bot, state.warnings)
+        logger.info("%s", describe_bot(bot))
+    freeze_long_lived()
+
+
+def announce_bot(bot: Bot, warnings: Sequence[Problem]) -> None:
+    """The config's warnings, then one line per account: name, page, policy, webhook path
+    (a warning when it has no appSecret)."""
+    for warning in warnings:
+        logger.warning("%s", warning.format())
     for account in bot.accounts.values():
         unsigned = account.app_secret is None
         logger.log(
@@ -183,8 +202,26 @@ async def _start(app: Sanic[Any, Any]) -> None:
             account.id,
             " (no appSecret: signatures NOT verified)" if unsigned else "",
         )
-    logger.info("bot version %s: %d flows", bot.version, len(bot.flows))
-    freeze_long_lived()
+
+
+def describe_bot(bot: Bot) -> str:
+    """`version 3f2a9c1d7e0b: 7 flows, 2 accounts; state sqlite /srv/bot/.runtime/state.db`."""
+    flows = len(bot.flows)
+    accounts = len(bot.accounts)
+    state = describe_state(bot.config.state)
+    return (
+        f"version {bot.version}: {flows} flow{'' if flows == 1 else 's'}, "
+        f"{accounts} account{'' if accounts == 1 else 's'}; state {state}"
+    )
+
+
+def describe_state(state: StateSettings) -> str:
+    """Where sessions and queues are kept; never a Redis URL (it may hold a password)."""
+    if state.backend is StateBackend.SQLITE and state.path is not None:
+        return f"sqlite {state.path}"
+    if state.backend is StateBackend.MEMORY:
+        return "memory (lost at exit)"
+    return str(state.backend)
 
 
 def freeze_long_lived() -> None:
@@ -360,5 +397,16 @@ def _route(
 
 
 async def _healthz(request: Request) -> HTTPResponse:
-    bot = runtime_of(request.app).bot
-    return response.json({"status": "ok", "version": bot.version, "accounts": len(bot.accounts)})
+    """200 while this worker serves: after a rejected reload it serves the last good
+    version, and `lastReloadError` says why the new one was refused (null once one loads)."""
+    state = runtime_of(request.app)
+    bot = state.bot
+    error = state.reloader.last_error if state.reloader is not None else None
+    return response.json(
+        {
+            "status": "ok",
+            "version": bot.version,
+            "accounts": len(bot.accounts),
+            "lastReloadError": error.as_json() if error is not None else None,
+        }
+    )
