@@ -103,7 +103,8 @@ def test_a_token_file_serve_may_not_read_stops_it_with_exit_2(tmp_path: Path) ->
         )
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
-        f"{config}: channels.messenger.tokenFile: cannot read 'page.token': Permission denied; "
+        f"{config}:1:144: channels.messenger.tokenFile: cannot read 'page.token': Permission"
+        " denied; "
         "give the user running the runtime read access to it"
     ]
     assert TOKEN not in result.stdout + result.stderr
