@@ -125,6 +125,11 @@ class MainProcessSignals:
     may already have read the files the SIGHUP is about: it is owed the signal and gets it
     once Sanic records it as up. Other children (Sanic's state manager) die of a SIGHUP, so
     they never get it.
+
+    A SIGTERM or SIGINT while the workers start is acted on once they are up: Sanic's
+    manager, while it waits for every worker to say it is up, puts a stop request back in
+    its queue and reads it again, forever, once a stopped worker can never say so (the
+    process hung until killed). A second one meanwhile is acted on at once.
     """
 
     def __init__(self, app: Sanic[Any, Any]) -> None:
@@ -132,15 +137,30 @@ class MainProcessSignals:
         self._signals: queue.SimpleQueue[int] = queue.SimpleQueue()
         self._owed: dict[int, BaseProcess] = {}  # by pid: workers the SIGHUP has not reached
         self._owed_since = 0.0
+        self._up = threading.Event()  # Sanic's manager no longer waits for workers to start
+        self._stop_owed: int | None = None  # a SIGTERM or SIGINT that came while they started
 
     def install(self) -> None:
         threading.Thread(target=self._run, name="main-process-signals", daemon=True).start()
         signal.signal(signal.SIGHUP, self._on_signal)
 
-    def take_over_shutdown(self, _app: Sanic[Any, Any]) -> None:
-        """Queue SIGTERM and SIGINT too, in place of the handlers Sanic's manager set."""
+    def take_over_shutdown(self, app: Sanic[Any, Any]) -> None:
+        """Queue SIGTERM and SIGINT too, in place of the handlers Sanic's manager set, and
+        learn when the manager is done waiting for the workers to start."""
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, self._on_signal)
+        manager = getattr(app, "_manager", None)
+        waiting = getattr(manager, "wait_for_ack", None)
+        if waiting is None:  # its shape changed: act on every signal at once, as before
+            self._up.set()
+            return
+
+        def wait_for_ack() -> None:
+            waiting()
+            self._up.set()
+            self._signals.put(0)  # wake the thread: a stop may be owed
+
+        manager.wait_for_ack = wait_for_ack  # type: ignore[union-attr]
 
     def _on_signal(self, signum: int, _frame: object) -> None:
         # SimpleQueue.put is reentrant: safe wherever the main thread was interrupted
@@ -151,8 +171,11 @@ class MainProcessSignals:
             for signum in dict.fromkeys(self._next_signals()):  # a burst of one is one
                 if signum == signal.SIGHUP:
                     self._owe_sighup()
-                else:
-                    self._shut_down(signum)
+                elif signum in (signal.SIGTERM, signal.SIGINT):
+                    self._stop(signum)
+            if self._stop_owed is not None and self._up.is_set():
+                self._shut_down(self._stop_owed)
+                self._stop_owed = None
             try:
                 self._deliver()
             except Exception:  # the thread must outlive anything, or SIGHUP stops working
@@ -178,6 +201,13 @@ class MainProcessSignals:
             if child.name.startswith("Sanic-Server-") and child.pid is not None
         }
         self._owed_since = time.monotonic()
+
+    def _stop(self, signum: int) -> None:
+        if self._up.is_set() or self._stop_owed is not None:
+            self._shut_down(signum)
+        else:
+            logger.info("stopping once the workers have started")
+            self._stop_owed = signum
 
     def _shut_down(self, signum: int) -> None:
         """What Sanic's manager does on SIGTERM or SIGINT (a second one kills the workers)."""

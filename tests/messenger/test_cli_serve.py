@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -55,6 +56,18 @@ def test_two_workers_serve_the_same_bot(tmp_path: Path, graph: FakeGraphAPI, sta
     replies = graph.wait_sync(6, within=20)
     assert sorted(r.psid for r in replies) == [f"40{n}" for n in range(6)]
     assert server.stop() == 0
+
+
+def test_a_sigterm_while_the_workers_start_stops_the_server(tmp_path: Path, start) -> None:
+    config = write_bot(tmp_path, single_page())
+    server = start(*serve_command(config, "--workers", "2"))
+    deadline = time.monotonic() + 30
+    while "Starting worker" not in server.log.read_text():
+        assert time.monotonic() < deadline, server.log.read_text()
+        time.sleep(0.01)
+    # Sanic's manager alone waited forever for the stopped worker to say it was up
+    assert server.stop() == 0
+    assert "Traceback" not in server.log.read_text()
 
 
 def test_a_broken_config_stops_serve_with_the_problem(tmp_path: Path) -> None:
