@@ -31,6 +31,8 @@ from runtime.config.model import Config
 from runtime.errors import ConfigError
 
 logger = logging.getLogger("runtime.reload")
+# at debug level watchfiles says "rust notify timeout, continuing" every 5 s per watch
+logging.getLogger("watchfiles").setLevel(logging.INFO)
 
 # watchfiles yields once no change came for STEP_MS (an editor's burst is over), and at the
 # latest after DEBOUNCE_MS of changes. Its defaults (50 / 1600) would make a reload wait up

@@ -182,6 +182,7 @@ async def _start(app: Sanic[Any, Any]) -> None:
     if state.announce:
         announce_bot(bot, state.warnings)
         logger.info("%s", describe_bot(bot))
+    logger.debug("worker %s started, serving version %s", state.worker_id, bot.version)
     freeze_long_lived()
 
 

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from runtime.commands.common import Subparsers, add_command, config_path
+from runtime.logs import LOG_LEVELS
 
 
 def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:
@@ -22,6 +23,7 @@ def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:
         examples=[
             "runtime serve -c bot/config.json5",
             "runtime serve -c bot/config.json5 --host 0.0.0.0 --port 8080 --workers 2",
+            "runtime serve -c bot/config.json5 --log-level warning",
         ],
     )
     parser.add_argument("--host", default=None, help="interface (default: server.host)")
@@ -29,6 +31,13 @@ def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=1, help="worker processes (default: 1)")
     parser.add_argument(
         "--no-reload", action="store_true", help="do not watch the files for changes"
+    )
+    parser.add_argument(
+        "--log-level",
+        choices=list(LOG_LEVELS),
+        default="info",
+        help="the least important lines logged, in every worker: debug, info (default: one "
+        "line per turn and per reload), warning or error",
     )
     parser.set_defaults(handler=run, command="serve")
 
@@ -52,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
         port=args.port,
         workers=args.workers,
         reload=not args.no_reload,
+        log_level=LOG_LEVELS[args.log_level],
     )
     return 0
 

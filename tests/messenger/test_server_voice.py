@@ -19,7 +19,7 @@ from tests.access.conftest import STRANGER, bot_config, code_in, drained, pair, 
 from tests.fakes.graph_api import FakeGraphAPI
 from tests.fakes.processes import Server, free_port, serve_command
 from tests.fakes.server import RunningApp, running
-from tests.fakes.webhooks import PSID, text
+from tests.fakes.webhooks import PSID, encode, sample, signed_headers, text
 from tests.messenger.conftest import APP_SECRET, TOKEN, single_page, write_bot
 
 ONE_FLOW = """{ flows: {
@@ -252,3 +252,42 @@ def test_no_hint_at_sanic_options_on_a_terminal(tmp_path: Path, graph: FakeGraph
     assert "--dev" not in text_seen
     assert "--debug" not in text_seen
     assert "PRODUCTION mode" not in text_seen
+
+
+def post(server: Server, data: dict[str, object]) -> httpx.Response:
+    raw = encode(data)
+    return httpx.post(
+        server.url + "/webhook/messenger", content=raw, headers=signed_headers(raw, APP_SECRET)
+    )
+
+
+def test_log_level_warning_leaves_out_turns_and_startup_lines_in_every_process(
+    tmp_path: Path, graph: FakeGraphAPI, start
+) -> None:
+    config = write_bot(tmp_path, single_page())
+    server = start(*serve_command(config, "--workers", "2", "--log-level", "warning"))
+    server.wait_ready()
+    for number in range(4):
+        assert post(server, text("help", psid=f"40{number}")).status_code == 200
+    graph.wait_sync(4)
+    assert stop_once_up(server, workers=0) == 0
+    log = server.log.read_text()
+    assert "warning: 'open' lets anyone" in log  # warnings still say what is wrong
+    assert [line for line in log.splitlines() if " INFO " in line or " DEBUG " in line] == []
+
+
+def test_log_level_debug_reaches_every_worker(tmp_path: Path, graph: FakeGraphAPI, start) -> None:
+    config = write_bot(tmp_path, single_page())
+    server = start(*serve_command(config, "--workers", "2", "--log-level", "debug"))
+    server.wait_ready()
+    assert post(server, sample("read")).status_code == 200
+    # each worker process says it started, at debug level
+    started = r"DEBUG runtime.server: worker (\S+) started, serving version \w+"
+    deadline = time.monotonic() + 20
+    while len(set(re.findall(started, server.log.read_text()))) < 2:
+        assert time.monotonic() < deadline, server.log.read_text()
+        time.sleep(0.05)
+    assert stop_once_up(server, workers=2) == 0
+    log = server.log.read_text()
+    assert "DEBUG runtime.server: page 100000000000001: skipped" in log
+    assert "rust notify timeout" not in log
