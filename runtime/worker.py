@@ -10,8 +10,10 @@ session and replies are written in the transaction that closes its event
 transactions: accept, finish, and the replies' completion.
 
 Every turn ends with one INFO line saying who got what, and how long it took:
-`turn account=shop psid=2000000000000001 flow=welcome messages=2 ms=4.1` (`flow` is the flow
-that answered, else why none did: "no flow", "pairing reply", "not admitted").
+`turn account=shop psid=2000000000000001 flow=welcome messages=2 ms=4.1`. `flow` is the flow
+that answered, else why none did, quoted: `flow="no flow"`, `"pairing reply"`, `"not
+admitted"` (dmPolicy; the access log line says why at info or debug level), `"account not
+configured"` (removed by a reload since the event came in).
 """
 
 from __future__ import annotations
@@ -256,8 +258,7 @@ class InboxWorker:
         bot = self._bot()  # this turn keeps the Bot it started with, whatever a reload does
         account = bot.accounts.get(envelope.account_id)
         if account is None:
-            logger.info("event for account '%s', no longer configured: dropped", event.account_id)
-            await self._complete(event.id)
+            await self._complete(event.id)  # dropped: the turn line says why
             _log_turn(event.account_id, envelope.psid, ACCOUNT_GONE, 0, started)
             return
         verdict = await check_access(self._store, bot, account, envelope.psid, now=now)
