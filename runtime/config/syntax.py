@@ -1,10 +1,10 @@
 """A JSON5 syntax error explained: where it is, the line it is on, and its likely cause.
 
-The parser (json5) says where it stopped; that is not always where the mistake is, nor does
-it say why. So the text is read again, leniently, up to that point, following the nesting
-as a person reads it: an unclosed string or bracket, a missing comma or colon, text after
-the end of the document, a key that needs quotes, `True` for `true`. This runs only when a
-file failed to parse.
+The parser (pyjson5) says about where it stopped; that is not always where the mistake is,
+nor does it say why. So the text is read again, leniently, following the nesting as a person
+reads it: an unclosed string or bracket, a missing comma or colon, text after the end of
+the document, a key that needs quotes, `True` for `true`. This runs only when a file failed
+to parse.
 """
 
 from __future__ import annotations
@@ -280,23 +280,23 @@ class _Reader:
         return before.endswith(",")
 
 
-def explain_syntax_error(
-    text: str, line: int | None, column: int | None, message: str
-) -> SyntaxReport:
-    """Where the mistake the parser stopped at (`line`, `column`; None when it gave none)
-    is, and why; the parser's `message` when no more is clear.
+def explain_syntax_error(text: str, stopped: int | None) -> SyntaxReport:
+    """Where the mistake is that the parser stopped at (the offset `stopped`, None when it
+    gave none), and why.
 
-    The reading stops at the first piece that does not fit; if the parser stopped earlier
-    (a word JSON5 does not know, such as `True` or an unquoted `my-key`), the word the parser
-    stopped in is the mistake.
+    The reading stops at the first piece that does not fit; if the parser stopped earlier,
+    in a word JSON5 does not know (`True`, `10px`, an unquoted `my-key`), that word is the
+    mistake.
     """
     lines = LineIndex(text)
-    stopped = lines.offset(line, column) if line is not None and column is not None else None
     found = _Reader(text, lines).read()
-    if stopped is not None and (found is None or found.offset > stopped + 1):
-        found = _unknown_word(text, stopped)
+    word = _unknown_word(text, stopped) if stopped is not None else None
+    if word is not None and word.hint and (found is None or found.offset > word.offset):
+        found = word
     if found is None:  # the parser refused what reads as whole: say where it stopped
-        found = _Found(stopped or 0, message, "")
+        at = min(stopped or 0, len(text))
+        shown = f"unexpected {_shown(text[at])}" if at < len(text) else "unexpected end of the file"
+        found = _Found(at, shown, "")
     at_line, at_column = lines.line_column(min(found.offset, len(text)))
     source, caret = _source_line(text, lines, at_line, at_column)
     return SyntaxReport(
@@ -309,8 +309,11 @@ def explain_syntax_error(
     )
 
 
-def _unknown_word(text: str, offset: int) -> _Found:
-    """The word the parser stopped in, and what it may have been meant to be."""
+def _unknown_word(text: str, offset: int) -> _Found | None:
+    """The word the parser stopped in, and what it may have been meant to be; None if it
+    stopped at a space, a bracket or a quote."""
+    if offset >= len(text) or _ends_word(text[offset]):
+        return None
     start = offset
     while start > 0 and not _ends_word(text[start - 1]):
         start -= 1
@@ -318,8 +321,6 @@ def _unknown_word(text: str, offset: int) -> _Found:
     while end < len(text) and not _ends_word(text[end]):
         end += 1
     word = text[start:end]
-    if not word:  # the parser stopped at a space or a bracket: no word to explain
-        return _Found(offset, f"unexpected {_shown(text[offset : offset + 1])}", "")
     is_key = text[end:].lstrip().startswith(":")
     return _Found(start, f"unexpected {_shown(word)}", _word_hint(word, is_key=is_key))
 
@@ -329,7 +330,7 @@ def _is_unclosed_comment(comment: str) -> bool:
 
 
 def _ends_word(char: str) -> bool:
-    return char.isspace() or char in "{}[]:,\"'"
+    return char.isspace() or char in "{}[]:,\"'/"
 
 
 def _word_hint(word: str, *, is_key: bool) -> str:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from runtime.cli import main
+from runtime.config.json5file import read_json5
 
 GOOD = 'pageAccessToken: "t", verifyToken: "v", appSecret: "s"'
 Validate = Callable[..., tuple[int, list[str]]]
@@ -245,3 +246,19 @@ def test_a_syntax_error_in_a_flow_file_is_shown_the_same_way(
         '  1 | { flows: { main: { steps: [{ text: "Hi" }] } }',
         "    | ^",
     ]
+
+
+def test_a_file_nested_deeper_than_the_parsers_default_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "deep.json5"
+    path.write_text("{ a: " * 40 + "1" + " }" * 40, encoding="utf-8")
+    data: object = read_json5(path).data
+    for _ in range(40):
+        assert isinstance(data, dict)
+        data = data["a"]
+    assert data == 1
+
+
+def test_a_file_nested_too_deep_is_an_error_at_its_place(validate: Validate) -> None:
+    code, lines = validate("[" * 250 + "]" * 250)
+    assert code == 1
+    assert lines == ["config.json5:1:201: JSON5 syntax error: nested more than 200 deep"]
