@@ -69,6 +69,7 @@ class _Reader:
         self.state = "value"  # what comes next: key, colon, value, comma (or close), end
         self.last_key = ""
         self.last_value_end = 0  # where the last complete value ended
+        self.last_closed = ""  # the bracket that closed the last value, if it was one
         self.root: _Open | None = None
         self.misindented: _Open | None = None  # the first bracket closed at another indent
 
@@ -96,17 +97,16 @@ class _Reader:
             return self._comma(start)
         if piece == ":":
             return self._colon(start)
+        if piece == "/":
+            return self._wrong(
+                start, piece, "a comment? one starts with // (to the end of the line) or /* (to */)"
+            )
         return self._scalar(piece, start, match.end())
 
     # -- each kind of piece --------------------------------------------------------------------
     def _open(self, bracket: str, start: int) -> _Found | None:
         if self.state == "key":
-            return self._wrong(
-                start,
-                bracket,
-                "a key missing before this value? in an "
-                "object each value has a key: `name: { ... }`",
-            )
+            return self._wrong(start, bracket, self._unkeyed_value_hint(start))
         if self.state != "value":
             return self._unexpected_value(start, bracket)
         opened = _Open(bracket, start, self._indent(start))
@@ -140,6 +140,7 @@ class _Reader:
             self.misindented = self.misindented or opened
         self.stack.pop()
         self._value_done(start + 1)
+        self.last_closed = bracket
         return None
 
     def _comma(self, start: int) -> _Found | None:
@@ -170,6 +171,10 @@ class _Reader:
                 ":",
                 "a key inside [ ]? an array holds values only; keys go in an object { ... }",
             )
+        if not self.stack:
+            return self._wrong(
+                start, ":", "the document's opening { missing (or inside a comment)?"
+            )
         if self.state == "comma":
             return self._missing_comma(start, ":")
         return self._wrong(start, ":", "a key missing before the colon?")
@@ -189,6 +194,7 @@ class _Reader:
     # -- what follows a value ------------------------------------------------------------------
     def _value_done(self, end: int) -> None:
         self.last_value_end = end
+        self.last_closed = ""
         self.state = "comma" if self.stack else "end"
 
     def _unexpected_value(self, start: int, piece: str) -> _Found:
@@ -260,6 +266,17 @@ class _Reader:
             "unexpected end of the file",
             f"unclosed comment? the /* at line {line} is never closed with */",
         )
+
+    def _unkeyed_value_hint(self, start: int) -> str:
+        """A `{` or `[` where an object's next key should be."""
+        opened = self.stack[-1]
+        line = self.lines.line_column(opened.offset)[0]
+        if self._starts_line(start) and self._indent(start) == opened.indent:
+            # as indented as the { still open: that one was meant to close before it
+            return f"a }} missing before it? the {{ of line {line} is still open"
+        if self.last_closed == "}":
+            return "a [ missing before a list of objects, or a key before this value?"
+        return "a key missing before this value? in an object each value has a key: `name: { ... }`"
 
     # -- helpers -------------------------------------------------------------------------------
     @staticmethod

@@ -10,10 +10,12 @@ from pathlib import Path
 import pytest
 
 from runtime.cli import main
-from runtime.config.json5file import read_json5
+from runtime.config.json5file import parse_json5, read_json5
+from runtime.errors import ConfigError
 
 GOOD = 'pageAccessToken: "t", verifyToken: "v", appSecret: "s"'
 Validate = Callable[..., tuple[int, list[str]]]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -165,6 +167,30 @@ CAUSES = [
         id="unclosed-comment",
     ),
     pytest.param(
+        "{\n  a: [\n    { b: 1 },\n    { b: 2,\n    { b: 3 },\n  ],\n}\n",
+        "5:5: JSON5 syntax error: unexpected '{'; a } missing before it? the { of line 4 is still"
+        " open",
+        id="closer-missing-before-a-sibling",
+    ),
+    pytest.param(
+        "{\n  steps:\n    { a: 1 },\n    { b: 2 },\n}\n",
+        "4:5: JSON5 syntax error: unexpected '{'; a [ missing before a list of objects, or a key"
+        " before this value?",
+        id="list-without-its-bracket",
+    ),
+    pytest.param(
+        "/ a comment\n{ a: 1 }\n",
+        "1:1: JSON5 syntax error: unexpected '/'; a comment? one starts with // (to the end of the"
+        " line) or /* (to */)",
+        id="half-a-comment",
+    ),
+    pytest.param(
+        "// a comment {\n  a: 1,\n}\n",
+        "2:4: JSON5 syntax error: unexpected ':'; the document's opening { missing (or inside a"
+        " comment)?",
+        id="opening-brace-missing",
+    ),
+    pytest.param(
         "",
         "1:1: JSON5 syntax error: unexpected end of the file; the file holds no value: a config"
         " or flow file is one object { ... }",
@@ -262,3 +288,27 @@ def test_a_file_nested_too_deep_is_an_error_at_its_place(validate: Validate) -> 
     code, lines = validate("[" * 250 + "]" * 250)
     assert code == 1
     assert lines == ["config.json5:1:201: JSON5 syntax error: nested more than 200 deep"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted((ROOT / "examples" / "quickstart" / "flows").glob("*.json5")),
+    ids=lambda path: path.name,
+)
+def test_any_one_character_slip_is_explained_on_one_line(path: Path) -> None:
+    """Each character of a shipped file deleted, then doubled: whatever breaks says where
+    and why, on one line, and never crashes the explaining."""
+    text = path.read_text(encoding="utf-8")
+    broken = 0
+    for index in range(len(text)):
+        for slip in (text[:index] + text[index + 1 :], text[:index] + text[index] + text[index:]):
+            try:
+                parse_json5(slip, file="flow.json5")
+            except ConfigError as err:
+                [problem] = err.problems
+                assert problem.line is not None
+                assert problem.column is not None
+                assert problem.hint, problem.format()
+                assert "\n" not in problem.format()
+                broken += 1
+    assert broken > 0
