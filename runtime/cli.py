@@ -12,11 +12,22 @@ import sys
 from collections.abc import Sequence
 
 from runtime import __version__
-from runtime.commands import chat, outbox, pair, schema, send, serve, test, validate
+from runtime.commands import (
+    chat,
+    init,
+    outbox,
+    pair,
+    schema,
+    send,
+    serve,
+    sessions,
+    test,
+    validate,
+)
 from runtime.commands.common import Handler, command_name, config_option, print_problems
 
 # in the order `runtime --help` lists them
-COMMANDS = (validate, test, chat, serve, pair, send, outbox, schema)
+COMMANDS = (init, validate, test, chat, serve, pair, sessions, send, outbox, schema)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -33,7 +33,18 @@ COMMANDS = _subcommands(build_parser())
 
 def test_every_command_is_listed() -> None:
     names = {words[0] for words, _parser in COMMANDS}
-    assert {"validate", "test", "chat", "serve", "pair", "send", "outbox", "schema"} <= names
+    assert {
+        "init",
+        "validate",
+        "test",
+        "chat",
+        "serve",
+        "pair",
+        "sessions",
+        "send",
+        "outbox",
+        "schema",
+    } <= names
 
 
 @pytest.mark.parametrize(("words", "parser"), COMMANDS, ids=[" ".join(w) for w, _ in COMMANDS])
