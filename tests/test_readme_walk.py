@@ -1,9 +1,10 @@
 """The README's first steps, walked as a new user walks them.
 
 A fresh copy of the repository (what a clone holds, plus uncommitted work), a fresh
-virtualenv with the package installed from it (not editable), the quickstart copied out with
-`cp -r`, then validate, test and chat a line there: with no token, no secret, no network.
-The dependencies come from this environment (a `.pth` file), so nothing is downloaded.
+virtualenv with the package installed from it (a wheel, not editable), the quickstart copied
+out with `cp -r` and a bot of one's own from `runtime init`, then validate, test and chat a
+line in each: with no token, no secret, no network. The dependencies come from this
+environment (a `.pth` file), so nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
 SECRETS = ("MESSENGER_PAGE_ACCESS_TOKEN", "RUNTIME_CONFIG")
 
 
@@ -86,17 +88,29 @@ def _fresh_virtualenv(folder: Path, package: Path) -> Path:
     return folder / "bin" / "runtime"
 
 
-def test_a_new_user_copies_the_quickstart_and_it_works_there(tmp_path: Path) -> None:
+def test_the_readme_says_what_this_test_walks() -> None:
+    steps = README[README.index("From the quickstart to Messenger") :]
+    for said in ("runtime init mybot", "cp -r examples/quickstart", "runtime chat", "runtime test"):
+        assert said in steps[:1500], said
+    assert "runtime validate --offline" in steps[:1500]
+
+
+def test_a_new_user_copies_the_quickstart_or_inits_a_bot_and_it_works_there(
+    tmp_path: Path,
+) -> None:
     clone = _fresh_copy(tmp_path / "clone")
     runtime = _fresh_virtualenv(tmp_path / "venv", clone)
     home = tmp_path / "home"
     home.mkdir()
-    subprocess.run(["cp", "-r", str(clone / "examples" / "quickstart"), str(home / "mybot")])
+    copied = subprocess.run(
+        ["cp", "-r", str(clone / "examples" / "quickstart"), "quickstart"], cwd=home
+    )
+    assert copied.returncode == 0
     environ = {key: value for key, value in os.environ.items() if key not in SECRETS}
 
     def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [str(runtime), *args, "-c", "mybot/config.json5"],
+            [str(runtime), *args],
             cwd=home,
             env=environ,
             input=stdin,
@@ -106,12 +120,18 @@ def test_a_new_user_copies_the_quickstart_and_it_works_there(tmp_path: Path) -> 
             check=False,
         )
 
-    validated = run("validate")
-    assert validated.returncode == 0, validated.stderr
-    assert "0 flows" not in validated.stdout
-    tested = run("test")
-    assert tested.returncode == 0, tested.stdout + tested.stderr
-    chatted = run("chat", stdin="hi\n/quit\n")
-    assert chatted.returncode == 0, chatted.stderr
-    assert "bot: " in chatted.stdout
+    initialized = run("init", "mybot")
+    assert initialized.returncode == 0, initialized.stderr
+    for bot in ("quickstart", "mybot"):
+        config = f"{bot}/config.json5"
+        for validate in (("validate", "--offline"), ("validate",)):
+            validated = run(*validate, "-c", config)
+            assert validated.returncode == 0, validated.stderr
+            assert " 0 flows" not in validated.stdout
+        tested = run("test", "-c", config)
+        assert tested.returncode == 0, tested.stdout + tested.stderr
+        assert " 0 failed" in tested.stdout
+        chatted = run("chat", "-c", config, stdin="hi\n/quit\n")
+        assert chatted.returncode == 0, chatted.stderr
+        assert "bot: " in chatted.stdout
     assert not (clone / "examples" / "quickstart" / ".runtime").exists()
