@@ -34,8 +34,8 @@ def _account_warnings(account: Account, from_env: frozenset[str]) -> Iterable[tu
     if account.dm_policy is DmPolicy.OPEN:
         yield (
             f"{path}.dmPolicy",
-            "'open' lets anyone on Facebook talk to the bot; use pairing or allowlist in "
-            "production",
+            "'open' lets anyone on Facebook talk to the bot: right for a business page that "
+            "answers the public; for a private bot use pairing or allowlist",
         )
     if account.dm_policy is DmPolicy.ALLOWLIST and not account.allow_from:
         yield (

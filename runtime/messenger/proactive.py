@@ -13,7 +13,7 @@ from runtime.errors import Error, WindowClosedError
 from runtime.messenger.limits import split_text
 from runtime.messenger.payloads import MESSAGE_TAGS, MessagingType, message_request
 from runtime.messenger.send import SendClient
-from runtime.store.base import Store
+from runtime.store.base import Standing, Store
 from runtime.store.factory import open_store
 
 WINDOW_SECONDS: Final = 24 * 3600.0
@@ -22,6 +22,10 @@ HUMAN_AGENT_WINDOW_SECONDS: Final = 7 * 24 * 3600.0
 
 class UnknownAccountError(Error):
     """A command named an account the config does not have."""
+
+
+class SenderBlockedError(Error):
+    """The owner blocked this person on this account (`runtime pair block`): nothing goes."""
 
 
 async def send_text(
@@ -42,6 +46,11 @@ async def send_text(
     raised before any HTTP call. Returns the Graph API's answers.
     """
     account = _account(bot, account_id)
+    if await store.standing(account.id, psid) is Standing.BLOCKED:
+        raise SenderBlockedError(
+            f"not sent: {psid} is blocked on account '{account.id}' and gets nothing from the "
+            f"bot; `runtime pair unblock messenger {psid} --account {account.id}` lifts it"
+        )
     if tag is not None and tag not in MESSAGE_TAGS:
         raise WindowClosedError(
             f"unknown tag {tag!r}; use one of {', '.join(MESSAGE_TAGS)}", sent=False

@@ -11,7 +11,7 @@ import pytest
 
 from runtime.build import build_bot
 from runtime.errors import WindowClosedError
-from runtime.messenger.proactive import send_text
+from runtime.messenger.proactive import SenderBlockedError, send_text
 from runtime.messenger.send import SendClient
 from runtime.store.sqlite import SQLiteStore
 from tests.fakes.graph_api import FakeGraphAPI
@@ -113,7 +113,12 @@ async def test_permanent_errors_are_not_retried(
 
 
 async def proactive(
-    tmp_path: Path, env: dict[str, str], *, last_inbound: float | None, tag: str | None
+    tmp_path: Path,
+    env: dict[str, str],
+    *,
+    last_inbound: float | None,
+    tag: str | None,
+    blocked: bool = False,
 ) -> None:
     built = build_bot(write_bot(tmp_path, single_page()), env=env)
     store = SQLiteStore(tmp_path / "state.db")
@@ -123,6 +128,8 @@ async def proactive(
     try:
         if last_inbound is not None:
             await store.record_inbound("default", PSID, last_inbound)
+        if blocked:
+            await store.block_sender("default", PSID, last_inbound or 0.0)
         await send_text(
             built.bot,
             store,
@@ -186,3 +193,11 @@ async def test_the_window_is_kept_from_webhooks(
         last = await store.last_inbound("default", PSID)
     assert last is not None
     assert abs(last - 1764000000) < 100  # the event's own timestamp, in seconds
+
+
+async def test_a_send_to_a_blocked_person_is_refused_before_any_call(
+    tmp_path: Path, graph: FakeGraphAPI, env: dict[str, str]
+) -> None:
+    with pytest.raises(SenderBlockedError, match="is blocked on account 'default'"):
+        await proactive(tmp_path, env, last_inbound=1_000_000.0 - 60, tag=None, blocked=True)
+    assert graph.attempts() == []
