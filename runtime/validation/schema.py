@@ -17,7 +17,7 @@ from typing import Any
 
 import cerberus
 import cerberus.errors
-import json5
+import pyjson5
 
 from runtime.validation.problems import Problem, key_path
 
@@ -57,7 +57,7 @@ def describe_value_type(value: object) -> str:
 def load_schema(name: str) -> Rules:
     """The schema `schemas/<name>.json5`, with every `$extends` resolved."""
     text = resources.files("runtime.schemas").joinpath(f"{name}.json5").read_text("utf-8")
-    document = json5.loads(text)
+    document = pyjson5.decode(text)  # the fast parser: json5 took a quarter second a command
     definitions: Mapping[str, Rules] = document.get("definitions", {})
     resolved: Rules = _resolve_extends(document["schema"], definitions)
     return resolved
