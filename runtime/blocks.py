@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from runtime.config.accounts import normalize_psid
 from runtime.config.model import Account, Config, DmPolicy
 from runtime.errors import PairingError
-from runtime.pairing import LIST_COMMAND, UNBLOCK_COMMAND, check_account
+from runtime.pairing import LIST_COMMAND, UNBLOCK_COMMAND, check_account, the_one_account
 from runtime.store.base import BlockedSender, Standing, Store
 from runtime.tables import duration, table
 
@@ -57,19 +57,8 @@ async def unblock(store: Store, config: Config, psid: str, *, account_id: str | 
     """
     psid = normalize_psid(psid)
     if account_id is None:
-        accounts = [
-            sender.account_id for sender in await store.list_blocked() if sender.psid == psid
-        ]
-        if not accounts:
-            raise PairingError(
-                f"{psid} is not blocked on any account; `{LIST_COMMAND} --blocked` shows who is"
-            )
-        if len(accounts) > 1:
-            raise PairingError(
-                f"{psid} is blocked on several accounts ({', '.join(sorted(accounts))}); "
-                "name one with --account"
-            )
-        account_id = accounts[0]
+        blocked = [s.account_id for s in await store.list_blocked() if s.psid == psid]
+        account_id = the_one_account(psid, blocked, state="blocked")
     if not await store.unblock_sender(account_id, psid):
         raise PairingError(
             f"{psid} is not blocked on account '{account_id}'; "

@@ -10,7 +10,7 @@ confirmation sent on approval goes through the durable outbox, which a running s
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
@@ -159,26 +159,29 @@ async def revoke(store: Store, config: Config, psid: str, *, account_id: str | N
     """
     psid = normalize_psid(psid)
     if account_id is None:
-        accounts = sorted(
-            sender.account_id for sender in await store.list_approved() if sender.psid == psid
-        )
-        if not accounts:
-            raise PairingError(
-                f"{psid} is not an approved sender of any account; "
-                f"`{LIST_COMMAND} --approved` shows who is"
-            )
-        if len(accounts) > 1:
-            raise PairingError(
-                f"{psid} is approved on several accounts ({', '.join(accounts)}); "
-                "name one with --account"
-            )
-        account_id = accounts[0]
+        approved = [s.account_id for s in await store.list_approved() if s.psid == psid]
+        account_id = the_one_account(psid, approved, state="approved")
     if not await store.revoke_sender(account_id, psid):
         raise PairingError(
             f"{psid} is not an approved sender of account '{account_id}'; "
             f"`{LIST_COMMAND} --approved` shows who is"
         )
     return account_id
+
+
+def the_one_account(psid: str, accounts: Iterable[str], *, state: str) -> str:
+    """The account where `psid` is `state` (approved, blocked), when `--account` is left out:
+    PSIDs are page-scoped, so one is the usual case; PairingError for none or several."""
+    found = sorted(set(accounts))
+    if not found:
+        raise PairingError(
+            f"{psid} is not {state} on any account; `{LIST_COMMAND} --{state}` shows who is"
+        )
+    if len(found) > 1:
+        raise PairingError(
+            f"{psid} is {state} on several accounts ({', '.join(found)}); name one with --account"
+        )
+    return found[0]
 
 
 async def _pending(

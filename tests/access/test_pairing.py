@@ -118,7 +118,7 @@ async def test_revoke_puts_the_sender_back_to_pairing(tmp_path: Path, store: SQL
     bot = load_bot(path)
     verdict = await check_access(store, bot, bot.accounts["default"], STRANGER, now=T0 + 120)
     assert verdict.admission is Admission.PAIR
-    with pytest.raises(PairingError, match="not an approved sender of any account"):
+    with pytest.raises(PairingError, match="is not approved on any account"):
         await revoke(store, config, STRANGER, account_id=None)
 
 
