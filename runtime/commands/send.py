@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from runtime.commands.common import Subparsers, add_command, config_path, require_shared_state
-from runtime.messenger.payloads import MESSAGE_TAGS
+from runtime.messenger.payloads import MESSAGE_TAGS, RETIRED_TAGS
 
 
 def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:
@@ -21,8 +21,8 @@ def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:
         ),
         examples=[
             'runtime send messenger --to 1234567890 --text "Your order has shipped"',
-            'runtime send messenger --to 1234567890 --text "Your account was updated" '
-            "--tag ACCOUNT_UPDATE --account shop",
+            'runtime send messenger --to 1234567890 --text "Anna here, about your order" '
+            "--tag HUMAN_AGENT --account shop",
         ],
     )
     parser.add_argument("channel", choices=["messenger"], help="the channel (messenger)")
@@ -32,7 +32,9 @@ def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:
         "--tag",
         default=None,
         metavar="TAG",
-        help=f"message tag, for outside the 24-hour window: {', '.join(MESSAGE_TAGS)}",
+        help=f"message tag, for outside the 24-hour window: {', '.join(MESSAGE_TAGS)} "
+        f"(HUMAN_AGENT: a person replying by hand, within 7 days; refused since Meta retired "
+        f"them on 2026-04-27: {', '.join(RETIRED_TAGS)})",
     )
     parser.add_argument("--account", default=None, help="the page account (default: the only one)")
     parser.set_defaults(handler=run, command="send")

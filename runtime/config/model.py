@@ -12,7 +12,7 @@ from runtime.secret import Secret
 DEFAULT_ACCOUNT_ID = "default"
 DEFAULT_AGENT_ID = "main"
 DEFAULT_GRAPH_API_BASE = "https://graph.facebook.com"
-DEFAULT_GRAPH_API_VERSION = "v25.0"
+DEFAULT_GRAPH_API_VERSION = "v27.0"  # the newest, Nov 4, 2026
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
 DEFAULT_STATE_PATH = ".runtime/state.db"

@@ -11,7 +11,7 @@ from runtime.config.model import Account
 from runtime.dialog.messages import TextMessage
 from runtime.errors import Error, WindowClosedError
 from runtime.messenger.limits import split_text
-from runtime.messenger.payloads import MESSAGE_TAGS, MessagingType, message_request
+from runtime.messenger.payloads import MESSAGE_TAGS, RETIRED_TAGS, MessagingType, message_request
 from runtime.messenger.send import SendClient
 from runtime.store.base import Standing, Store
 from runtime.store.factory import open_store
@@ -50,6 +50,14 @@ async def send_text(
         raise SenderBlockedError(
             f"not sent: {psid} is blocked on account '{account.id}' and gets nothing from the "
             f"bot; `runtime pair unblock messenger {psid} --account {account.id}` lifts it"
+        )
+    if tag in RETIRED_TAGS:
+        raise WindowClosedError(
+            f"not sent: Meta retired the {tag} tag on April 27, 2026 and refuses it (error "
+            "100); send within 24 hours of the person's last message without a tag, use "
+            "HUMAN_AGENT when a person replies by hand within 7 days, or Meta's utility "
+            "message templates for order, account and event updates",
+            sent=False,
         )
     if tag is not None and tag not in MESSAGE_TAGS:
         raise WindowClosedError(

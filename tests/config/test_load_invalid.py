@@ -141,7 +141,7 @@ INVALID = [
     ),
     pytest.param(
         f'{{ channels: {{ messenger: {{ {GOOD}, graphApiVersion: "25" }} }} }}',
-        "channels.messenger.graphApiVersion: invalid value '25': a version such as v25.0",
+        "channels.messenger.graphApiVersion: invalid value '25': a version such as v27.0",
         id="bad-graph-version",
     ),
     pytest.param(

@@ -48,7 +48,7 @@ def test_defaults_fill_what_the_file_leaves_out(write_config: WriteConfig) -> No
     assert config.state.backend is StateBackend.SQLITE
     assert config.state.path == path.parent / ".runtime" / "state.db"
     assert config.flow_sources == ("flows/",)
-    assert config.graph.messages_url == "https://graph.facebook.com/v25.0/me/messages"
+    assert config.graph.messages_url == "https://graph.facebook.com/v27.0/me/messages"
 
 
 def test_accounts_inherit_top_level_keys_and_may_override_them(write_config: WriteConfig) -> None:

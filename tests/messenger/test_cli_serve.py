@@ -164,6 +164,10 @@ def test_runtime_send_outside_the_window_needs_a_tag(tmp_path: Path, graph: Fake
     assert refused.returncode == 1
     assert "outside the 24-hour window; a send outside it needs --tag" in refused.stderr
     assert graph.attempts() == []
+    retired = send(config, graph, "--to", PSID, "--text", "Shipped.", "--tag", "ACCOUNT_UPDATE")
+    assert retired.returncode == 1
+    assert "Meta retired the ACCOUNT_UPDATE tag on April 27, 2026" in retired.stderr
+    assert graph.attempts() == []
     tagged = send(
         config,
         graph,
@@ -172,13 +176,13 @@ def test_runtime_send_outside_the_window_needs_a_tag(tmp_path: Path, graph: Fake
         "--text",
         "Your order shipped.",
         "--tag",
-        "POST_PURCHASE_UPDATE",
+        "NON_PROMOTIONAL_SUBSCRIPTION",
     )
     assert tagged.returncode == 0, tagged.stderr
     [sent] = graph.messages()
     assert (sent.json["messaging_type"], sent.json["tag"], sent.text) == (
         "MESSAGE_TAG",
-        "POST_PURCHASE_UPDATE",
+        "NON_PROMOTIONAL_SUBSCRIPTION",
         "Your order shipped.",
     )
     assert TOKEN not in tagged.stdout + tagged.stderr

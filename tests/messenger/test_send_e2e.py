@@ -11,6 +11,7 @@ import pytest
 
 from runtime.build import build_bot
 from runtime.errors import WindowClosedError
+from runtime.messenger.payloads import RETIRED_TAGS
 from runtime.messenger.proactive import SenderBlockedError, send_text
 from runtime.messenger.send import SendClient
 from runtime.store.sqlite import SQLiteStore
@@ -167,12 +168,22 @@ async def test_a_send_outside_the_window_without_a_tag_is_refused_before_any_cal
 async def test_a_send_outside_the_window_with_a_tag_goes_out_tagged(
     tmp_path: Path, env: dict[str, str], graph: FakeGraphAPI
 ) -> None:
-    await proactive(tmp_path, env, last_inbound=1_000_000.0 - 25 * 3600, tag="POST_PURCHASE_UPDATE")
+    await proactive(tmp_path, env, last_inbound=1_000_000.0 - 25 * 3600, tag="HUMAN_AGENT")
     [sent] = graph.messages()
-    assert (sent.json["messaging_type"], sent.json["tag"]) == (
-        "MESSAGE_TAG",
-        "POST_PURCHASE_UPDATE",
-    )
+    assert (sent.json["messaging_type"], sent.json["tag"]) == ("MESSAGE_TAG", "HUMAN_AGENT")
+
+
+@pytest.mark.parametrize("tag", RETIRED_TAGS)
+async def test_a_tag_meta_retired_is_refused_before_any_call_with_what_to_use(
+    tmp_path: Path, env: dict[str, str], graph: FakeGraphAPI, tag: str
+) -> None:
+    with pytest.raises(WindowClosedError) as refused:
+        await proactive(tmp_path, env, last_inbound=1_000_000.0 - 25 * 3600, tag=tag)
+    message = str(refused.value)
+    assert f"Meta retired the {tag} tag on April 27, 2026" in message
+    assert "HUMAN_AGENT" in message
+    assert "utility message templates" in message
+    assert graph.attempts() == []
 
 
 async def test_an_unknown_tag_is_refused(

@@ -100,7 +100,7 @@ async def test_waiting_calls_leave_in_one_batch_request_each_persons_in_order(
         wanted = ["mark_seen", "typing_on", f"first to {psid}", f"second to {psid}"]
         assert texts(calls, psid) == wanted
     assert {call.token for call in calls} == {TOKEN}
-    assert {call.path for call in calls} == {"/v25.0/me/messages"}
+    assert {call.path for call in calls} == {"/v27.0/me/messages"}
     assert await store.count_outbound() == 0
 
 

@@ -67,7 +67,7 @@ async def test_a_signed_message_is_answered(server: RunningApp, graph: FakeGraph
             ],
         },
     }
-    assert reply.path == "/v25.0/me/messages"
+    assert reply.path == "/v27.0/me/messages"
     assert reply.token == TOKEN
 
 
