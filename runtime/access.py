@@ -50,6 +50,7 @@ class Admission(StrEnum):
     ADMIT = "admit"
     IGNORE = "ignore"
     PAIR = "pair"  # not admitted; answer with the pairing reply in `Verdict.reply`
+    BLOCKED = "blocked"  # the owner blocked them: dropped, and only a debug line says so
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +89,7 @@ async def check_access(
     standing = await store.standing(account.id, psid)
     if standing is Standing.BLOCKED:
         logger.debug("account %s: %s is blocked; event dropped", account.label, psid)
-        return Verdict(Admission.IGNORE)
+        return Verdict(Admission.BLOCKED)
     if policy is DmPolicy.OPEN:
         return Verdict(Admission.ADMIT)
     if psid in account.allow_from:

@@ -262,6 +262,9 @@ class InboxWorker:
             _log_turn(event.account_id, envelope.psid, ACCOUNT_GONE, 0, started)
             return
         verdict = await check_access(self._store, bot, account, envelope.psid, now=now)
+        if verdict.admission is Admission.BLOCKED:
+            await self._complete(event.id)  # the access line (debug) says it; no turn line
+            return
         if verdict.admission is Admission.IGNORE:
             await self._complete(event.id)
             _log_turn(account.id, envelope.psid, NOT_ADMITTED, 0, started)

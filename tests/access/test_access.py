@@ -66,7 +66,8 @@ async def test_a_blocked_sender_is_admitted_by_no_policy_and_gets_no_code(
         await store.block_sender("default", psid, T0)
     for psid in (FRIEND, APPROVED, STRANGER):
         verdict = await check_access(store, bot, bot.accounts["default"], psid, now=T0)
-        assert (verdict.admission, verdict.reply) == (Admission.IGNORE, None)
+        dropped = Admission.IGNORE if policy == "disabled" else Admission.BLOCKED
+        assert (verdict.admission, verdict.reply) == (dropped, None)
     assert await store.list_pairings(now=T0) == []
 
 

@@ -24,7 +24,8 @@ async def test_a_blocked_person_gets_nothing_under_any_policy_not_even_from_allo
     caplog: pytest.LogCaptureFixture,
     policy: str,
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="runtime.access")
+    caplog.set_level(logging.INFO, logger="runtime.worker")
+    caplog.set_level(logging.DEBUG, logger="runtime.access")  # last: the handler's level too
     config = bot_config(tmp_path, policy)
     async with running(config, env=env) as server:
         for psid in (STRANGER, FRIEND):  # FRIEND is in allowFrom
@@ -44,6 +45,10 @@ async def test_a_blocked_person_gets_nothing_under_any_policy_not_even_from_allo
         if r.name == "runtime.access" and r.getMessage().endswith("blocked; event dropped")
     ]
     assert [r.levelno for r in blocked_lines] == [logging.DEBUG] * 3
+    # nothing about them at info level either: a block silences them in the log too
+    info = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
+    assert not [line for line in info if STRANGER in line or FRIEND in line]
+    assert [line for line in info if f"psid={BYSTANDER}" in line]
 
 
 async def test_a_block_reaches_a_running_server_at_once_and_so_does_unblocking(
