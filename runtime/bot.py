@@ -167,3 +167,11 @@ class Bot:
     @property
     def accounts(self) -> Mapping[str, Account]:
         return self.config.accounts
+
+    def step_at(self, flow: str, position: int) -> Step | None:
+        """The step a session points at (a waiting `ask`), if this version of the flows
+        still has one there: a reload may have removed the flow or shortened it."""
+        found = self.flows.get(flow)
+        if found is None or not 0 <= position < len(found.steps):
+            return None
+        return found.steps[position]

@@ -253,10 +253,7 @@ def _waiting_ask(bot: Bot, session: Session | None) -> AskStep | None:
     """The `ask` the session waits on, if the flows still have it there."""
     if session is None or session.flow is None or session.step is None:
         return None
-    flow = bot.flows.get(session.flow)
-    if flow is None or not 0 <= session.step < len(flow.steps):
-        return None
-    step = flow.steps[session.step]
+    step = bot.step_at(session.flow, session.step)
     return step if isinstance(step, AskStep) else None
 
 

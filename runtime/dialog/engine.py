@@ -138,13 +138,13 @@ class _Conversation:
         if self.waiting is None:
             return None
         name, position = self.waiting
-        flow = self.bot.flows.get(name)
-        step = flow.steps[position] if flow and 0 <= position < len(flow.steps) else None
+        step = self.bot.step_at(name, position)
         if isinstance(step, AskStep):
             return _Waiting(flow=name, position=position, ask=step)
         where = f"flows.{name}.steps.{position}"
         gone = "no longer exists" if step is None else "is no longer an ask"
         line = f"{where}: the session waited here for an answer, but it {gone}; the wait is dropped"
+        flow = self.bot.flows.get(name)
         self.notes.add_line(f"{flow.file}: {line}" if flow else line)
         self.waiting = None
         return None
