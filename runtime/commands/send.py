@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from runtime.commands.common import Subparsers, add_command, config_path, require_shared_state
-from runtime.messenger.payloads import MESSAGE_TAGS, RETIRED_TAGS
+from runtime.messenger.tags import MESSAGE_TAGS, RETIRED_TAGS
 
 
 def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:

@@ -16,12 +16,6 @@ from runtime.dialog.messages import (
     TextMessage,
 )
 
-# the message tags that still allow a send outside the 24-hour window (late 2026): a person
-# replying by hand within 7 days, and subscriptions of pages in Meta's News Page Index
-MESSAGE_TAGS = ("HUMAN_AGENT", "NON_PROMOTIONAL_SUBSCRIPTION")
-# refused by Meta with error 100 since April 27, 2026; still met in older code and docs
-RETIRED_TAGS = ("CONFIRMED_EVENT_UPDATE", "POST_PURCHASE_UPDATE", "ACCOUNT_UPDATE")
-
 
 class MessagingType(StrEnum):
     RESPONSE = "RESPONSE"  # a reply to a message the person sent

@@ -11,8 +11,9 @@ from runtime.config.model import Account
 from runtime.dialog.messages import TextMessage
 from runtime.errors import Error, WindowClosedError
 from runtime.messenger.limits import split_text
-from runtime.messenger.payloads import MESSAGE_TAGS, RETIRED_TAGS, MessagingType, message_request
+from runtime.messenger.payloads import MessagingType, message_request
 from runtime.messenger.send import SendClient
+from runtime.messenger.tags import MESSAGE_TAGS, RETIRED_TAGS
 from runtime.store.base import Standing, Store
 from runtime.store.factory import open_store
 

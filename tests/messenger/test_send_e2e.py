@@ -11,9 +11,9 @@ import pytest
 
 from runtime.build import build_bot
 from runtime.errors import WindowClosedError
-from runtime.messenger.payloads import RETIRED_TAGS
 from runtime.messenger.proactive import SenderBlockedError, send_text
 from runtime.messenger.send import SendClient
+from runtime.messenger.tags import RETIRED_TAGS
 from runtime.store.sqlite import SQLiteStore
 from tests.fakes.graph_api import FakeGraphAPI
 from tests.fakes.server import running
