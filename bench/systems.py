@@ -106,9 +106,9 @@ def launch(system: System, folder: Path, *, port: int, graph_base: str) -> Launc
 
 
 def write_project(folder: Path, project: Project) -> Path:
-    """The quickstart's flows (links resolved) plus generated ones; returns the config."""
+    """The quickstart's flows plus generated ones; returns the config."""
     flows = folder / "flows"
-    shutil.copytree(QUICKSTART_FLOWS, flows, symlinks=False)
+    shutil.copytree(QUICKSTART_FLOWS, flows)
     for first in range(0, project.flows, FLOWS_PER_FILE):
         count = min(FLOWS_PER_FILE, project.flows - first)
         (flows / f"generated{first // FLOWS_PER_FILE:05d}.json5").write_text(

@@ -16,7 +16,7 @@ def copy_quickstart(dest: Path, *, tests: bool = True) -> Path:
     """Copy the quickstart's config and flows (and its tests) into `dest`; return the config."""
     dest.mkdir(parents=True, exist_ok=True)
     shutil.copy(QUICKSTART / "config.json5", dest / "config.json5")
-    shutil.copytree(QUICKSTART / "flows", dest / "flows")  # follows the symlink: real files
+    shutil.copytree(QUICKSTART / "flows", dest / "flows")
     if tests:
         shutil.copytree(QUICKSTART / "tests", dest / "tests")
     return dest / "config.json5"
