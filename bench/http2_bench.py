@@ -32,7 +32,7 @@ from bench import rig
 from bench.fake_graph import Counts, respond, run
 from runtime.messenger.batch import BatchCall, encode_batch
 
-SENDERS, POOLS = 16, 4  # as the project's SenderPool and SendClient
+SENDERS, POOLS = 16, 4  # as the project's SenderPool and GraphClient
 REPLY = {
     "text": "Hi there! What do you need?",
     "quick_replies": [

@@ -23,7 +23,7 @@ import httpx
 from sanic import Request, Sanic, response
 from sanic.worker.loader import AppLoader
 
-SHARDS, POOLS = 16, 4  # as the project's SenderPool and SendClient
+SHARDS, POOLS = 16, 4  # as the project's SenderPool and GraphClient
 QUICK_REPLIES = [("Pricing", "PRICING"), ("Our products", "PRODUCTS"), ("Sign up", "SIGNUP")]
 QUICK_REPLIES += [("Talk to a human", "HUMAN")]
 REPLY = {

@@ -163,6 +163,9 @@ class Bot:
     triggers: TriggerIndex
     pairing_messages: Mapping[str, Template]  # by account id
     accounts_by_page_id: Mapping[str, Account] = field(default_factory=dict)
+    # the person's profile fields some template uses (`user.first_name`...): what the worker
+    # fetches from the User Profile API before a turn; empty, and nothing is fetched
+    user_fields: frozenset[str] = frozenset()
 
     @property
     def accounts(self) -> Mapping[str, Account]:

@@ -31,7 +31,7 @@ from runtime.config.model import Account, StateBackend, StateSettings
 from runtime.errors import StoreError, WebhookError
 from runtime.leases import LEASE_SECONDS, LeaseKeeper, lease_from_now
 from runtime.logs import setup_logging
-from runtime.messenger.send import SendClient
+from runtime.messenger.graph import GraphClient
 from runtime.messenger.sender import RetryPolicy, SenderPool
 from runtime.messenger.signature import HEADER, matching_secret, refusal
 from runtime.messenger.webhook import (
@@ -69,7 +69,7 @@ class Runtime:
     lease: float = LEASE_SECONDS
     reload: bool = True
     store: Store | None = None
-    client: SendClient | None = None
+    client: GraphClient | None = None
     sender: SenderPool | None = None
     worker: InboxWorker | None = None
     leases: LeaseKeeper | None = None
@@ -148,7 +148,7 @@ async def _start(app: Sanic[Any, Any]) -> None:
     bot = state.bot
     state.store = await open_store(bot.config.state)
     await recover_dead_workers(state.store)
-    state.client = SendClient(bot.config.graph)
+    state.client = GraphClient(bot.config.graph)
     await state.client.open()
     state.sender = SenderPool(
         state.client,

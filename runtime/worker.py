@@ -233,7 +233,9 @@ class InboxWorker:
                     message.account_id,
                     message.psid,
                 )
-            self._sender.submit(SendJob(message.account_id, message.psid, body, message.id))
+            self._sender.submit(
+                SendJob(message.account_id, message.psid, body, message.id, message.endpoint)
+            )
 
     async def _process(self, event: InboundEvent) -> None:
         try:

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from runtime.secret import Secret
 
@@ -17,6 +18,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
 DEFAULT_STATE_PATH = ".runtime/state.db"
 DEFAULT_FLOWS = ("flows/",)
+DEFAULT_USER_PROFILE_TTL = 24 * 3600.0
 TOKEN_ENV = "MESSENGER_PAGE_ACCESS_TOKEN"  # noqa: S105 - the variable's name, not a token
 GRAPH_API_BASE_ENV = "MESSENGER_GRAPH_API_BASE"
 
@@ -67,6 +69,9 @@ class Account:
     pairing_message: str | None
     agent_id: str
     sender_actions: bool
+    # the page's Messenger Profile as the config wants it (`profile`, checked); None: unmanaged
+    profile: Mapping[str, Any] | None = None
+    user_profile_ttl: float = DEFAULT_USER_PROFILE_TTL  # seconds a person's profile is kept
 
     @property
     def label(self) -> str:

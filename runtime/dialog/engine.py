@@ -22,6 +22,7 @@ never the fallback, and a waiting `ask` keeps waiting through them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
@@ -57,13 +58,21 @@ class Turn:
     notes: tuple[str, ...] = ()
 
 
-def run_turn(bot: Bot, envelope: Envelope, session: Session | None, *, now: float) -> Turn:
-    """Answer one event. `session` is None for a sender the bot has never seen."""
+def run_turn(
+    bot: Bot,
+    envelope: Envelope,
+    session: Session | None,
+    *,
+    now: float,
+    user: Mapping[str, object] | None = None,
+) -> Turn:
+    """Answer one event. `session` is None for a sender the bot has never seen; `user` holds
+    the person's profile fields known for this turn (`first_name`...), fetched by the caller."""
     if session is None:
         session = Session(
             key=envelope.session_key, account_id=envelope.account_id, psid=envelope.psid
         )
-    conversation = _Conversation(bot, envelope, session)
+    conversation = _Conversation(bot, envelope, session, user or {})
     conversation.handle()
     return conversation.turn(now)
 
@@ -80,7 +89,9 @@ class _Waiting:
 class _Conversation:
     """The mutable state of one turn; `turn()` freezes it into the result."""
 
-    def __init__(self, bot: Bot, envelope: Envelope, session: Session) -> None:
+    def __init__(
+        self, bot: Bot, envelope: Envelope, session: Session, user: Mapping[str, object]
+    ) -> None:
         self.bot = bot
         self.envelope = envelope
         self.session = session
@@ -91,7 +102,7 @@ class _Conversation:
         self.retries = session.retries
         self.messages: list[OutMessage] = []
         self.notes = Notes()
-        self.context = build_context(bot, envelope, self.variables)
+        self.context = build_context(bot, envelope, self.variables, user)
         self.renderer = Renderer(self.context, self.notes)
         self.flow: str | None = None  # the first flow that answered
         self.gotos = 0

@@ -32,18 +32,22 @@ from typing import Any, Final
 from urllib.parse import parse_qs, urlencode
 
 from runtime.errors import GraphAPIError, GraphUnavailableError
+from runtime.messenger.endpoints import MESSAGES, OUTBOX_ENDPOINTS
 from runtime.messenger.graph_errors import error_from_response
 
 MAX_CALLS: Final = 50  # Meta's limit of operations in one batch request
-SEND_API_PATH: Final = "me/messages"
+SEND_API_PATH: Final = MESSAGES
+BATCH_PATHS: Final = OUTBOX_ENDPOINTS  # what a batch operation may call
 
 
 @dataclass(frozen=True, slots=True)
 class BatchCall:
-    """One Send API call; calls with the same `chain` run in order, one after the other."""
+    """One POST to `path` (a Send API call by default); calls with the same `chain` run in
+    order, one after the other."""
 
     chain: str
     body: Mapping[str, Any]
+    path: str = SEND_API_PATH
 
 
 # What became of one call: the answer's JSON, the error, or None when it did not run.
@@ -66,7 +70,7 @@ def encode_batch(token: str, calls: Sequence[BatchCall]) -> EncodedBatch:
         name = f"c{number}"
         operation: dict[str, Any] = {
             "method": "POST",
-            "relative_url": SEND_API_PATH,
+            "relative_url": call.path,
             "name": name,
             "omit_response_on_success": False,
             "body": _form(call.body),
@@ -152,6 +156,7 @@ class Operation:
     depends_on: str | None
     body: dict[str, Any]
     omit_response: bool
+    path: str = SEND_API_PATH
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +173,8 @@ def decode_batch_request(content_type: str, content: bytes) -> BatchRequest:
     """Read a batch request's form (multipart or urlencoded) and its Send API operations.
 
     Raises MalformedBatch for what Meta would refuse: not a form, no `batch` field, not 1 to
-    50 operations, one that is not `POST me/messages`, a `depends_on` naming no earlier one.
+    50 operations, one that is not a POST to one of BATCH_PATHS, a `depends_on` naming no
+    earlier one.
     """
     fields = _form_fields(content_type, content)
     return BatchRequest(fields.get("access_token"), _operations(fields.get("batch")), fields)
@@ -239,8 +245,8 @@ def _operations(batch: str | None) -> list[Operation]:
         if not isinstance(item, dict):
             raise MalformedBatch("an operation is not an object")
         relative = str(item.get("relative_url", "")).lstrip("/").partition("?")[0]
-        if str(item.get("method", "")).upper() != "POST" or relative != SEND_API_PATH:
-            raise MalformedBatch(f"an operation is not POST {SEND_API_PATH}")
+        if str(item.get("method", "")).upper() != "POST" or relative not in BATCH_PATHS:
+            raise MalformedBatch(f"an operation is not a POST to one of {sorted(BATCH_PATHS)}")
         name, parent, body = item.get("name"), item.get("depends_on"), item.get("body", "")
         if not (name is None or isinstance(name, str)) or name in names:
             raise MalformedBatch(f"an operation name is not a new string: {name!r}")
@@ -251,7 +257,7 @@ def _operations(batch: str | None) -> list[Operation]:
         if name is not None:
             names.add(name)
         omit = item.get("omit_response_on_success") is True
-        operations.append(Operation(name, parent, _send_body(body), omit))
+        operations.append(Operation(name, parent, _send_body(body), omit, relative))
     return operations
 
 

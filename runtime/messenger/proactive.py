@@ -10,9 +10,10 @@ from runtime.bot import Bot
 from runtime.config.model import Account
 from runtime.dialog.messages import TextMessage
 from runtime.errors import Error, WindowClosedError
+from runtime.messenger.endpoints import MESSAGES
+from runtime.messenger.graph import GraphClient
 from runtime.messenger.limits import split_text
 from runtime.messenger.payloads import MessagingType, message_request
-from runtime.messenger.send import SendClient
 from runtime.messenger.tags import MESSAGE_TAGS, RETIRED_TAGS
 from runtime.store.base import Standing, Store
 from runtime.store.factory import open_store
@@ -32,7 +33,7 @@ class SenderBlockedError(Error):
 async def send_text(
     bot: Bot,
     store: Store,
-    client: SendClient,
+    client: GraphClient,
     *,
     psid: str,
     text: str,
@@ -90,7 +91,7 @@ async def send_text(
     answers = []
     for part in split_text(text):
         body = message_request(psid, TextMessage(text=part), messaging_type=messaging_type, tag=tag)
-        answers.append(await client.call(account, body))
+        answers.append(await client.post(account, MESSAGES, body))
     return answers
 
 
@@ -99,7 +100,7 @@ async def send_to(
 ) -> list[Mapping[str, Any]]:
     """`runtime send`: open the store and a client, send, close them."""
     store = await open_store(bot.config.state)
-    client = SendClient(bot.config.graph, pools=1)
+    client = GraphClient(bot.config.graph, pools=1)
     await client.open()
     try:
         return await send_text(

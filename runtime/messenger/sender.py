@@ -30,8 +30,9 @@ from typing import Any
 from runtime.config.model import Account
 from runtime.errors import GraphAPIError, GraphUnavailableError, StoreError
 from runtime.messenger.batch import MAX_CALLS, BatchCall, CallOutcome
+from runtime.messenger.endpoints import MESSAGES
+from runtime.messenger.graph import GraphClient
 from runtime.messenger.payloads import SenderAction, sender_action_request
-from runtime.messenger.send import SendClient
 from runtime.store.base import InboundEvent, Lease, Store
 
 logger = logging.getLogger("runtime.send")
@@ -59,6 +60,7 @@ class SendJob:
     psid: str
     body: Mapping[str, Any]
     outbox_id: int | None = None  # a durable reply; None for a sender action
+    endpoint: str = MESSAGES  # where it goes: a message, or a thread-control call
 
     @property
     def durable(self) -> bool:
@@ -70,7 +72,7 @@ class SenderPool:
 
     def __init__(
         self,
-        client: SendClient,
+        client: GraphClient,
         store: Store,
         accounts: Callable[[], Mapping[str, Account]],
         *,
@@ -254,16 +256,17 @@ class SenderPool:
     async def _request(
         self, account: Account, jobs: list[SendJob], *, pool: int
     ) -> tuple[list[CallOutcome], GraphAPIError | None]:
-        """One request for `jobs`: alone to `/me/messages`, together as a batch request.
+        """One request for `jobs`: alone to its endpoint, together as a batch request.
 
         The outcome of each job, and the error when a batch failed as a whole.
         """
         if len(jobs) == 1:
             try:
-                return [await self._client.call(account, jobs[0].body, pool=pool)], None
+                job = jobs[0]
+                return [await self._client.post(account, job.endpoint, job.body, pool=pool)], None
             except GraphAPIError as err:
                 return [err], None
-        calls = [BatchCall(job.psid, job.body) for job in jobs]
+        calls = [BatchCall(job.psid, job.body, job.endpoint) for job in jobs]
         try:
             return await self._client.call_batch(account, calls, pool=pool), None
         except GraphAPIError as err:

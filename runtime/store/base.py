@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+from runtime.messenger.endpoints import MESSAGES
 from runtime.session import Session
 
 # Durations every store keeps to: part of the contract, not of one backend.
@@ -150,11 +151,14 @@ def first_sightings(events: Sequence[NewInbound], unseen: set[str]) -> list[NewI
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NewOutbound:
-    """A Send API request to make: `body` is its JSON, without the access token."""
+    """A Graph API call to make for a person: `body` is its JSON, without the access token;
+    `endpoint` is where it goes (`runtime/messenger/endpoints.py`): a message or a sender
+    action by default, or a thread-control call that must leave in order with them."""
 
     account_id: str
     psid: str
     body: str
+    endpoint: str = MESSAGES
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -163,6 +167,7 @@ class OutboundMessage:
     account_id: str
     psid: str
     body: str
+    endpoint: str = MESSAGES
     created_at: float
     attempts: int
     next_attempt_at: float
@@ -181,6 +186,7 @@ class DeadLetter:
     failed_at: float
     attempts: int
     error: str
+    endpoint: str = MESSAGES
 
 
 class Store(Protocol):
@@ -370,6 +376,14 @@ class Store(Protocol):
 
     async def count_outbound(self) -> int:
         """Messages waiting to be sent (dead letters not counted)."""
+
+    # -- caches ------------------------------------------------------------------------------
+    async def cache_get(self, kind: str, key: str, *, now: float) -> str | None:
+        """The value kept under (`kind`, `key`), unless it expired by `now`."""
+
+    async def cache_put(self, kind: str, key: str, value: str, *, now: float, ttl: float) -> None:
+        """Keep `value` under (`kind`, `key`) for `ttl` seconds from `now`, replacing what was
+        there. A put may forget entries of any kind that expired by `now`."""
 
     # -- leases ------------------------------------------------------------------------------
     async def lease_owners(self) -> set[str]:

@@ -61,6 +61,7 @@ class _State:
     outbox: dict[int, OutboundMessage] = field(default_factory=dict)
     outbox_leases: dict[int, _Lease] = field(default_factory=dict)
     dead_letters: dict[int, DeadLetter] = field(default_factory=dict)
+    caches: dict[tuple[str, str], tuple[str, float]] = field(default_factory=dict)
     last_inbox_id: int = 0  # ids are never reused, as with AUTOINCREMENT
     last_outbox_id: int = 0  # shared by dead letters, which keep their outbox id
 
@@ -401,6 +402,7 @@ class MemoryStore:
             account_id=message.account_id,
             psid=message.psid,
             body=message.body,
+            endpoint=message.endpoint,
             created_at=message.created_at,
             failed_at=now,
             attempts=message.attempts + 1,
@@ -418,13 +420,25 @@ class MemoryStore:
         if dead is None:
             return False
         # a new id, so it goes to the end of its user's queue, fresh
-        message = NewOutbound(account_id=dead.account_id, psid=dead.psid, body=dead.body)
+        message = NewOutbound(
+            account_id=dead.account_id, psid=dead.psid, body=dead.body, endpoint=dead.endpoint
+        )
         _enqueue(state, [message], now)
         return True
 
     async def count_outbound(self) -> int:
         state = await self._open_state("count outbound messages")
         return len(state.outbox)
+
+    # -- caches ------------------------------------------------------------------------------
+    async def cache_get(self, kind: str, key: str, *, now: float) -> str | None:
+        state = await self._open_state("read a cache")
+        value, expires_at = state.caches.get((kind, key), (None, 0.0))
+        return value if expires_at > now else None
+
+    async def cache_put(self, kind: str, key: str, value: str, *, now: float, ttl: float) -> None:
+        state = await self._open_state("write a cache")
+        state.caches[(kind, key)] = (value, now + ttl)
 
     # -- leases ------------------------------------------------------------------------------
     async def lease_owners(self) -> set[str]:
@@ -542,6 +556,7 @@ def _enqueue(state: _State, messages: Iterable[NewOutbound], now: float) -> list
             account_id=message.account_id,
             psid=message.psid,
             body=message.body,
+            endpoint=message.endpoint,
             created_at=now,
             attempts=0,
             next_attempt_at=now,

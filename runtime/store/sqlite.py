@@ -26,6 +26,7 @@ from runtime.store.base import (
     first_sightings,
 )
 from runtime.store.sqlite_access import SQLiteAccess
+from runtime.store.sqlite_cache import SQLiteCache
 from runtime.store.sqlite_connection import (
     SQLiteConnection,
     count,
@@ -37,10 +38,11 @@ from runtime.store.sqlite_connection import (
 )
 
 
-class SQLiteStore(SQLiteAccess):
+class SQLiteStore(SQLiteAccess, SQLiteCache):
     """A `Store` in one SQLite file, safe for several processes of one host at once.
 
-    Pairing requests, approvals and blocks are `SQLiteAccess`'s (`sqlite_access.py`).
+    Pairing requests, approvals and blocks are `SQLiteAccess`'s (`sqlite_access.py`), the
+    caches `SQLiteCache`'s (`sqlite_cache.py`).
 
     Every call is one transaction on the file's own thread (`SQLiteConnection`); writes take
     the write lock up front, so two processes never both claim one event. A call cancelled
@@ -176,7 +178,16 @@ class SQLiteStore(SQLiteAccess):
                 insert(
                     conn,
                     sql.INSERT_OUTBOUND_LEASED,
-                    (msg.account_id, msg.psid, msg.body, now, now, worker, now + lease),
+                    (
+                        msg.account_id,
+                        msg.psid,
+                        msg.endpoint,
+                        msg.body,
+                        now,
+                        now,
+                        worker,
+                        now + lease,
+                    ),
                 )
                 for msg in outbound
             ]
@@ -194,7 +205,11 @@ class SQLiteStore(SQLiteAccess):
     async def enqueue_outbound(self, messages: Sequence[NewOutbound], *, now: float) -> list[int]:
         def work(conn: sqlite3.Connection) -> list[int]:
             return [
-                insert(conn, sql.INSERT_OUTBOUND, (msg.account_id, msg.psid, msg.body, now, now))
+                insert(
+                    conn,
+                    sql.INSERT_OUTBOUND,
+                    (msg.account_id, msg.psid, msg.endpoint, msg.body, now, now),
+                )
                 for msg in messages
             ]
 

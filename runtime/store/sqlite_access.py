@@ -161,7 +161,14 @@ class SQLiteAccess:
                 return False
             conn.execute(APPROVE, (request.account_id, request.psid, now))
             if confirmation is not None:
-                params = (confirmation.account_id, confirmation.psid, confirmation.body, now, now)
+                params = (
+                    confirmation.account_id,
+                    confirmation.psid,
+                    confirmation.endpoint,
+                    confirmation.body,
+                    now,
+                    now,
+                )
                 insert(conn, schema.INSERT_OUTBOUND, params)
             return True
 

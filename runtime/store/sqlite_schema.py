@@ -8,7 +8,7 @@ from __future__ import annotations
 # `PRAGMA user_version` holds the number of the last migration applied to a database file.
 # To change the schema, append a migration (a tuple of statements) under the next number and
 # bump SCHEMA_VERSION; `open` applies the missing ones in order, in one transaction.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _V1: tuple[str, ...] = (
     # Dedupe: message ids already processed, and when they were last seen.
@@ -129,8 +129,26 @@ _V3: tuple[str, ...] = (
     """,
 )
 
+_V4: tuple[str, ...] = (
+    # The Graph API endpoint of each outbox row (thread control leaves in order with the
+    # messages); rows kept by earlier versions are all messages.
+    "ALTER TABLE outbox ADD COLUMN endpoint TEXT NOT NULL DEFAULT 'me/messages'",
+    "ALTER TABLE dead_letters ADD COLUMN endpoint TEXT NOT NULL DEFAULT 'me/messages'",
+    # Values worth keeping for a while (people's profiles, attachment ids), by kind and key.
+    """
+    CREATE TABLE IF NOT EXISTS caches (
+        kind       TEXT NOT NULL,
+        key        TEXT NOT NULL,
+        value      TEXT NOT NULL,
+        expires_at REAL NOT NULL,
+        PRIMARY KEY (kind, key)
+    ) WITHOUT ROWID
+    """,
+    "CREATE INDEX IF NOT EXISTS caches_by_expiry ON caches (expires_at)",
+)
+
 # Migration number -> the statements that bring a database from the previous number to it.
-MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1, 2: _V2, 3: _V3}
+MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1, 2: _V2, 3: _V3, 4: _V4}
 
 # The statements SQLiteStore runs, grouped as the Store protocol groups its methods.
 
@@ -217,18 +235,18 @@ COUNT_INBOUND = "SELECT count(*) FROM inbox"
 
 # -- durable outbox --------------------------------------------------------------------------
 INSERT_OUTBOUND = """
-    INSERT INTO outbox (account_id, psid, body, created_at, next_attempt_at)
-    VALUES (?, ?, ?, ?, ?)
+    INSERT INTO outbox (account_id, psid, endpoint, body, created_at, next_attempt_at)
+    VALUES (?, ?, ?, ?, ?, ?)
 """
 INSERT_OUTBOUND_LEASED = """
-    INSERT INTO outbox (account_id, psid, body, created_at, next_attempt_at, lease_owner,
-                        lease_until)
-    VALUES (?, ?, ?, ?, ?, ?, ?)
+    INSERT INTO outbox (account_id, psid, endpoint, body, created_at, next_attempt_at,
+                        lease_owner, lease_until)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 """
 # As for the inbox, plus: a user's oldest message must be due, else none of theirs is offered.
 CLAIMABLE_OUTBOUND = """
-    SELECT outbox.id, outbox.account_id, outbox.psid, outbox.body, outbox.created_at,
-           outbox.attempts, outbox.next_attempt_at, outbox.last_error
+    SELECT outbox.id, outbox.account_id, outbox.psid, outbox.endpoint, outbox.body,
+           outbox.created_at, outbox.attempts, outbox.next_attempt_at, outbox.last_error
     FROM outbox
     JOIN (
         SELECT min(id) AS id FROM outbox
@@ -250,18 +268,19 @@ RETRY_OUTBOUND = """
 """
 # The failed attempt that makes a message a dead letter counts as one of its attempts.
 DEAD_LETTER = """
-    INSERT INTO dead_letters (id, account_id, psid, body, created_at, failed_at, attempts, error)
-    SELECT id, account_id, psid, body, created_at, :now, attempts + 1, :error
+    INSERT INTO dead_letters (id, account_id, psid, endpoint, body, created_at, failed_at,
+                              attempts, error)
+    SELECT id, account_id, psid, endpoint, body, created_at, :now, attempts + 1, :error
     FROM outbox WHERE id = :id
 """
 LIST_DEAD_LETTERS = """
-    SELECT id, account_id, psid, body, created_at, failed_at, attempts, error
+    SELECT id, account_id, psid, endpoint, body, created_at, failed_at, attempts, error
     FROM dead_letters ORDER BY failed_at, id
 """
 # A requeued message gets a new id, so it goes to the end of its user's queue.
 REQUEUE = """
-    INSERT INTO outbox (account_id, psid, body, created_at, next_attempt_at)
-    SELECT account_id, psid, body, :now, :now FROM dead_letters WHERE id = :id
+    INSERT INTO outbox (account_id, psid, endpoint, body, created_at, next_attempt_at)
+    SELECT account_id, psid, endpoint, body, :now, :now FROM dead_letters WHERE id = :id
 """
 DELETE_DEAD_LETTER = "DELETE FROM dead_letters WHERE id = ?"
 COUNT_OUTBOUND = "SELECT count(*) FROM outbox"

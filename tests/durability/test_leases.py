@@ -11,8 +11,8 @@ from pathlib import Path
 from runtime.config.load import load_config
 from runtime.dialog.messages import TextMessage
 from runtime.leases import LeaseKeeper
+from runtime.messenger.graph import GraphClient
 from runtime.messenger.payloads import message_request
-from runtime.messenger.send import SendClient
 from runtime.messenger.sender import SenderPool, SendJob
 from runtime.store.base import NewOutbound
 from runtime.store.sqlite import SQLiteStore
@@ -81,7 +81,7 @@ async def test_a_reply_another_worker_took_over_is_not_sent_from_here(
     config = load_config(write_bot(tmp_path, single_page(graphBatch="false")), env=env).config
     store = SQLiteStore(tmp_path / "state.db")
     await store.open()
-    client = SendClient(config.graph)
+    client = GraphClient(config.graph)
     await client.open()
     senders = SenderPool(client, store, lambda: config.accounts, shards=1)
     keeper = LeaseKeeper(store, "stalled", inbound=NoEvents(), outbound=senders, lease=60.0)

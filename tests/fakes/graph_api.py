@@ -14,6 +14,24 @@ run: not recorded, no scripted reply taken, `null` in the answer. The answer is 
 list, one `{"code": ..., "body": "<JSON text>"}` (or `null`) per operation, in order.
 A batch that cannot be parsed is answered 400 with nothing recorded; `fail_next_batch`
 fails the next batch request as a whole, before any of its operations runs.
+
+Beyond the Send API it plays the rest of what the runtime calls, keeping state like Meta:
+
+- `GET/POST/DELETE /{version}/me/messenger_profile`: `page_profiles[token]` holds each
+  page's fields; GET answers `{"data": [{...}]}` (`[]` when nothing is set), POST merges and
+  answers `{"result": "success"}`, DELETE `{"fields": [...]}` removes. A nested menu is
+  refused with Meta's (#11), a persistent menu without get_started with (#100).
+- `GET/POST /{version}/me/subscribed_apps`: `subscriptions[token]`, the fields subscribed.
+- `GET /{version}/{psid}?fields=...`: `people[psid]`, the fields asked for that it has;
+  `{}` for anyone else (as Meta answers when it may not say).
+- `POST /{version}/me/pass_thread_control` and `take_thread_control`: `{"success": true}`.
+- `POST /{version}/me/message_attachments` (multipart): a new `attachment_id`; the file's
+  bytes are in the `Recorded`'s `files`.
+
+`reply_next` scripts the Send API (messages, sender actions, thread control: what an
+outbox row carries); `reply_next_to(endpoint, ...)` scripts any other endpoint. `calls()`
+lists every request of any endpoint; `messages()`, `actions()` and `all()` only Send API
+calls.
 """
 
 from __future__ import annotations
@@ -29,6 +47,16 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from runtime.messenger.batch import SEND_API_PATH, MalformedBatch, decode_batch_request
+from runtime.messenger.endpoints import (
+    MESSAGE_ATTACHMENTS,
+    MESSENGER_PROFILE,
+    OUTBOX_ENDPOINTS,
+    PASS_THREAD_CONTROL,
+    SUBSCRIBED_APPS,
+    TAKE_THREAD_CONTROL,
+)
+
+FAKE_APP_ID = "1100000000000001"  # the app the fake says is subscribed, and owns threads
 
 
 @dataclass(frozen=True)
@@ -39,6 +67,18 @@ class Recorded:
     at: float
     status: int  # what the fake answered
     batch: int | None = None  # the batch request it came in (1, 2, ...); None: a single call
+    method: str = "POST"
+    files: dict[str, bytes] = field(default_factory=dict)  # multipart files, by field name
+
+    @property
+    def endpoint(self) -> str:
+        """The path after the version: `me/messages`, `me/messenger_profile`, a PSID."""
+        return self.path.strip("/").partition("/")[2]
+
+    @property
+    def is_send(self) -> bool:
+        """A Send API call: a message or a sender action."""
+        return self.endpoint == SEND_API_PATH
 
     @property
     def delivered(self) -> bool:
@@ -85,7 +125,11 @@ class FakeGraphAPI:
     port: int = 0
     requests: list[Recorded] = field(default_factory=list)
     batch_failures: list[int] = field(default_factory=list)  # numbers of batches failed whole
+    page_profiles: dict[str, dict[str, Any]] = field(default_factory=dict)  # by token
+    subscriptions: dict[str, list[str]] = field(default_factory=dict)  # by token
+    people: dict[str, dict[str, Any]] = field(default_factory=dict)  # by PSID
     _script: deque[Reply] = field(default_factory=deque)
+    _scripts: dict[str, deque[Reply]] = field(default_factory=dict)  # by endpoint
     _batch_script: deque[Reply] = field(default_factory=deque)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
@@ -105,18 +149,33 @@ class FakeGraphAPI:
         with self._lock:
             self._script.append(Reply(status, json, delay))
 
-    def error_next(
-        self, code: int, *, status: int = 400, subcode: int | None = None, message: str = "error"
+    def reply_next_to(
+        self,
+        endpoint: str,
+        status: int = 200,
+        json: dict[str, Any] | None = None,
+        delay: float = 0.0,
     ) -> None:
-        error: dict[str, Any] = {
-            "message": message,
-            "type": "OAuthException",
-            "code": code,
-            "fbtrace_id": "Atrace",
-        }
-        if subcode is not None:
-            error["error_subcode"] = subcode
-        self.reply_next(status, {"error": error})
+        """Answer the next call to `endpoint` (`me/messenger_profile`, `psid`: any but the
+        Send API's) with this, instead of what the fake would answer."""
+        with self._lock:
+            self._scripts.setdefault(endpoint, deque()).append(Reply(status, json, delay))
+
+    def error_next(
+        self,
+        code: int,
+        *,
+        status: int = 400,
+        subcode: int | None = None,
+        message: str = "error",
+        endpoint: str | None = None,
+    ) -> None:
+        """Fail the next Send API call (or the next call to `endpoint`) with a Graph error."""
+        body = {"error": graph_error(code, subcode=subcode, message=message)}
+        if endpoint is None:
+            self.reply_next(status, body)
+        else:
+            self.reply_next_to(endpoint, status, body)
 
     def fail_next_batch(
         self, status: int = 500, json: dict[str, Any] | None = None, *, delay: float = 0.0
@@ -145,6 +204,16 @@ class FakeGraphAPI:
             r for r in self.all() if r.sender_action is None and (psid is None or r.psid == psid)
         ]
 
+    def calls(self, endpoint: str | None = None, *, method: str | None = None) -> list[Recorded]:
+        """Every request to any endpoint (or to `endpoint`), failed ones included."""
+        with self._lock:
+            return [
+                r
+                for r in self.requests
+                if (endpoint is None or r.endpoint == endpoint)
+                and (method is None or r.method == method)
+            ]
+
     def actions(self, psid: str | None = None) -> list[Recorded]:
         """Sender actions delivered, in arrival order."""
         return [
@@ -154,14 +223,14 @@ class FakeGraphAPI:
         ]
 
     def all(self) -> list[Recorded]:
-        """Every call answered 2xx, in arrival order."""
+        """Every Send API call answered 2xx, in arrival order."""
         with self._lock:
-            return [r for r in self.requests if r.delivered]
+            return [r for r in self.requests if r.delivered and r.is_send]
 
     def attempts(self) -> list[Recorded]:
-        """Every call, failed ones included."""
+        """Every Send API call, failed ones included."""
         with self._lock:
-            return list(self.requests)
+            return [r for r in self.requests if r.is_send]
 
     @property
     def batches(self) -> int:
@@ -233,6 +302,8 @@ class FakeGraphAPI:
         self._counter += 1
         if reply.json is not None:
             return reply.status, reply.json
+        if not path.endswith(SEND_API_PATH):  # thread control
+            return reply.status, {"success": True}
         recipient = body.get("recipient")
         psid = recipient.get("id") if isinstance(recipient, dict) else None
         return reply.status, {"recipient_id": str(psid), "message_id": f"m_fake{self._counter}"}
@@ -266,7 +337,7 @@ class FakeGraphAPI:
                 reply = (self._script.popleft() if self._script else None) or Reply()
                 delay += reply.delay
                 status, payload = self._call(
-                    f"/{version}/{SEND_API_PATH}",
+                    f"/{version}/{operation.path}",
                     {"access_token": token},
                     operation.body,
                     reply,
@@ -285,6 +356,100 @@ class FakeGraphAPI:
                 results.append(result)
         return _Answer(200, results, delay)
 
+    def _other(
+        self,
+        method: str,
+        path: str,
+        endpoint: str,
+        query: dict[str, str],
+        content_type: str,
+        raw: bytes,
+    ) -> _Answer:
+        """A call to anything but the Send API, answered as Meta would (or as scripted)."""
+        files: dict[str, bytes] = {}
+        if content_type.startswith("multipart/form-data"):
+            fields, files = read_multipart(content_type, raw)
+            body: dict[str, Any] = {k: _json_or_text(v) for k, v in fields.items()}
+        else:
+            try:
+                loaded = json.loads(raw) if raw else {}
+            except ValueError:
+                loaded = {"_raw": raw.decode(errors="replace")}
+            body = loaded if isinstance(loaded, dict) else {"_raw": loaded}
+        token = query.get("access_token", "")
+        with self._lock:
+            script = self._scripts.get(endpoint)
+            reply = script.popleft() if script else None
+            if reply is not None and reply.json is not None:
+                status, payload = reply.status, reply.json
+            else:
+                status, payload = self._meta(method, endpoint, token, query, body, files)
+            self._counter += 1
+            recorded = Recorded(path, query, body, time.monotonic(), status, None, method, files)
+            self.requests.append(recorded)
+        return _Answer(status, payload, reply.delay if reply else 0.0)
+
+    def _meta(
+        self,
+        method: str,
+        endpoint: str,
+        token: str,
+        query: dict[str, str],
+        body: dict[str, Any],
+        files: dict[str, bytes],
+    ) -> tuple[int, Any]:
+        """What Meta answers a call to `endpoint`, and the state it keeps. Holds the lock."""
+        if endpoint == MESSENGER_PROFILE:
+            return self._messenger_profile(method, token, query, body)
+        if endpoint == SUBSCRIBED_APPS:
+            fields = self.subscriptions.get(token)
+            if method == "GET":
+                app = {"id": FAKE_APP_ID, "name": "Fake App", "subscribed_fields": fields}
+                return 200, {"data": [app] if fields is not None else []}
+            wanted = query.get("subscribed_fields") or str(body.get("subscribed_fields", ""))
+            self.subscriptions[token] = [field for field in wanted.split(",") if field]
+            return 200, {"success": True}
+        if endpoint in (PASS_THREAD_CONTROL, TAKE_THREAD_CONTROL):
+            return 200, {"success": True}
+        if endpoint == MESSAGE_ATTACHMENTS:
+            if "filedata" not in files:
+                return 400, {"error": graph_error(100, message="(#100) filedata is missing")}
+            return 200, {"attachment_id": f"{7_000_000_000_000 + self._counter}"}
+        if method == "GET" and endpoint.isdigit():  # the User Profile API
+            person = self.people.get(endpoint, {})
+            wanted = query.get("fields", "").split(",")
+            return 200, {key: value for key, value in person.items() if key in wanted}
+        return 404, {"error": graph_error(803, message=f"unknown path {endpoint}")}
+
+    def _messenger_profile(
+        self, method: str, token: str, query: dict[str, str], body: dict[str, Any]
+    ) -> tuple[int, Any]:
+        page = self.page_profiles.setdefault(token, {})
+        if method == "GET":
+            wanted = query.get("fields", "").split(",")
+            fields = {key: value for key, value in page.items() if key in wanted}
+            return 200, {"data": [fields] if fields else []}
+        if method == "DELETE":
+            for name in body.get("fields", []):
+                page.pop(name, None)
+            return 200, {"result": "success"}
+        menus = body.get("persistent_menu") or []
+        for menu in menus:
+            for item in menu.get("call_to_actions", []):
+                if item.get("type") == "nested":
+                    message = (
+                        "(#11) Setting of Nested Persistent Menu has been deprecated for v8.0 "
+                        "and higher"
+                    )
+                    return 400, {"error": graph_error(11, message=message)}
+        if menus and "get_started" not in body and "get_started" not in page:
+            message = (
+                "(#100) You must set a Get Started button if you also wish to use persistent menu."
+            )
+            return 400, {"error": graph_error(100, message=message)}
+        page.update(body)
+        return 200, {"result": "success"}
+
     # -- lifecycle -----------------------------------------------------------------------
     def start(self) -> FakeGraphAPI:
         fake = self
@@ -292,17 +457,28 @@ class FakeGraphAPI:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
+            def do_GET(self) -> None:
+                self._answer("GET")
+
+            def do_DELETE(self) -> None:
+                self._answer("DELETE")
+
             def do_POST(self) -> None:
+                self._answer("POST")
+
+            def _answer(self, method: str) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
                 url = urlsplit(self.path)
                 query = {k: v[0] for k, v in parse_qs(url.query).items()}
-                version = url.path.strip("/")
-                if version and "/" not in version:
-                    content_type = self.headers.get("Content-Type") or ""
+                version, _, endpoint = url.path.strip("/").partition("/")
+                content_type = self.headers.get("Content-Type") or ""
+                if method == "POST" and version and not endpoint:
                     answer = fake._batch(version, query, content_type, raw)
-                else:
+                elif method == "POST" and endpoint in OUTBOX_ENDPOINTS:
                     answer = fake._single(url.path, query, raw)
+                else:
+                    answer = fake._other(method, url.path, endpoint, query, content_type, raw)
                 if answer.delay:
                     time.sleep(answer.delay)
                 data = json.dumps(answer.payload).encode()
@@ -339,3 +515,39 @@ class FakeGraphAPI:
     def accept(self) -> None:
         """The outage ends: listen on the same port again."""
         self.start()
+
+
+def graph_error(code: int, *, subcode: int | None = None, message: str = "error") -> dict[str, Any]:
+    """A Graph API error object, as Meta shapes it."""
+    error: dict[str, Any] = {
+        "message": message,
+        "type": "OAuthException",
+        "code": code,
+        "fbtrace_id": "Atrace",
+    }
+    if subcode is not None:
+        error["error_subcode"] = subcode
+    return error
+
+
+def read_multipart(content_type: str, raw: bytes) -> tuple[dict[str, str], dict[str, bytes]]:
+    """The text fields and the files (by field name, as bytes) of a multipart/form-data body."""
+    boundary = content_type.partition("boundary=")[2].strip('"').encode()
+    fields: dict[str, str] = {}
+    files: dict[str, bytes] = {}
+    for piece in raw.split(b"--" + boundary)[1:-1]:
+        head, _, value = piece[2:-2].partition(b"\r\n\r\n")
+        disposition = head.decode("latin-1")
+        name = disposition.partition('name="')[2].partition('"')[0]
+        if 'filename="' in disposition:
+            files[name] = value
+        else:
+            fields[name] = value.decode()
+    return fields, files
+
+
+def _json_or_text(value: str) -> Any:
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value

@@ -11,8 +11,8 @@ import pytest
 
 from runtime.build import build_bot
 from runtime.errors import WindowClosedError
+from runtime.messenger.graph import GraphClient
 from runtime.messenger.proactive import SenderBlockedError, send_text
-from runtime.messenger.send import SendClient
 from runtime.messenger.tags import RETIRED_TAGS
 from runtime.store.sqlite import SQLiteStore
 from tests.fakes.graph_api import FakeGraphAPI
@@ -124,7 +124,7 @@ async def proactive(
     built = build_bot(write_bot(tmp_path, single_page()), env=env)
     store = SQLiteStore(tmp_path / "state.db")
     await store.open()
-    client = SendClient(built.bot.config.graph)
+    client = GraphClient(built.bot.config.graph)
     await client.open()
     try:
         if last_inbound is not None:

@@ -1,6 +1,6 @@
 """The send path in Graph API batch requests: what waits together leaves together, in order.
 
-A SenderPool with its real SendClient and a real SQLite outbox, against the fake Graph API.
+A SenderPool with its real GraphClient and a real SQLite outbox, against the fake Graph API.
 Jobs submitted before the senders start are all waiting at once (one shard), so they form
 one batch.
 """
@@ -16,8 +16,9 @@ import pytest
 from runtime.config.load import load_config
 from runtime.config.model import Config
 from runtime.dialog.messages import TextMessage
+from runtime.messenger.endpoints import PASS_THREAD_CONTROL
+from runtime.messenger.graph import GraphClient
 from runtime.messenger.payloads import SenderAction, message_request, sender_action_request
-from runtime.messenger.send import SendClient
 from runtime.messenger.sender import RetryPolicy, SenderPool, SendJob
 from runtime.store.base import NewOutbound
 from runtime.store.sqlite import SQLiteStore
@@ -57,7 +58,7 @@ class Senders:
     def __init__(self, config: Config, store: SQLiteStore) -> None:
         self.config = config
         self.store = store
-        self.client = SendClient(config.graph)
+        self.client = GraphClient(config.graph)
         # one shard: every job waits in the same queue, so what is submitted is one batch
         self.pool = SenderPool(self.client, store, lambda: config.accounts, shards=1, retry=FAST)
 
@@ -186,3 +187,31 @@ async def test_with_graph_batch_off_every_call_is_its_own_request(
     await senders.run()
     assert len(graph.all()) == 3
     assert {call.batch for call in graph.all()} == {None}
+
+
+@pytest.mark.parametrize("batch", [True, False])
+async def test_a_thread_control_call_leaves_after_the_replies_before_it_at_its_endpoint(
+    tmp_path: Path, env: dict[str, str], graph: FakeGraphAPI, store: SQLiteStore, batch: bool
+) -> None:
+    senders = Senders(_config(tmp_path, env, batch=batch), store)
+    await senders.reply("main", "501", "A person will answer you here.")
+    body = {"recipient": {"id": "501"}, "target_app_id": "263902037430900", "metadata": "order"}
+    [outbox_id] = await store.enqueue_outbound(
+        [
+            NewOutbound(
+                account_id="main",
+                psid="501",
+                body=json.dumps(body),
+                endpoint=PASS_THREAD_CONTROL,
+            )
+        ],
+        now=0.0,
+    )
+    senders.pool.submit(SendJob("main", "501", body, outbox_id, PASS_THREAD_CONTROL))
+    await senders.run()
+    calls = graph.calls()
+    assert [call.endpoint for call in calls] == ["me/messages", "me/pass_thread_control"]
+    assert calls[1].json == body
+    assert calls[1].token == TOKEN
+    assert (calls[1].batch is not None) is batch
+    assert await store.count_outbound() == 0

@@ -155,7 +155,34 @@ async def test_a_version_2_file_keeps_its_approvals_and_can_block_after_the_upgr
         assert await store.standing("page-1", "u2") is Standing.BLOCKED
     finally:
         await store.close()
-    assert pragmas(db_path) == ("wal", 3)
+    assert pragmas(db_path) == ("wal", sql.SCHEMA_VERSION)
+
+
+async def test_a_version_3_file_keeps_its_waiting_replies_as_messages_after_the_upgrade(
+    db_path: Path,
+) -> None:
+    db_path.parent.mkdir(parents=True)
+    conn = sqlite3.connect(db_path)
+    for number in (1, 2, 3):
+        for statement in sql.MIGRATIONS[number]:
+            conn.execute(statement)
+    conn.execute(
+        "INSERT INTO outbox (account_id, psid, body, created_at, next_attempt_at)"
+        " VALUES ('page-1', 'u1', '{\"message\":{\"text\":\"hi\"}}', 1.0, 1.0)"
+    )
+    conn.execute("PRAGMA user_version = 3")
+    conn.commit()
+    conn.close()
+    store = SQLiteStore(db_path)
+    await store.open()
+    try:
+        [waiting] = await store.claim_outbound("w", now=2.0, lease=30.0, limit=10)
+        assert (waiting.psid, waiting.endpoint) == ("u1", "me/messages")
+        await store.cache_put("profile", "page-1:u1", "{}", now=2.0, ttl=60.0)
+        assert await store.cache_get("profile", "page-1:u1", now=3.0) == "{}"
+    finally:
+        await store.close()
+    assert pragmas(db_path) == ("wal", sql.SCHEMA_VERSION)
 
 
 # -- the claim reads indexes, not tables -----------------------------------------------------
