@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from runtime.config.model import Config
 from runtime.errors import Error
+from runtime.messenger.endpoints import MESSAGES
 from runtime.pairing import UNBLOCK_COMMAND
 from runtime.store.base import DeadLetter, Standing, Store
 from runtime.store.factory import open_store
@@ -82,7 +83,7 @@ def format_dead_letters(letters: Sequence[DeadLetter], *, now: float) -> str:
             letter.psid,
             f"{duration(now - letter.failed_at)} ago",
             str(letter.attempts),
-            _preview(letter.body),
+            _preview(letter.body, letter.endpoint),
             letter.error,
         )
         for letter in letters
@@ -94,8 +95,11 @@ def format_dead_letters(letters: Sequence[DeadLetter], *, now: float) -> str:
     )
 
 
-def _preview(body: str) -> str:
-    """A short, one-line view of a Send API body: its text, or what kind of message it is."""
+def _preview(body: str, endpoint: str = MESSAGES) -> str:
+    """A short, one-line view of a Send API body: its text, or what kind of message it is;
+    for a thread-control call, which one (`[pass_thread_control]`)."""
+    if endpoint != MESSAGES:
+        return f"[{endpoint.rpartition('/')[2]}]"
     try:
         message = json.loads(body).get("message", {})
     except (ValueError, AttributeError):

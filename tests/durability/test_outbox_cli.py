@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from runtime.messenger.endpoints import PASS_THREAD_CONTROL
 from runtime.store.base import NewOutbound
 from runtime.store.sqlite import SQLiteStore
 from tests.durability.conftest import echo_bot
@@ -67,6 +68,30 @@ def test_list_shows_the_dead_letters_and_retry_requeues_one(tmp_path: Path) -> N
     assert f"dead letter {dead} is back in the outbox" in retried.stdout
     after = runtime("outbox", "list", "-c", str(config)).stdout.splitlines()
     assert after == ["1 message waiting to be sent", "no dead letters"]
+
+
+def test_a_dead_thread_control_call_is_listed_by_what_it_does(tmp_path: Path) -> None:
+    config = echo_bot(tmp_path)
+    asyncio.run(_dead_pass_thread_control(tmp_path / ".runtime" / "state.db"))
+    listing = runtime("outbox", "list", "-c", str(config))
+    assert listing.returncode == 0, listing.stderr
+    [row] = listing.stdout.splitlines()[3:]
+    assert "[pass_thread_control]" in row
+    assert row.endswith("(#10) the app has no permission to pass threads")
+
+
+async def _dead_pass_thread_control(state: Path) -> None:
+    store = SQLiteStore(state)
+    await store.open()
+    try:
+        body = json.dumps({"recipient": {"id": "42"}, "target_app_id": "263902037430900"})
+        call = NewOutbound(account_id="default", psid="42", body=body, endpoint=PASS_THREAD_CONTROL)
+        [message_id] = await store.enqueue_outbound([call], now=1000.0)
+        await store.dead_letter_outbound(
+            message_id, now=1000.0, error="(#10) the app has no permission to pass threads"
+        )
+    finally:
+        await store.close()
 
 
 def test_retrying_an_unknown_id_says_which_there_are(tmp_path: Path) -> None:
