@@ -41,6 +41,7 @@ from runtime.bot import (
 from runtime.config.json5file import Document
 from runtime.config.model import Account, Config
 from runtime.dialog.templates import Expression, Template, undeclared_names
+from runtime.dialog.user_fields import used_user_fields
 from runtime.validation.cycles import goto_cycle_problems
 from runtime.validation.flows import check_literals, flow_warnings, template_warnings
 from runtime.validation.problems import Problem, ProblemCollector, Severity
@@ -425,6 +426,7 @@ def compile_bot(
         triggers=linked.triggers,
         pairing_messages=MappingProxyType(pairing),
         accounts_by_page_id=MappingProxyType(_accounts_by_page_id(config)),
+        user_fields=used_user_fields(linked.flows.values()),
     )
     problems.extend(flow_warnings(bot))
     return bot, problems
