@@ -34,6 +34,37 @@ class EventKind(StrEnum):
     POSTBACK = "postback"  # a button tap (postback button, get started, persistent menu)
     REFERRAL = "referral"  # an m.me link or an ad, in a thread that already exists
     OPTIN = "optin"  # a plugin opt-in or a notification-messages token
+    THREAD_CONTROL = "thread_control"  # Conversation Routing: the thread changed hands
+
+
+class ThreadAction(StrEnum):
+    """The `messaging_handovers` events: who has the person's thread now."""
+
+    PASS = "pass_thread_control"  # noqa: S105 - passed to us: Meta tells the new owner
+    TAKE = "take_thread_control"  # taken from us: Meta tells the app that lost it
+    REQUEST = "request_thread_control"  # another app asks us for it
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ThreadControl:
+    """A `messaging_handovers` event: app ids are decimal strings, None when Meta sent none
+    (`previous_owner_app_id` is null when the thread was idle)."""
+
+    action: ThreadAction
+    new_owner_app_id: str | None = None
+    previous_owner_app_id: str | None = None
+    requested_owner_app_id: str | None = None
+    metadata: str | None = None
+
+    def as_json(self) -> dict[str, object]:
+        data = {
+            "action": str(self.action),
+            "new_owner_app_id": self.new_owner_app_id,
+            "previous_owner_app_id": self.previous_owner_app_id,
+            "requested_owner_app_id": self.requested_owner_app_id,
+            "metadata": self.metadata,
+        }
+        return {key: value for key, value in data.items() if value is not None}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -62,6 +93,8 @@ class Envelope:
 
     `session_key` is `agent:<agentId>:messenger:dm:<psid>`; `payload` is the quick-reply
     payload of a message or the payload of a postback, whichever the event carries.
+    `standby` marks an event of a thread another app owns (a human, usually): it is kept
+    and never answered. A THREAD_CONTROL event carries `thread_control` and no message.
     """
 
     account_id: str
@@ -79,6 +112,8 @@ class Envelope:
     reply_to: str | None = None
     referral: Mapping[str, object] | None = None
     optin: Mapping[str, object] | None = None
+    standby: bool = False
+    thread_control: ThreadControl | None = None
 
     def __post_init__(self) -> None:
         """Cap what the person sent; one log line says who sent how much, never what.
@@ -108,6 +143,12 @@ class Envelope:
     @property
     def payload(self) -> str | None:
         return self.quick_reply_payload or self.postback_payload
+
+    @property
+    def from_person(self) -> bool:
+        """Whether the person did this (a thread-control event is Meta's, about them): only
+        what they did opens the 24-hour window."""
+        return self.kind is not EventKind.THREAD_CONTROL
 
     def as_context(self) -> dict[str, object]:
         """The `message` variable templates see."""
@@ -143,6 +184,8 @@ class Envelope:
             "reply_to": self.reply_to,
             "referral": dict(self.referral) if self.referral else None,
             "optin": dict(self.optin) if self.optin else None,
+            "standby": True if self.standby else None,
+            "thread_control": self.thread_control.as_json() if self.thread_control else None,
         }
         data.update({key: value for key, value in optional.items() if value is not None})
         return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
@@ -153,11 +196,17 @@ class Envelope:
             data = json.loads(text)
             attachments = tuple(Attachment(**item) for item in data.pop("attachments", ()))
             referral, optin = data.pop("referral", None), data.pop("optin", None)
+            control = data.pop("thread_control", None)
             return cls(
                 **{**data, "kind": EventKind(data["kind"])},
                 attachments=attachments,
                 referral=MappingProxyType(referral) if referral else None,
                 optin=MappingProxyType(optin) if optin else None,
+                thread_control=(
+                    ThreadControl(**{**control, "action": ThreadAction(control["action"])})
+                    if control
+                    else None
+                ),
             )
         except (ValueError, TypeError, KeyError) as err:
             raise StoreError(f"a stored inbound event cannot be read: {err}") from err

@@ -16,12 +16,42 @@ def session_key(agent_id: str, psid: str) -> str:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Handover:
+    """A human has the person's thread: `app_id` is the app it was passed to (the Page
+    Inbox's, usually), `since` when (Unix seconds), `note` the step's note (its metadata)."""
+
+    app_id: str
+    since: float
+    note: str | None = None
+
+    def as_json(self) -> dict[str, object]:
+        return {"app_id": self.app_id, "since": self.since, "note": self.note}
+
+    @classmethod
+    def from_json(cls, data: object) -> Handover:
+        """TypeError or KeyError when `data` is not what `as_json` wrote."""
+        if not isinstance(data, dict):
+            raise TypeError(f"handover is {data!r}, not an object")
+        note = data.get("note")
+        since = data["since"]
+        if not isinstance(since, int | float):
+            raise TypeError(f"handover.since is {since!r}, not a time")
+        return cls(
+            app_id=str(data["app_id"]),
+            since=float(since),
+            note=None if note is None else str(note),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Session:
     """One conversation's state: its variables and the `ask` step waiting for an answer.
 
     `vars` holds JSON values only, so every store can keep a session as one JSON document.
     `flow`/`step` name the `ask` that waits (both None when nothing waits); `retries` counts
-    the answers that failed its validation.
+    the answers that failed its validation. `handover` is set while a human has the thread:
+    the bot answers nothing until it comes back. Sessions saved before handovers existed
+    have no `handover` key and load with None.
     """
 
     key: str
@@ -32,27 +62,28 @@ class Session:
     step: int | None = None
     retries: int = 0
     updated_at: float = 0.0
+    handover: Handover | None = None
 
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "key": self.key,
-                "account_id": self.account_id,
-                "psid": self.psid,
-                "vars": dict(self.vars),
-                "flow": self.flow,
-                "step": self.step,
-                "retries": self.retries,
-                "updated_at": self.updated_at,
-            },
-            separators=(",", ":"),
-            ensure_ascii=False,
-        )
+        data: dict[str, object] = {
+            "key": self.key,
+            "account_id": self.account_id,
+            "psid": self.psid,
+            "vars": dict(self.vars),
+            "flow": self.flow,
+            "step": self.step,
+            "retries": self.retries,
+            "updated_at": self.updated_at,
+        }
+        if self.handover is not None:
+            data["handover"] = self.handover.as_json()
+        return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
     @classmethod
     def from_json(cls, text: str) -> Session:
         try:
             data = json.loads(text)
+            handover = data.get("handover")
             return cls(
                 key=str(data["key"]),
                 account_id=str(data["account_id"]),
@@ -62,6 +93,7 @@ class Session:
                 step=data.get("step"),
                 retries=int(data.get("retries", 0)),
                 updated_at=float(data.get("updated_at", 0.0)),
+                handover=Handover.from_json(handover) if handover else None,
             )
         except (ValueError, KeyError, TypeError) as err:
             raise StoreError(f"a stored session cannot be read: {err}") from err
