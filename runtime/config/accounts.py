@@ -6,6 +6,8 @@ Defaults of our own (dmPolicy `pairing`, ...) are applied after inheritance, so 
 hide an inherited value. A key an account needs and has not is reported at its own path
 under the account (`channels.messenger.accounts.shop.verifyToken`), saying where it may be
 set.
+`profile` too is inherited whole: an account's own replaces the channel's (`profile: {}`
+manages nothing on that account's page). It is checked where it is written, once.
 """
 
 from __future__ import annotations
@@ -14,18 +16,22 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 
 from runtime.config.model import (
     DEFAULT_ACCOUNT_ID,
     DEFAULT_AGENT_ID,
+    DEFAULT_USER_PROFILE_TTL,
     TOKEN_ENV,
     Account,
     DmPolicy,
     TokenSource,
 )
 from runtime.config.offline import STAND_IN_SECRET, offline_warning
+from runtime.durations import seconds_of
 from runtime.secret import Secret
 from runtime.validation.problems import Problem, missing_key
+from runtime.validation.profile import check_profile
 
 # keys of channels.messenger that belong to the channel, not to an account
 CHANNEL_KEYS = frozenset({"accounts", "graphApiBase", "graphApiVersion", "graphBatch"})
@@ -109,6 +115,9 @@ def resolve_accounts(
     accounts: dict[str, Account] = {}
     disabled: list[str] = []
     problems: list[Problem] = []
+    shared_profile = shared.get("profile")
+    if isinstance(shared_profile, Mapping):  # checked once, not once per account
+        problems.extend(check_profile(shared_profile, file=file, path=f"{CHANNEL_PATH}.profile"))
     channel_enabled = shared.get("enabled", True) is not False
     for account_id, path, own in entries:
         keys: dict[str, object] = {**shared, **own}
@@ -116,6 +125,9 @@ def resolve_accounts(
             disabled.append(account_id)
             continue
         place = _Place(file, account_id, path, own, reported, offline)
+        own_profile = own.get("profile")
+        if path != CHANNEL_PATH and isinstance(own_profile, Mapping):
+            problems.extend(check_profile(own_profile, file=file, path=f"{path}.profile"))
         account, found = _build_account(place, keys, base_dir=base_dir, env=env)
         problems.extend(found)
         if account is not None:
@@ -154,6 +166,8 @@ def _build_account(
     pairing_message = keys.get("pairingMessage")
     allow_from = keys.get("allowFrom", [])
     agent_id = keys.get("agentId", DEFAULT_AGENT_ID)
+    profile = keys.get("profile")
+    ttl = seconds_of(keys.get("userProfileTtl"))
     return (
         Account(
             id=account_id,
@@ -173,6 +187,9 @@ def _build_account(
             pairing_message=pairing_message if isinstance(pairing_message, str) else None,
             agent_id=str(agent_id),
             sender_actions=keys.get("senderActions", True) is not False,
+            profile=MappingProxyType(dict(profile)) if isinstance(profile, Mapping) else None,
+            profile_path=place.key_path("profile") if isinstance(profile, Mapping) else None,
+            user_profile_ttl=DEFAULT_USER_PROFILE_TTL if ttl is None else ttl,
         ),
         problems,
     )

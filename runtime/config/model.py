@@ -71,6 +71,7 @@ class Account:
     sender_actions: bool
     # the page's Messenger Profile as the config wants it (`profile`, checked); None: unmanaged
     profile: Mapping[str, Any] | None = None
+    profile_path: str | None = None  # where that profile is written (accounts inherit one)
     user_profile_ttl: float = DEFAULT_USER_PROFILE_TTL  # seconds a person's profile is kept
 
     @property

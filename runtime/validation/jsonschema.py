@@ -48,6 +48,8 @@ def _field(rules: Rules) -> dict[str, Any]:
     types = rules.get("type")
     names = types if isinstance(types, list) else [types] if types else []
     json_types = [_JSON_TYPES[name] for name in names if name in _JSON_TYPES]
+    if rules.get("nullable") and json_types:  # `key: null` means something (profile: delete)
+        json_types.append("null")
     if len(json_types) == 1:
         result["type"] = json_types[0]
     elif json_types:
