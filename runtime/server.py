@@ -41,6 +41,7 @@ from runtime.messenger.webhook import (
     parse_body,
     to_envelope,
 )
+from runtime.people import UserProfiles
 from runtime.reload import Reloader
 from runtime.session import session_key
 from runtime.store.base import NewInbound, Store
@@ -166,6 +167,7 @@ async def _start(app: Sanic[Any, Any]) -> None:
         sender=state.sender,
         worker_id=state.worker_id,
         lease=state.lease,
+        profiles=UserProfiles(state.store, state.client),
     )
     state.worker.start()
     state.leases = LeaseKeeper(

@@ -46,6 +46,7 @@ from runtime.messenger.payloads import (
 )
 from runtime.messenger.sender import SenderPool, SendJob
 from runtime.pairing import APPROVED_MESSAGE
+from runtime.people import UserProfiles
 from runtime.session import Session
 from runtime.store.base import Accepted, InboundEvent, Lease, NewInbound, NewOutbound, Store
 
@@ -83,7 +84,9 @@ class InboxWorker:
         lease: float = LEASE_SECONDS,
         capacity: int = CAPACITY,
         clock: Callable[[], float] = time.time,
+        profiles: UserProfiles | None = None,
     ) -> None:
+        self._profiles = profiles  # the person's `user.*` fields, when the templates use some
         self._store = store
         self._bot = bot
         self._sender = sender
@@ -276,7 +279,10 @@ class InboxWorker:
             if await self._finish(event, account, envelope.psid, None, (reply,), now, actions=()):
                 _log_turn(account.id, envelope.psid, PAIRING_REPLY, 1, started)
             return
-        turn = run_turn(bot, envelope, event.session, now=now)
+        user: Mapping[str, object] = {}
+        if bot.user_fields and self._profiles is not None:
+            user = await self._profiles.fields(account, envelope.psid, bot.user_fields, now=now)
+        turn = run_turn(bot, envelope, event.session, now=now, user=user)
         for note in turn.notes:
             logger.warning("%s", note)
         actions: tuple[SenderAction, ...] = ()
