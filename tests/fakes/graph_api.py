@@ -482,11 +482,14 @@ class FakeGraphAPI:
                 if answer.delay:
                     time.sleep(answer.delay)
                 data = json.dumps(answer.payload).encode()
-                self.send_response(answer.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.send_response(answer.status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True  # the caller stopped waiting (a slow reply)
 
             def log_message(self, format: str, *args: object) -> None:
                 return
