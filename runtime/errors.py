@@ -13,6 +13,7 @@ Error
 │   ├── RateLimitError         4, 17, 32, 613: retry_after (temporary)
 │   └── GraphUnavailableError  5xx, codes 1 and 2, timeouts, refused (temporary)
 ├── PairingError               an unknown, expired or used pairing code
+├── HandoverError              `runtime handover take` of a person no human has
 └── StoreError                 the state store failed or holds something unreadable
 """
 
@@ -135,3 +136,7 @@ class StoreError(Error):
 
 class PairingError(Error):
     """A pairing code that is unknown, expired or already used."""
+
+
+class HandoverError(Error):
+    """`runtime handover take` of a person whose thread no human has (or nobody knows)."""
