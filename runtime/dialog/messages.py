@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 
@@ -54,11 +55,36 @@ class GenericTemplate:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class MediaFile:
+    """A file of the bot's folder that a flow sends, as the compiler found it.
+
+    `path` is absolute; `written` is the path as the flow file wrote it (relative to that
+    file). `sha256` (hex) is the content's when the flows were compiled: the page's
+    attachment id is kept by it, so changed content is uploaded again.
+    """
+
+    path: str
+    written: str
+    mime: str
+    sha256: str
+    size: int
+
+    @property
+    def name(self) -> str:
+        return os.path.basename(self.path)
+
+    def shown_from(self, folder: str | os.PathLike[str]) -> str:
+        """The path as a person reads it: from the bot's folder (`media/logo.png`)."""
+        return os.path.relpath(self.path, folder)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class MediaAttachment:
-    """An image, video, audio or file sent by URL."""
+    """An image, video, audio or file: sent by `url`, or uploaded from `file` (one is set)."""
 
     type: str
-    url: str
+    url: str | None = None
+    file: MediaFile | None = None
     quick_replies: tuple[QuickReply, ...] = ()
 
 
