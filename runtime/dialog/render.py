@@ -218,6 +218,9 @@ class Renderer:
             return self._button_template(step)
         if isinstance(step, CardsStep):
             return self._generic_template(step)
+        if step.file is not None:  # uploaded by the sender; checked when compiled
+            replies = self.quick_replies(step.quick_replies, source)
+            return [MediaAttachment(type=step.type, file=step.file, quick_replies=replies)]
         url = self._required(step.url, source, "attachment.url", "the attachment is not sent")
         if url is None:
             return []

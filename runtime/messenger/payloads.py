@@ -1,9 +1,18 @@
-"""Send API request bodies: rendered messages and sender actions as Graph API JSON."""
+"""Send API request bodies: rendered messages and sender actions as Graph API JSON.
+
+A file attachment's body (`attachment: { file: ... }`) carries, in place of Meta's payload,
+a reference to the file: `{"attachment": {"type": "image", "payload": {"runtime_file":
+{"path", "sha256", "mime"}}}}`. That is what the outbox keeps; the sender swaps it for
+`{"attachment_id": ...}` (`with_attachment_id`) just before the call, so it never reaches
+Meta and the id is always one of the page's own that is still valid.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final
 
 from runtime.dialog.messages import (
     Button,
@@ -15,6 +24,18 @@ from runtime.dialog.messages import (
     QuickReply,
     TextMessage,
 )
+
+FILE_REFERENCE: Final = "runtime_file"  # the payload key of a file to upload: ours, not Meta's
+
+
+@dataclass(frozen=True, slots=True)
+class FileReference:
+    """A file a message sends, as its Send API body names it: what the sender uploads."""
+
+    type: str  # the attachment type: image, video, audio or file
+    path: str  # absolute
+    sha256: str  # hex, of the content when the flows were compiled
+    mime: str
 
 
 class MessagingType(StrEnum):
@@ -80,9 +101,43 @@ def _template(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def _media(message: MediaAttachment) -> dict[str, Any]:
+    if message.file is not None:
+        file = message.file
+        reference = {"path": file.path, "sha256": file.sha256, "mime": file.mime}
+        return {"attachment": {"type": message.type, "payload": {FILE_REFERENCE: reference}}}
     return {
         "attachment": {"type": message.type, "payload": {"url": message.url, "is_reusable": True}}
     }
+
+
+def file_reference(body: Mapping[str, Any]) -> FileReference | None:
+    """The file a Send API body asks to upload, or None: a dict lookup or two for any other
+    body (bodies are dicts, built here or read from JSON; `Mapping` checks cost more)."""
+    message = body.get("message")
+    if not isinstance(message, dict):
+        return None
+    attachment = message.get("attachment")
+    if not isinstance(attachment, dict):
+        return None
+    payload = attachment.get("payload")
+    reference = payload.get(FILE_REFERENCE) if isinstance(payload, dict) else None
+    if not isinstance(reference, dict):
+        return None
+    return FileReference(
+        type=str(attachment.get("type", "file")),
+        path=str(reference.get("path", "")),
+        sha256=str(reference.get("sha256", "")),
+        mime=str(reference.get("mime", "")),
+    )
+
+
+def with_attachment_id(body: Mapping[str, Any], attachment_id: str) -> dict[str, Any]:
+    """`body` (a file attachment's) as Meta gets it: the file reference replaced by the
+    page's `attachment_id`; quick replies and everything else kept."""
+    message = body["message"]
+    kind = message["attachment"]["type"]
+    attachment = {"type": kind, "payload": {"attachment_id": attachment_id}}
+    return {**body, "message": {**message, "attachment": attachment}}
 
 
 def _button(button: Button) -> dict[str, Any]:

@@ -14,6 +14,10 @@ request, about 1 ms here, is the ceiling of the send path).
 Durable jobs (replies, `outbox_id` set) are retried on temporary failures with capped,
 jittered exponential backoff until they go through, and are moved to the dead letters on a
 permanent failure. Sender actions are best effort: tried a couple of times, then dropped.
+
+A message with a file of the bot's folder (`payloads.file_reference`) gets the page's
+attachment id first (`AttachmentIds`: uploaded once, then kept): a failed upload is that
+message's failure, retried or dead-lettered as a failed send would be.
 """
 
 from __future__ import annotations
@@ -29,10 +33,16 @@ from typing import Any
 
 from runtime.config.model import Account
 from runtime.errors import GraphAPIError, GraphUnavailableError, StoreError
+from runtime.media import AttachmentIds
 from runtime.messenger.batch import MAX_CALLS, BatchCall, CallOutcome
 from runtime.messenger.endpoints import MESSAGES
 from runtime.messenger.graph import GraphClient
-from runtime.messenger.payloads import SenderAction, sender_action_request
+from runtime.messenger.payloads import (
+    SenderAction,
+    file_reference,
+    sender_action_request,
+    with_attachment_id,
+)
 from runtime.store.base import InboundEvent, Lease, Store
 
 logger = logging.getLogger("runtime.send")
@@ -81,13 +91,18 @@ class SenderPool:
         clock: Callable[[], float] = time.time,
         next_lease: Callable[[], Lease] | None = None,
         on_settled: Callable[[list[InboundEvent]], None] | None = None,
+        attachments: AttachmentIds | None = None,
     ) -> None:
         """`on_settled` is called each time replies leave the outbox (sent or dead-lettered),
         with the people's next events, which the store leased by `next_lease()` in the same
         transaction: a person's next message waits for the replies to their last one, and
         the inbox worker takes it at once.
+
+        `attachments` uploads the files messages send (by default, through `client` and
+        `store`).
         """
         self._client = client
+        self._attachments = attachments or AttachmentIds(client, store, clock=clock)
         self._on_settled = on_settled
         self._next_lease = next_lease
         self._store = store
@@ -260,17 +275,49 @@ class SenderPool:
 
         The outcome of each job, and the error when a batch failed as a whole.
         """
-        if len(jobs) == 1:
+        references = [file_reference(job.body) for job in jobs]
+        if not any(references):
+            return await self._call(account, [(job, job.body) for job in jobs], pool=pool)
+        # files first: a job whose upload failed has that outcome, and the person's later
+        # jobs are not sent (None: not run), as when a call of theirs fails in a batch
+        ready: list[tuple[int, SendJob, Mapping[str, Any]]] = []
+        outcomes: list[CallOutcome] = [None] * len(jobs)
+        stopped: set[str] = set()
+        for number, (job, reference) in enumerate(zip(jobs, references, strict=True)):
+            if job.psid in stopped:
+                continue
+            if reference is None:
+                ready.append((number, job, job.body))
+                continue
             try:
-                job = jobs[0]
-                return [await self._client.post(account, job.endpoint, job.body, pool=pool)], None
+                found = await self._attachments.attachment_id(account, reference, pool=pool)
+            except GraphAPIError as err:
+                outcomes[number] = err
+                stopped.add(job.psid)
+                continue
+            ready.append((number, job, with_attachment_id(job.body, found)))
+        if not ready:
+            return outcomes, None
+        sent, whole = await self._call(account, [(job, body) for _, job, body in ready], pool=pool)
+        for (number, _, _), outcome in zip(ready, sent, strict=True):
+            outcomes[number] = outcome
+        return outcomes, whole
+
+    async def _call(
+        self, account: Account, calls: list[tuple[SendJob, Mapping[str, Any]]], *, pool: int
+    ) -> tuple[list[CallOutcome], GraphAPIError | None]:
+        """Send each job with its body as it goes out: alone, or as one batch request."""
+        if len(calls) == 1:
+            job, body = calls[0]
+            try:
+                return [await self._client.post(account, job.endpoint, body, pool=pool)], None
             except GraphAPIError as err:
                 return [err], None
-        calls = [BatchCall(job.psid, job.body, job.endpoint) for job in jobs]
+        batch = [BatchCall(job.psid, body, job.endpoint) for job, body in calls]
         try:
-            return await self._client.call_batch(account, calls, pool=pool), None
+            return await self._client.call_batch(account, batch, pool=pool), None
         except GraphAPIError as err:
-            return [err] * len(jobs), err
+            return [err] * len(calls), err
 
     def _retry_delay(self, failures: int, err: GraphAPIError) -> float:
         delay = self._retry.delay(failures)
