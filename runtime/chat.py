@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import difflib
 import json
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TextIO
 
@@ -32,6 +34,7 @@ from runtime.dialog.messages import (
 )
 from runtime.dialog.notes import Notes
 from runtime.dialog.render import Renderer
+from runtime.dialog.user_fields import PROFILE_FIELDS
 from runtime.envelope import Envelope
 from runtime.session import Session, session_key
 from runtime.store.base import Store
@@ -62,12 +65,21 @@ class TerminalChat:
     """One local user's conversation through the store; `handle` takes one typed line."""
 
     def __init__(
-        self, bot: Bot, store: Store, account: Account, psid: str, *, out: TextIO, err: TextIO
+        self,
+        bot: Bot,
+        store: Store,
+        account: Account,
+        psid: str,
+        *,
+        out: TextIO,
+        err: TextIO,
+        user: Mapping[str, object] | None = None,
     ) -> None:
         self.bot = bot
         self.store = store
         self.account = account
         self.psid = psid
+        self.user = user or {}  # the profile fields `--user` gave (never asked of Meta)
         self.key = session_key(account.agent_id, psid)
         self.out = out
         self.err = err
@@ -77,8 +89,10 @@ class TerminalChat:
 
     def intro(self) -> str:
         policy = self.account.dm_policy
+        profile = "".join(f" {key}={value}" for key, value in self.user.items())
+        who = f"{self.psid} (profile:{profile})" if profile else self.psid
         return (
-            f"Chatting with account {self.account.label} as {self.psid}, offline. The DM policy "
+            f"Chatting with account {self.account.label} as {who}, offline. The DM policy "
             f"({policy}) is bypassed: you are the owner, testing locally. "
             "Type /help for commands; /quit or Ctrl-D ends."
         )
@@ -117,7 +131,7 @@ class TerminalChat:
             return
         now, mid = self._stamp()
         envelope = events.text_event(self.account, self.psid, "", now=now, mid=mid)
-        context = build_context(self.bot, envelope, dict(session.vars))
+        context = build_context(self.bot, envelope, dict(session.vars), self.user)
         prompt = Renderer(context, Notes()).prompt(ask)
         question = " ".join(part.text for part in prompt if isinstance(part, TextMessage))
         where = f"{ask.source.file}: {ask.source.key_path}"
@@ -189,7 +203,7 @@ class TerminalChat:
     async def send(self, envelope: Envelope) -> None:
         """One event through the engine, with the session loaded from and saved to the store."""
         session = await self.store.load_session(self.key)
-        turn = run_turn(self.bot, envelope, session, now=time.time())
+        turn = run_turn(self.bot, envelope, session, now=time.time(), user=self.user)
         await self.store.save_session(turn.session)
         for note in turn.notes:
             print(f"note: {note}", file=self.err, flush=True)
@@ -273,8 +287,10 @@ def chat(
     stdin: TextIO | None = None,
     out: TextIO | None = None,
     err: TextIO | None = None,
+    user: Mapping[str, object] | None = None,
 ) -> int:
-    """Run the chat until /quit or end of input; the store is the config's `state`."""
+    """Run the chat until /quit or end of input; the store is the config's `state`; `user`
+    holds the person's profile fields (`user.first_name`...)."""
     from runtime.store.factory import open_store
 
     source = stdin if stdin is not None else sys.stdin
@@ -288,7 +304,7 @@ def chat(
     with asyncio.Runner() as runner:
         store = runner.run(open_store(bot.config.state))
         try:
-            terminal = TerminalChat(bot, store, account, psid, out=output, err=errors)
+            terminal = TerminalChat(bot, store, account, psid, out=output, err=errors, user=user)
             terminal.say(terminal.intro())
             runner.run(terminal.resume())
             while True:
@@ -298,6 +314,34 @@ def chat(
         finally:
             runner.run(store.close())
     return 0
+
+
+def read_profile_field(text: str) -> tuple[str, object]:
+    """`first_name=Ada` -> ("first_name", "Ada"); `timezone=-7` -> ("timezone", -7), a number
+    as Meta gives it (`timezone=5.5` -> 5.5).
+
+    Raises ValueError saying what is wrong: no `=`, a field Meta does not give, a timezone
+    that is not a number.
+    """
+    field, equals, value = text.partition("=")
+    field = field.strip()
+    if not equals or not field:
+        raise ValueError(f"expected FIELD=VALUE, such as first_name=Ada; got {text!r}")
+    if field not in PROFILE_FIELDS:
+        close = difflib.get_close_matches(field, PROFILE_FIELDS, n=1)
+        hint = f"did you mean {close[0]}? " if close else ""
+        raise ValueError(
+            f"no profile field {field!r}; {hint}the fields are {', '.join(PROFILE_FIELDS)}"
+        )
+    if field != "timezone":
+        return field, value
+    try:
+        hours = float(value)
+    except ValueError:
+        raise ValueError(
+            f"timezone is a number of hours from GMT, such as -7 or 5.5; got {value!r}"
+        ) from None
+    return field, int(hours) if hours.is_integer() else hours
 
 
 def _read_line(source: TextIO, *, interactive: bool) -> str | None:

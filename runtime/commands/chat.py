@@ -21,6 +21,7 @@ def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:
         examples=[
             "runtime chat -c bot/config.json5",
             "runtime chat --as 1234567890 --account shop -c bot/config.json5",
+            "runtime chat --user first_name=Ada --user locale=en_GB",
         ],
     )
     parser.add_argument(
@@ -28,6 +29,19 @@ def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--account", default=None, help="the account to talk to (default: the first)"
+    )
+    parser.add_argument(
+        "--user",
+        dest="profile",
+        action="append",
+        type=_profile_field,
+        default=[],
+        metavar="FIELD=VALUE",
+        help=(
+            "a profile field the templates see as user.FIELD, as Meta would give it "
+            "(first_name, last_name, name, profile_pic, locale, timezone); repeat for more. "
+            "Never asked of Meta: without it, user.first_name is undefined"
+        ),
     )
     parser.set_defaults(handler=run, command="chat")
 
@@ -39,4 +53,13 @@ def run(args: argparse.Namespace) -> int:
 
     bot = build_bot(config_path(args), offline=True).bot
     account = choose_account(bot, args.account)
-    return chat(bot, account, args.psid or CHAT_PSID)
+    return chat(bot, account, args.psid or CHAT_PSID, user=dict(args.profile))
+
+
+def _profile_field(text: str) -> tuple[str, object]:
+    from runtime.chat import read_profile_field
+
+    try:
+        return read_profile_field(text)
+    except ValueError as err:  # argparse says it: `argument --user: ...`, exit 2
+        raise argparse.ArgumentTypeError(str(err)) from None

@@ -6,8 +6,9 @@
     {
       name: "welcome",
       as: "1234",  // optional PSID
+      user: { first_name: "Ada" },  // optional: the profile Meta would give (user.first_name)
       turns: [
-        { user: "hi", expect: [{ text: "Hi there!", quick_replies: ["Pricing", "Sign up"] }] },
+        { user: "hi", expect: [{ text: "Hi Ada!", quick_replies: ["Pricing", "Sign up"] }] },
         { tap: "PRICING", expect: [{ buttons: { text: "Plans...", buttons: ["See plans"] } }] },
         { attach: "image", expect: [{ text: "Nice picture!" }, { attachment: { type: "image" } }] },
       ],
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from types import MappingProxyType
@@ -96,6 +97,7 @@ class ConversationTest:
     account: str | None
     turns: tuple[UserTurn, ...]
     key_path: str  # `tests.2`, for messages about the test
+    user: Mapping[str, object] = field(default_factory=dict)  # `user: { first_name: "Ada" }`
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -156,6 +158,7 @@ class _Reader:
             account=data.get("account"),
             turns=tuple(turn for turn in turns if turn is not None),
             key_path=path,
+            user=MappingProxyType(dict(data.get("user") or {})),
         )
 
     def turn(self, data: Mapping[str, Any], path: str, number: int) -> UserTurn | None:

@@ -11,11 +11,14 @@ Usable from any test suite, like errbot's testbot::
     chat.say("me@example.com")
     assert chat.session.vars["email"] == "me@example.com"
 
-No network, no store: the session lives in the object, and the clock is a counter, so runs
-are repeatable.
+No network, no store: the session lives in the object, the clock is a counter, and the
+person's profile fields are what `user=` says (`Conversation(bot, user={"first_name":
+"Ada"})`), never asked of Meta, so runs are repeatable.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from runtime.bot import Bot
 from runtime.config.model import Account
@@ -34,10 +37,16 @@ class Conversation:
     """One sender's conversation with `bot`; starts with no session, like a new user."""
 
     def __init__(
-        self, bot: Bot, *, psid: str = DEFAULT_PSID, account_id: str | None = None
+        self,
+        bot: Bot,
+        *,
+        psid: str = DEFAULT_PSID,
+        account_id: str | None = None,
+        user: Mapping[str, object] | None = None,
     ) -> None:
         self.bot = bot
         self.psid = psid
+        self.user = user or {}  # the person's profile fields, as Meta would give them
         self.account = choose_account(bot, account_id)
         self.session: Session | None = None
         self.last_turn: Turn | None = None
@@ -65,7 +74,7 @@ class Conversation:
 
     def send(self, envelope: Envelope) -> Turn:
         """Run one event through the engine and keep the session it returns."""
-        turn = run_turn(self.bot, envelope, self.session, now=envelope.timestamp)
+        turn = run_turn(self.bot, envelope, self.session, now=envelope.timestamp, user=self.user)
         self.session = turn.session
         if turn.messages:  # what the user can tap is what the bot said last
             self.last_turn = turn

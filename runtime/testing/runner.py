@@ -62,7 +62,7 @@ def run_conversation(
     bot: Bot, file: ConversationFile, test: ConversationTest
 ) -> ConversationResult:
     """Play one test's turns against `bot`, from a fresh session."""
-    conversation = Conversation(bot, psid=test.psid, account_id=test.account)
+    conversation = Conversation(bot, psid=test.psid, account_id=test.account, user=test.user)
     notes: list[str] = []
     for turn in test.turns:
         try:
