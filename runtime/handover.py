@@ -6,6 +6,8 @@ person. The thread comes back when Meta tells us so (a `pass_thread_control` eve
 sends it to the new owner, so one reaching us means the bot has the thread again) or when
 the owner runs `runtime handover take <PSID>`. A `take_thread_control` event (Meta sends it
 to the app that lost the thread) means a human took it: the bot goes quiet as after a step.
+Should Meta tell us of our own calls too, they change nothing: a pass to the app the
+session handed over to, or a take carrying the metadata `runtime handover take` sends.
 
 A wait for an `ask` is dropped when a handover starts: when the thread comes back, the
 person has been talking to a human, and their next message is no answer to the old
@@ -73,9 +75,16 @@ def thread_change(session: Session | None, envelope: Envelope, *, now: float) ->
         by = f" from {app_name(sender)}" if sender else ""
         if session is None or session.handover is None:
             return ThreadChange(None, f"thread passed to the bot{by}: {who} (the bot had it)")
+        if control.new_owner_app_id == session.handover.app_id:
+            # the bot's own pass, told to us too: the thread went to the human, not back
+            return ThreadChange(
+                None, f"thread passed to {app_name(session.handover.app_id)}: {who}"
+            )
         back = replace(session, handover=None, updated_at=now)
         return ThreadChange(back, f"handover ended: {who}; thread passed back{by}, the bot answers")
     if control.action is ThreadAction.TAKE:
+        if control.metadata == TAKE_METADATA:  # `runtime handover take`, told to us too
+            return ThreadChange(None, f"thread taken back by the bot: {who}")
         owner = control.new_owner_app_id
         handover = Handover(app_id=owner or "", since=now, note=control.metadata)
         base = session or Session(
