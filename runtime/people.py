@@ -8,16 +8,21 @@ A lookup looks in three places, nearest first:
    and no Graph call;
 2. the store's cache (kind `user_profile`, key `<account id>:<psid>`), so a restart or
    another worker process does not ask Meta again;
-3. the Graph API, under one 2-second cap for the whole lookup.
+3. the Graph API (each phase of the call, connect or read, capped at 2 seconds).
 
-It never raises and never takes more than 2 seconds. When Meta has nothing to say (an
-answer of `{}`, error 2018218 for a person who signed up with a phone number), the fields
-are undefined (templates write `user.first_name or 'there'`) and that answer is kept for
-the account's `userProfileTtl` like a name would be. When the lookup failed (a Graph error,
-a timeout), the fields are undefined too and the failure is kept for RETRY_AFTER_FAILURE
-(10 minutes), so the person's next messages do not wait again and a passing outage or a
-permission granted meanwhile heals soon. Each outcome is logged once a person, when it is
-looked up (INFO for no profile, WARNING for a failure), never with the token.
+It never raises and never makes a reply wait more than 2 seconds: then the reply goes
+without the fields and the lookup goes on; until it ends, the person's next messages do not
+wait for it, and what it finds serves them (a server overloaded for a moment costs one
+message the name, not ten minutes of messages).
+
+When Meta has nothing to say (an answer of `{}`, error 2018218 for a person who signed up
+with a phone number), the fields are undefined (templates write `user.first_name or
+'there'`) and that answer is kept for the account's `userProfileTtl`, as a name would be.
+When the lookup fails (a Graph error, a timeout of the call), the fields are undefined too
+and the failure is kept for RETRY_AFTER_FAILURE (10 minutes): the person's next messages do
+not wait again, and a passing outage or a permission granted meanwhile heals soon. Each
+outcome is logged once a person, when it is looked up (INFO for no profile, WARNING for a
+failure), never with the token.
 
 `profile_pic` is a URL Meta says "will expire" (no TTL documented): it is never written to
 the store, and kept in memory for PROFILE_PIC_SECONDS (an hour) at most; a bot that uses it
@@ -47,6 +52,7 @@ logger = logging.getLogger("runtime.people")
 
 CACHE_KIND: Final = "user_profile"
 LOOKUP_SECONDS: Final = 2.0  # the most a reply waits for the person's profile
+GIVE_UP_SECONDS: Final = 10.0  # a lookup still running then is dropped (a store that hangs)
 RETRY_AFTER_FAILURE: Final = 600.0  # seconds a failed lookup is kept before asking again
 PROFILE_PIC_SECONDS: Final = 3600.0  # the most a profile_pic URL is kept (in memory only)
 MEMORY_ENTRIES: Final = 10_000  # people remembered by one process
@@ -110,17 +116,44 @@ class UserProfiles:
             return {}
         key = f"{account.id}:{psid}"
         known = self._recall(key, wanted, now)
-        if known is None:
-            task = self._pending.get(key)
-            if task is None:
-                task = asyncio.create_task(
-                    self._look_up(account, psid, key, wanted, now), name=f"profile-{psid}"
-                )
-                self._pending[key] = task
-                task.add_done_callback(lambda _: self._pending.pop(key, None))
-            # shielded: a turn cancelled while waiting leaves the lookup to the others
-            known = await asyncio.shield(task)
+        if known is not None:
+            return known.fields
+        task = self._pending.get(key)
+        if task is None:
+            task = asyncio.create_task(
+                self._look_up(account, psid, key, wanted, now), name=f"profile-{psid}"
+            )
+            self._pending[key] = task
+            task.add_done_callback(lambda _: self._pending.pop(key, None))
+        try:
+            # shielded: a turn that stops waiting (2 s, or cancelled) leaves the lookup running
+            known = await asyncio.wait_for(asyncio.shield(task), self._within)
+        except TimeoutError:
+            self._late(account, psid, key, wanted, now)
+            return {}
         return known.fields
+
+    async def close(self) -> None:
+        """Stop the lookups still running (the server stops): nothing they find is kept."""
+        tasks = list(self._pending.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _late(
+        self, account: Account, psid: str, key: str, wanted: frozenset[str], now: float
+    ) -> None:
+        """The reply goes on without the profile; the lookup goes on too, and until it ends
+        the person's next messages do not wait for it."""
+        logger.warning(
+            "account %s: the profile of %s was not known within %.0f s; this reply goes "
+            "without its user.* fields, and the next ones wait no more",
+            account.label,
+            psid,
+            self._within,
+        )
+        if key in self._pending:  # what it finds replaces this, whenever it ends
+            self._remember(key, _Known(MappingProxyType({}), wanted, now + RETRY_AFTER_FAILURE))
 
     def _recall(self, key: str, wanted: Collection[str], now: float) -> _Known | None:
         known = self._memory.get(key)
@@ -138,9 +171,9 @@ class UserProfiles:
     async def _look_up(
         self, account: Account, psid: str, key: str, wanted: frozenset[str], now: float
     ) -> _Known:
-        """The store's entry, else Meta's answer (kept in the store), within the 2 seconds."""
+        """The store's entry, else Meta's answer (kept in the store); remembered here."""
         try:
-            async with asyncio.timeout(self._within):
+            async with asyncio.timeout(GIVE_UP_SECONDS):
                 known = await self._stored(key, wanted, now)
                 if known is None:
                     fields, ttl = await self._fetch(account, psid, wanted)
@@ -148,11 +181,11 @@ class UserProfiles:
                     await self._keep(key, known, now)
         except TimeoutError:
             logger.warning(
-                "account %s: the profile of %s was not known within %.0f s; its user.* fields "
-                "are undefined, and asked again in %.0f minutes",
+                "account %s: looking up the profile of %s took over %.0f s: given up; its "
+                "user.* fields are undefined, and asked again in %.0f minutes",
                 account.label,
                 psid,
-                self._within,
+                GIVE_UP_SECONDS,
                 RETRY_AFTER_FAILURE / 60,
             )
             known = _Known(MappingProxyType({}), wanted, now + RETRY_AFTER_FAILURE)

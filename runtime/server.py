@@ -73,6 +73,7 @@ class Runtime:
     client: GraphClient | None = None
     sender: SenderPool | None = None
     worker: InboxWorker | None = None
+    people: UserProfiles | None = None  # the person's profile fields (`user.*`) for turns
     leases: LeaseKeeper | None = None
     reloader: Reloader | None = None
     announce: bool = True  # log warnings and accounts at start (`runtime serve` does it once)
@@ -161,13 +162,14 @@ async def _start(app: Sanic[Any, Any]) -> None:
         on_settled=lambda events: state.worker.hand(events) if state.worker is not None else None,
     )
     state.sender.start()
+    state.people = UserProfiles(state.store, state.client)
     state.worker = InboxWorker(
         store=state.store,
         bot=lambda: runtime_of(app).bot,
         sender=state.sender,
         worker_id=state.worker_id,
         lease=state.lease,
-        profiles=UserProfiles(state.store, state.client),
+        profiles=state.people,
     )
     state.worker.start()
     state.leases = LeaseKeeper(
@@ -249,6 +251,8 @@ async def _stop(app: Sanic[Any, Any]) -> None:
     # every lease still held: another worker (or the next start) takes it over at once
     if state.worker is not None:
         await state.worker.stop()
+    if state.people is not None:  # lookups a reply stopped waiting for
+        await state.people.close()
     if state.sender is not None:
         await state.sender.stop()
     if state.leases is not None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,7 +15,13 @@ import pytest
 from runtime.build import build_bot
 from runtime.config.model import Account
 from runtime.messenger.graph import GraphClient
-from runtime.people import CACHE_KIND, PROFILE_PIC_SECONDS, RETRY_AFTER_FAILURE, UserProfiles
+from runtime.people import (
+    CACHE_KIND,
+    LOOKUP_SECONDS,
+    PROFILE_PIC_SECONDS,
+    RETRY_AFTER_FAILURE,
+    UserProfiles,
+)
 from runtime.store.memory import MemoryStore
 from tests.fakes.graph_api import FakeGraphAPI
 from tests.fakes.webhooks import PSID
@@ -25,14 +32,17 @@ PIC = "https://scontent.xx.fbcdn.net/v/t1.0-1/p200x200/1.jpg?oe=5F2B1C3D"
 
 
 class CountingStore(MemoryStore):
-    """The memory store, counting the cache reads: what a lookup costs the store."""
+    """The memory store, counting the cache reads (what a lookup costs the store), each
+    taking `read_delay` seconds (a store, or a server, slow for a moment)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.reads = 0
+        self.read_delay = 0.0
 
     async def cache_get(self, kind: str, key: str, *, now: float) -> str | None:
         self.reads += 1
+        await asyncio.sleep(self.read_delay)
         return await super().cache_get(kind, key, now=now)
 
 
@@ -44,9 +54,9 @@ class Setup:
     graph: FakeGraphAPI
     made: list[UserProfiles] = field(default_factory=list)
 
-    def profiles(self) -> UserProfiles:
+    def profiles(self, *, within: float = LOOKUP_SECONDS) -> UserProfiles:
         """A fresh UserProfiles on the same store: a new process, or a restart."""
-        self.made.append(UserProfiles(self.store, self.client))
+        self.made.append(UserProfiles(self.store, self.client, within=within))
         return self.made[-1]
 
     def asked(self) -> list[str]:
@@ -59,7 +69,10 @@ async def setup(tmp_path: Path, env: dict[str, str], graph: FakeGraphAPI) -> Asy
     store = CountingStore()
     await store.open()
     async with GraphClient(bot.config.graph, pools=1) as client:
-        yield Setup(next(iter(bot.accounts.values())), store, client, graph)
+        setup = Setup(next(iter(bot.accounts.values())), store, client, graph)
+        yield setup
+        for profiles in setup.made:
+            await profiles.close()
     await store.close()
 
 
@@ -85,6 +98,24 @@ async def test_two_lookups_of_one_person_at_once_share_one_call(setup: Setup) ->
         *(profiles.fields(setup.account, PSID, {"first_name"}, now=0.0) for _ in range(3))
     )
     assert found == [{"first_name": "Ada"}] * 3
+    assert setup.asked() == ["first_name"]
+
+
+async def test_a_lookup_the_reply_stopped_waiting_for_serves_the_next_messages(
+    setup: Setup,
+) -> None:
+    setup.graph.people[PSID] = {"first_name": "Ada"}
+    setup.store.read_delay = 0.5
+    profiles = setup.profiles(within=0.2)
+    assert await profiles.fields(setup.account, PSID, {"first_name"}, now=0.0) == {}
+    # the lookup goes on; meanwhile the person's messages do not wait for it
+    assert await profiles.fields(setup.account, PSID, {"first_name"}, now=1.0) == {}
+    deadline = time.monotonic() + 10
+    found: Mapping[str, object] = {}
+    while not found and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+        found = await profiles.fields(setup.account, PSID, {"first_name"}, now=2.0)
+    assert found == {"first_name": "Ada"}
     assert setup.asked() == ["first_name"]
 
 
