@@ -125,7 +125,27 @@ class GotoStep(StepBase):
     flow: str
 
 
-Step = TextStep | ButtonsStep | CardsStep | AttachmentStep | AskStep | SetStep | GotoStep
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HandoverStep(StepBase):
+    """Pass the thread to a human: `to` as written (`inbox`, or an app id), `target_app_id`
+    the app it names, `note` the call's metadata. The turn ends here, and the bot answers
+    nothing more until the thread comes back."""
+
+    to: str
+    target_app_id: str
+    note: Template | None = None
+
+
+Step = (
+    TextStep
+    | ButtonsStep
+    | CardsStep
+    | AttachmentStep
+    | AskStep
+    | SetStep
+    | GotoStep
+    | HandoverStep
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -16,12 +16,13 @@ import json
 import sys
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TextIO
 
 from runtime.bot import AskStep, Bot
 from runtime.config.model import Account
 from runtime.dialog.context import build_context
+from runtime.dialog.effects import app_name
 from runtime.dialog.engine import run_turn
 from runtime.dialog.messages import (
     Button,
@@ -41,6 +42,10 @@ from runtime.store.base import Store
 from runtime.testing import events
 
 CHAT_PSID = "chat-local"  # clearly not a real PSID (those are long numbers)
+HANDED_OVER = (
+    "(handed over to a human: {owner}; the bot stays quiet until the thread comes back: /back)"
+)
+WITH_HUMAN = "(with a human: {owner} has the thread, so the bot stays quiet; /back passes it back)"
 BOT = "bot: "
 INDENT = " " * len(BOT)
 HELP = """\
@@ -49,6 +54,7 @@ Type a message, or the number of a choice to tap it. Commands:
   /attach TYPE [URL]  send an attachment: image, video, audio, file or location
   /say TEXT           send TEXT as it is, even a number or a leading '/'
   /vars               show the session's variables
+  /back               the human passes the thread back to the bot (after a handover)
   /reset              forget the session: the bot sees you as a new user
   /quit               leave (Ctrl-D too)"""
 
@@ -126,6 +132,9 @@ class TerminalChat:
         """Say what a waiting `ask` waits for (the chat was left mid-question), with its
         choices numbered again, so the answer typed next makes sense."""
         session = await self.store.load_session(self.key)
+        if session is not None and session.handover is not None:
+            self.say(WITH_HUMAN.format(owner=app_name(session.handover.app_id)))
+            return
         ask = _waiting_ask(self.bot, session)
         if session is None or ask is None:
             return
@@ -152,6 +161,8 @@ class TerminalChat:
             await self.store.delete_session(self.key)
             self.offered, self.choices = (), []
             self.say("(session forgotten: the bot sees you as a new user)")
+        elif name == "/back":
+            await self.hand_back()
         elif name == "/vars":
             session = await self.store.load_session(self.key)
             variables = dict(session.vars) if session is not None else {}
@@ -203,17 +214,32 @@ class TerminalChat:
     async def send(self, envelope: Envelope) -> None:
         """One event through the engine, with the session loaded from and saved to the store."""
         session = await self.store.load_session(self.key)
+        if session is not None and session.handover is not None:
+            self.say(WITH_HUMAN.format(owner=app_name(session.handover.app_id)))
+            return
         turn = run_turn(self.bot, envelope, session, now=time.time(), user=self.user)
         await self.store.save_session(turn.session)
         for note in turn.notes:
             print(f"note: {note}", file=self.err, flush=True)
-        if not turn.messages:
+        if not turn.messages and not turn.effects:
             self.say("(the bot says nothing)")
             return
-        self.offered = turn.messages
-        self.choices = []
+        if turn.messages:
+            self.offered = turn.messages
+            self.choices = []
         for message in turn.messages:
             self.say(self.render(message))
+        for effect in turn.effects:
+            self.say(HANDED_OVER.format(owner=app_name(effect.target_app_id)))
+
+    async def hand_back(self) -> None:
+        """`/back`: what a `pass_thread_control` back to the bot does on Messenger."""
+        session = await self.store.load_session(self.key)
+        if session is None or session.handover is None:
+            self.say("(the bot has the thread already: /back is for after a handover)")
+            return
+        await self.store.save_session(replace(session, handover=None, updated_at=time.time()))
+        self.say("(the thread is back: the bot answers your next message)")
 
     def render(self, message: OutMessage) -> str:
         """A message as terminal lines; its choices are numbered on from the turn's last one."""

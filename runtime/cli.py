@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from runtime import __version__
 from runtime.commands import (
     chat,
+    handover,
     init,
     outbox,
     pair,
@@ -27,7 +28,7 @@ from runtime.commands import (
 from runtime.commands.common import Handler, command_name, config_option, print_problems
 
 # in the order `runtime --help` lists them
-COMMANDS = (init, validate, test, chat, serve, pair, sessions, send, outbox, schema)
+COMMANDS = (init, validate, test, chat, serve, pair, handover, sessions, send, outbox, schema)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

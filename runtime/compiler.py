@@ -30,6 +30,7 @@ from runtime.bot import (
     CardsStep,
     CompiledFlow,
     GotoStep,
+    HandoverStep,
     QuickReplySpec,
     SetStep,
     Step,
@@ -40,6 +41,7 @@ from runtime.bot import (
 )
 from runtime.config.json5file import Document
 from runtime.config.model import Account, Config
+from runtime.dialog.effects import NAMED_APPS
 from runtime.dialog.templates import Expression, Template, undeclared_names
 from runtime.dialog.user_fields import used_user_fields
 from runtime.validation.cycles import goto_cycle_problems
@@ -51,10 +53,10 @@ DEFAULT_PAIRING_MESSAGE = (
     "Hi! This bot only talks to people its owner has approved. Your pairing code is {{ code }}."
     " To approve you, the owner runs: runtime pair approve messenger {{ code }}"
 )
-STEP_KINDS = ("text", "buttons", "cards", "attachment", "ask", "set", "goto")
+STEP_KINDS = ("text", "buttons", "cards", "attachment", "ask", "set", "goto", "handover")
 TRIGGER_KINDS = ("payload", "keywords", "regex", "attachment")
 _ASK_ONLY = ("save_as", "validate", "retry")
-_NO_QUICK_REPLIES = ("set", "goto")
+_NO_QUICK_REPLIES = ("set", "goto", "handover")
 # (key, why it is needed, how to add it) for the keys a text quick reply needs
 _QUICK_REPLY_KEYS = (
     ("title", "a text quick reply shows it on its button", 'add title: "Yes"'),
@@ -124,7 +126,24 @@ class _Compiler(ProblemCollector):
             compiled = self.step(step, source)
             if compiled is not None:
                 steps.append(compiled)
+        self.after_handover(name, data.get("steps", []))
         return CompiledFlow(name=name, file=self.file, steps=tuple(steps))
+
+    def after_handover(self, name: str, steps: Sequence[Mapping[str, Any]]) -> None:
+        """Steps after a handover with no `when` never run: the turn ends at the handover,
+        and the bot answers nothing more until the thread comes back. An error, not a
+        warning: a message written there ("A human will answer soon") would silently
+        never be sent."""
+        for index, step in enumerate(steps[:-1]):
+            if "handover" in step and "when" not in step:
+                self.problem(
+                    f"flows.{name}.steps.{index + 1}",
+                    f"never runs: the handover at flows.{name}.steps.{index} ends the turn,"
+                    " and the bot says nothing more until the thread comes back; move this"
+                    " step (and those after it) before the handover, or give the handover a"
+                    " `when`",
+                )
+                return
 
     def step(self, data: Mapping[str, Any], source: StepSource) -> Step | None:
         path = source.key_path
@@ -188,6 +207,8 @@ class _Compiler(ProblemCollector):
                 for name, value in data["set"].items()
             )
             return SetStep(**common, values=values)
+        if kind == "handover":
+            return self.handover(data["handover"], common)
         return GotoStep(**common, flow=data["goto"])
 
     def ask(
@@ -212,6 +233,23 @@ class _Compiler(ProblemCollector):
             retry=self.optional(data, "retry", path),
             quick_replies=quick_replies,
         )
+
+    def handover(self, spec: Mapping[str, Any], common: dict[str, Any]) -> HandoverStep | None:
+        """`to`: "inbox" (the Page Inbox) or an app id, as a number or a string of digits."""
+        path = f"{common['source'].key_path}.handover"
+        to = str(spec["to"])
+        target = NAMED_APPS.get(to) or (to if to.isdigit() and to.isascii() else None)
+        if target is None:
+            close = difflib.get_close_matches(to.strip().casefold(), list(NAMED_APPS), n=1)
+            self.problem(
+                f"{path}.to",
+                f'unknown target {to!r}; expected "inbox" (the Page Inbox, where the page\'s'
+                " people answer) or the numeric id of the app to pass the thread to"
+                + (f'; did you mean "{close[0]}"?' if close else ""),
+            )
+            return None
+        note = self.optional(spec, "note", path)
+        return HandoverStep(**common, to=to, target_app_id=target, note=note)
 
     def answer_check(self, spec: object, path: str) -> AnswerCheck | None:
         if spec is None:

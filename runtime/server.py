@@ -360,6 +360,7 @@ async def _receive(request: Request, account_id: str | None = None) -> HTTPRespo
                 item.event,
                 account_id=account.id,
                 session_key=partial(session_key, account.agent_id),
+                standby=item.standby,
             )
             if isinstance(envelope, str):
                 logger.debug("page %s: skipped %s", item.page_id, envelope)
@@ -370,8 +371,9 @@ async def _receive(request: Request, account_id: str | None = None) -> HTTPRespo
                 body=envelope.to_json(),
                 message_id=envelope.message_id,
                 session_key=envelope.session_key,
-                # a timestamp from the future must not hold the 24-hour window open
-                at=min(envelope.timestamp, now) or None,
+                # a timestamp from the future must not hold the 24-hour window open, nor
+                # one of Meta's thread-control events, which the person did not send
+                at=(min(envelope.timestamp, now) or None) if envelope.from_person else None,
             )
         except Exception:  # an event nobody foresaw must not cost the others their 200
             logger.exception("page %s: an event that cannot be read: skipped", item.page_id)

@@ -13,7 +13,14 @@ Every turn ends with one INFO line saying who got what, and how long it took:
 `turn account=shop psid=2000000000000001 flow=welcome messages=2 ms=4.1`. `flow` is the flow
 that answered, else why none did, quoted: `flow="no flow"`, `"pairing reply"`, `"not
 admitted"` (dmPolicy; the access log line says why at info or debug level), `"account not
-configured"` (removed by a reload since the event came in).
+configured"` (removed by a reload since the event came in), `"with a human"` (the session
+says a human has the thread, `runtime/handover.py`: nothing is answered, no sender action,
+and the session is not written, so a concurrent `runtime handover take` is never
+overwritten) or `standby` (Meta sent it in a `standby` entry: another app's thread). A
+thread-control event is no turn: it starts or ends a handover, and one line says which.
+
+A turn's effects (`dialog/effects.py`: a handover's `pass_thread_control`) become outbox
+rows after its messages, as durable and as ordered as they are.
 """
 
 from __future__ import annotations
@@ -33,11 +40,14 @@ from typing import Any, Final
 from runtime.access import Admission, check_access
 from runtime.bot import Bot
 from runtime.config.model import Account
+from runtime.dialog.effects import Effect, PassThread, app_name
 from runtime.dialog.engine import run_turn
 from runtime.dialog.messages import OutMessage, TextMessage
-from runtime.envelope import Envelope
+from runtime.envelope import Envelope, EventKind
 from runtime.errors import StoreError
+from runtime.handover import pass_thread_control_request, thread_change
 from runtime.leases import LEASE_SECONDS, lease_from_now
+from runtime.messenger.endpoints import MESSAGES, PASS_THREAD_CONTROL
 from runtime.messenger.payloads import (
     MessagingType,
     SenderAction,
@@ -61,6 +71,8 @@ NO_FLOW: Final = "no flow"
 PAIRING_REPLY: Final = "pairing reply"
 NOT_ADMITTED: Final = "not admitted"
 ACCOUNT_GONE: Final = "account not configured"
+WITH_HUMAN: Final = "with a human"
+STANDBY: Final = "standby"
 
 
 class InboxWorker:
@@ -266,6 +278,16 @@ class InboxWorker:
             await self._complete(event.id)  # dropped: the turn line says why
             _log_turn(event.account_id, envelope.psid, ACCOUNT_GONE, 0, started)
             return
+        if envelope.kind is EventKind.THREAD_CONTROL:
+            await self._change_hands(event, account, envelope, now)
+            return
+        with_human = event.session is not None and event.session.handover is not None
+        if with_human or envelope.standby:
+            # kept on accept (the 24-hour window counts it), never answered; the session is
+            # left as it is, so a `runtime handover take` meanwhile is not overwritten
+            await self._complete(event.id)
+            _log_turn(account.id, envelope.psid, WITH_HUMAN if with_human else STANDBY, 0, started)
+            return
         verdict = await check_access(self._store, bot, account, envelope.psid, now=now)
         if verdict.admission is Admission.BLOCKED:
             await self._complete(event.id)  # the access line (debug) says it; no turn line
@@ -291,11 +313,38 @@ class InboxWorker:
             if turn.messages:
                 actions += (SenderAction.TYPING_ON,)
         kept = await self._finish(
-            event, account, envelope.psid, turn.session, turn.messages, now, actions=actions
+            event,
+            account,
+            envelope.psid,
+            turn.session,
+            turn.messages,
+            now,
+            actions=actions,
+            effects=turn.effects,
         )
         if kept:
             flow = turn.flow or NO_FLOW
             _log_turn(account.id, envelope.psid, flow, len(turn.messages), started)
+            for effect in turn.effects:
+                logger.info(
+                    "handover: account=%s psid=%s to %s; the bot stays quiet until the thread "
+                    "comes back",
+                    account.id,
+                    envelope.psid,
+                    app_name(effect.target_app_id),
+                )
+
+    async def _change_hands(
+        self, event: InboundEvent, account: Account, envelope: Envelope, now: float
+    ) -> None:
+        """A thread-control event: a handover starts or ends in the session (one line says
+        which); nothing is sent."""
+        change = thread_change(event.session, envelope, now=now)
+        logger.info("%s", change.line)
+        if change.session is None:
+            await self._complete(event.id)
+        else:
+            await self._finish(event, account, envelope.psid, change.session, (), now, actions=())
 
     async def _finish(
         self,
@@ -307,16 +356,20 @@ class InboxWorker:
         now: float,
         *,
         actions: tuple[SenderAction, ...],
+        effects: tuple[Effect, ...] = (),
     ) -> bool:
         """Close the event with its session and replies, then hand the turn's calls over;
         False if another worker took the event over meanwhile (nothing of this turn is kept).
 
         The sender actions go with the replies, submitted together, so that they leave in
-        one batch request (a turn takes about a millisecond: nobody sees "seen" later).
+        one batch request (a turn takes about a millisecond: nobody sees "seen" later). The
+        effects' calls are outbox rows after the replies, sent in order with them.
         """
-        bodies = [message_request(psid, message) for message in messages]
+        calls = [(MESSAGES, message_request(psid, message)) for message in messages]
+        calls.extend(_effect_call(psid, effect) for effect in effects)
         outbound = [
-            NewOutbound(account_id=account.id, psid=psid, body=json.dumps(body)) for body in bodies
+            NewOutbound(account_id=account.id, psid=psid, body=json.dumps(body), endpoint=endpoint)
+            for endpoint, body in calls
         ]
         ids = await self._store.finish_inbound(
             event.id,
@@ -338,9 +391,16 @@ class InboxWorker:
             self.wake()  # nothing to send holds their next event back: it may go now
         for action in actions:
             self._sender.submit(SendJob(account.id, psid, sender_action_request(psid, action)))
-        for outbox_id, body in zip(ids, bodies, strict=True):
-            self._sender.submit(SendJob(account.id, psid, body, outbox_id))
+        for outbox_id, (endpoint, body) in zip(ids, calls, strict=True):
+            self._sender.submit(SendJob(account.id, psid, body, outbox_id, endpoint))
         return True
+
+
+def _effect_call(psid: str, effect: Effect) -> tuple[str, dict[str, Any]]:
+    """The Graph API call that carries out a turn effect: its endpoint and body."""
+    if isinstance(effect, PassThread):
+        return PASS_THREAD_CONTROL, pass_thread_control_request(psid, effect)
+    raise TypeError(f"no Graph API call carries out {effect!r}")  # pragma: no cover
 
 
 def _log_turn(account_id: str, psid: str, flow: str, messages: int, started: float) -> None:

@@ -11,13 +11,18 @@ One turn:
    reloaded) is dropped with a note, and the event is handled as if nothing waited.
 2. Otherwise a trigger picks the flow (dialog/triggers.py), else the `fallback` flow, else
    nothing answers.
-3. Steps run in order until the flow ends or an `ask` waits; `goto` jumps to another flow's
-   first step (at most MAX_GOTOS times a turn).
+3. Steps run in order until the flow ends, an `ask` waits or a `handover` passes the thread
+   to a human; `goto` jumps to another flow's first step (at most MAX_GOTOS times a turn).
+   A handover ends the turn: its messages go first, then the thread-control call (a turn
+   effect, `dialog/effects.py`); the session records the handover and drops any wait.
 4. If templates failed and nothing at all was sent, the `fallback` flow answers instead
    (unless the fallback is what failed).
 
 Referral and opt-in events carry no message: they start a flow only through a trigger,
 never the fallback, and a waiting `ask` keeps waiting through them.
+
+While a session's `handover` is set, a human has the thread and the caller runs no turn at
+all (the worker, `runtime chat` and `runtime test` each check `Session.handover` first).
 """
 
 from __future__ import annotations
@@ -27,19 +32,20 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
 
-from runtime.bot import FALLBACK_FLOW, AskStep, Bot, CompiledFlow, GotoStep, SetStep
+from runtime.bot import FALLBACK_FLOW, AskStep, Bot, CompiledFlow, GotoStep, HandoverStep, SetStep
 from runtime.dialog.answers import check_answer
 from runtime.dialog.context import build_context
+from runtime.dialog.effects import METADATA_LIMIT, Effect, PassThread
 from runtime.dialog.messages import OutMessage
 from runtime.dialog.notes import Notes
 from runtime.dialog.render import Renderer
 from runtime.dialog.templates import Template
 from runtime.dialog.triggers import find_start, payload_flow
 from runtime.envelope import Envelope, EventKind
-from runtime.session import Session
+from runtime.session import Handover, Session
 
 MAX_GOTOS: Final = 20  # per turn; a loop of gotos stops here instead of spinning
-_NOT_MESSAGES: Final = frozenset({EventKind.REFERRAL, EventKind.OPTIN})
+_NOT_MESSAGES: Final = frozenset({EventKind.REFERRAL, EventKind.OPTIN, EventKind.THREAD_CONTROL})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -50,12 +56,15 @@ class Turn:
     sender's new state, to save. `flow` names the flow that answered (None when nothing did).
     `notes` are problems met on the way (a template that failed to render, a value cut to
     fit): one line each, `file: flows.x.steps.n.field: message`, for the caller to log.
+    `effects` are what the caller does after sending `messages`, in order (a handover's
+    thread-control call).
     """
 
     messages: tuple[OutMessage, ...]
     session: Session
     flow: str | None
     notes: tuple[str, ...] = ()
+    effects: tuple[Effect, ...] = ()
 
 
 def run_turn(
@@ -72,9 +81,9 @@ def run_turn(
         session = Session(
             key=envelope.session_key, account_id=envelope.account_id, psid=envelope.psid
         )
-    conversation = _Conversation(bot, envelope, session, user or {})
+    conversation = _Conversation(bot, envelope, session, user or {}, now)
     conversation.handle()
-    return conversation.turn(now)
+    return conversation.turn()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -90,9 +99,15 @@ class _Conversation:
     """The mutable state of one turn; `turn()` freezes it into the result."""
 
     def __init__(
-        self, bot: Bot, envelope: Envelope, session: Session, user: Mapping[str, object]
+        self,
+        bot: Bot,
+        envelope: Envelope,
+        session: Session,
+        user: Mapping[str, object],
+        now: float,
     ) -> None:
         self.bot = bot
+        self.now = now
         self.envelope = envelope
         self.session = session
         self.variables: dict[str, object] = dict(session.vars)
@@ -101,13 +116,15 @@ class _Conversation:
             self.waiting = (session.flow, session.step)
         self.retries = session.retries
         self.messages: list[OutMessage] = []
+        self.effects: list[Effect] = []
+        self.handover = session.handover
         self.notes = Notes()
         self.context = build_context(bot, envelope, self.variables, user)
         self.renderer = Renderer(self.context, self.notes)
         self.flow: str | None = None  # the first flow that answered
         self.gotos = 0
 
-    def turn(self, now: float) -> Turn:
+    def turn(self) -> Turn:
         flow, step = self.waiting if self.waiting is not None else (None, None)
         session = Session(
             key=self.session.key,
@@ -117,13 +134,15 @@ class _Conversation:
             flow=flow,
             step=step,
             retries=self.retries if self.waiting is not None else 0,
-            updated_at=now,
+            updated_at=self.now,
+            handover=self.handover,
         )
         return Turn(
             messages=tuple(self.messages),
             session=session,
             flow=self.flow,
             notes=tuple(self.notes.lines),
+            effects=tuple(self.effects),
         )
 
     # -- choosing what runs ----------------------------------------------------------------
@@ -187,7 +206,9 @@ class _Conversation:
         """Nothing was sent because templates failed: let the fallback flow answer."""
         fallback = self.bot.triggers.fallback
         failed = self.notes.failed_flows
-        if self.messages or not failed or fallback is None or FALLBACK_FLOW in failed:
+        if self.messages or self.effects or not failed:
+            return
+        if fallback is None or FALLBACK_FLOW in failed:
             return
         self.waiting = None
         self.context["match"] = {}
@@ -219,6 +240,9 @@ class _Conversation:
                 self.waiting = (flow.name, position - 1)
                 self.retries = 0
                 return
+            elif isinstance(step, HandoverStep):
+                self._hand_over(step)
+                return
             else:
                 self.messages.extend(self.renderer.messages(step))
 
@@ -232,6 +256,21 @@ class _Conversation:
         if target is None:
             self.notes.add(step.source, "goto", f"no flow is named '{step.flow}'; the turn stops")
         return target
+
+    def _hand_over(self, step: HandoverStep) -> None:
+        """Pass the thread; the note, rendered and cut to Meta's limit, is its metadata."""
+        note = None
+        if step.note is not None:
+            note = self.renderer.render(
+                step.note, step.source, "handover.note", "the handover goes without its note"
+            )
+        if note is not None and len(note) > METADATA_LIMIT:
+            message = f"is {len(note)} characters; cut to Meta's {METADATA_LIMIT}"
+            self.notes.add(step.source, "handover.note", message)
+            note = note[:METADATA_LIMIT]
+        self.effects.append(PassThread(target_app_id=step.target_app_id, metadata=note or None))
+        self.handover = Handover(app_id=step.target_app_id, since=self.now, note=note or None)
+        self.waiting = None
 
     def _set(self, step: SetStep) -> None:
         for name, value in step.values:

@@ -1,11 +1,17 @@
 """Webhook bodies: a POST's JSON -> the events to process, each as an Envelope.
 
 Real traffic is messier than the documentation's samples: entries with `standby` (a thread
-another app owns: never answered) or `changes` instead of `messaging`, senders with
-`user_ref` instead of `id`, events without a timestamp, postbacks without a `mid`, handover,
-reaction, payment and policy events, kinds nobody has seen yet. Whatever is not a person
-talking to the page is skipped with a reason (logged once at debug level by the caller),
-never an error, so Meta always gets its 200.
+another app owns) or `changes` instead of `messaging`, senders with `user_ref` instead of
+`id`, events without a timestamp, postbacks without a `mid`, reaction, payment and policy
+events, kinds nobody has seen yet. Whatever is neither a person talking to the page nor a
+change of who has their thread is skipped with a reason (logged once at debug level by the
+caller), never an error, so Meta always gets its 200.
+
+Conversation Routing: a `standby` entry's events are what the person says while another app
+(a human's inbox) has the thread; they become Envelopes marked `standby`, kept and never
+answered (Meta sends standby postbacks without their payload). The `messaging_handovers`
+events (`pass_thread_control`, `take_thread_control`, `request_thread_control`) become
+THREAD_CONTROL Envelopes.
 
 A field of the wrong type is treated as absent, never trusted: whatever an Envelope holds
 is what the inbox can store as UTF-8 JSON and read back equal (tests/fuzz checks this).
@@ -21,21 +27,24 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, NoReturn
 
-from runtime.envelope import Attachment, Envelope, EventKind
+from runtime.envelope import Attachment, Envelope, EventKind, ThreadAction, ThreadControl
 from runtime.errors import MalformedBodyError
 
 _ATTACHMENT_TYPES = frozenset({"image", "video", "audio", "file", "location", "fallback"})
 _ID = re.compile(r"[0-9]{1,64}")  # page ids and PSIDs are decimal strings (~16 digits)
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _MAX_KEPT_DEPTH = 32  # a referral or optin nested deeper is not Meta's: it is dropped
+_METADATA_LIMIT = 1000  # Meta's limit on thread-control metadata; more is not Meta's
 
 
 @dataclass(frozen=True, slots=True)
 class PageEvent:
-    """One `messaging` event of one entry, still raw, with the page it was sent to."""
+    """One `messaging` (or `standby`) event of one entry, still raw, with the page it was
+    sent to; `standby`: the thread is another app's, so it is recorded, never answered."""
 
     page_id: str
     event: Mapping[str, Any]
+    standby: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,31 +102,36 @@ def _page_id(entry: object) -> str:
 
 
 def page_events(body: Mapping[str, Any]) -> Iterator[PageEvent | Skipped]:
-    """Every event of every entry, in order; what is not a `messaging` event is Skipped."""
+    """Every event of every entry, in order: `standby` ones, then `messaging` ones (an entry
+    has one or the other in practice); `changes` are Skipped."""
     for entry in body["entry"]:
         if not isinstance(entry, dict):
             yield Skipped(page_id="?", reason="an entry that is not an object")
             continue
         page_id = _page_id(entry)
-        for kind in ("standby", "changes"):
-            if kind in entry:
-                reason = f"{kind} entry (a thread another app owns)" if kind == "standby" else kind
-                yield Skipped(page_id=page_id, reason=reason)
-        messaging = entry.get("messaging", [])
-        if not isinstance(messaging, list):
-            yield Skipped(page_id=page_id, reason="`messaging` is not a list")
-            continue
-        for event in messaging:
-            if isinstance(event, dict):
-                yield PageEvent(page_id=page_id, event=event)
-            else:
-                yield Skipped(page_id=page_id, reason="an event that is not an object")
+        if "changes" in entry:
+            yield Skipped(page_id=page_id, reason="changes")
+        for key in ("standby", "messaging"):
+            events = entry.get(key, [])
+            if not isinstance(events, list):
+                yield Skipped(page_id=page_id, reason=f"`{key}` is not a list")
+                continue
+            for event in events:
+                if isinstance(event, dict):
+                    yield PageEvent(page_id=page_id, event=event, standby=key == "standby")
+                else:
+                    yield Skipped(page_id=page_id, reason="an event that is not an object")
 
 
 def to_envelope(
-    event: Mapping[str, Any], *, account_id: str, session_key: Callable[[str], str]
+    event: Mapping[str, Any],
+    *,
+    account_id: str,
+    session_key: Callable[[str], str],
+    standby: bool = False,
 ) -> Envelope | str:
-    """The Envelope of a person's event, or the reason it is not one (echo, delivery...)."""
+    """The Envelope of a person's event, or of a change of who has their thread, or the
+    reason it is neither (echo, delivery...). `standby`: it came in a `standby` entry."""
     sender = event.get("sender")
     psid = _id(sender.get("id")) if isinstance(sender, dict) else None
     if psid is None:
@@ -128,6 +142,13 @@ def to_envelope(
         "session_key": session_key(psid),
         "timestamp": _seconds(event.get("timestamp")),
     }
+    control = _thread_control(event)
+    if control is not None:
+        if standby:  # Meta sends these in `messaging`, to the apps concerned; not this one
+            return f"a {control.action} event in standby (between other apps)"
+        return Envelope(kind=EventKind.THREAD_CONTROL, thread_control=control, **common)
+    if standby:
+        common["standby"] = True
     message = event.get("message")
     if isinstance(message, dict):
         if message.get("is_echo"):  # anything truthy: answering our own echo would loop
@@ -148,6 +169,22 @@ def to_envelope(
     if isinstance(event.get("optin"), dict):
         return Envelope(kind=EventKind.OPTIN, optin=_mapping(event["optin"]), **common)
     return f"a {_kinds(event)} event"
+
+
+def _thread_control(event: Mapping[str, Any]) -> ThreadControl | None:
+    """The `messaging_handovers` event this is, if it is one."""
+    for action in ThreadAction:
+        data = event.get(str(action))
+        if isinstance(data, dict):
+            metadata = _text(data.get("metadata"))
+            return ThreadControl(
+                action=action,
+                new_owner_app_id=_id(data.get("new_owner_app_id")),
+                previous_owner_app_id=_id(data.get("previous_owner_app_id")),
+                requested_owner_app_id=_id(data.get("requested_owner_app_id")),
+                metadata=metadata[:_METADATA_LIMIT] if metadata else None,
+            )
+    return None
 
 
 def _kinds(event: Mapping[str, Any]) -> str:

@@ -51,6 +51,7 @@ class MessageKind(StrEnum):
     BUTTONS = "buttons"
     CARDS = "cards"
     ATTACHMENT = "attachment"
+    HANDOVER = "handover"  # not a message: the thread passed to a human, after the messages
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -70,6 +71,8 @@ class ExpectedMessage:
     cards: tuple[ExpectedCard, ...] | None = None
     attachment_type: str | None = None
     url: str | None = None
+    handover_to: str | None = None  # "inbox" or an app id, as the test writes it
+    note: str | None = None  # the handover's note
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -194,8 +197,8 @@ class _Reader:
             found = f"has {', '.join(kinds)}" if kinds else "has none"
             self.problem(
                 path,
-                f"an expected message needs exactly one of text, buttons, cards, attachment; "
-                f"{found}",
+                "an expected message needs exactly one of text, buttons, cards, attachment,"
+                f" handover; {found}",
             )
             return None
         kind = kinds[0]
@@ -218,6 +221,13 @@ class _Reader:
                 for card in data["cards"] or ()
             )
             return ExpectedMessage(kind=kind, cards=cards, quick_replies=quick_replies)
+        if kind is MessageKind.HANDOVER:
+            handover = data["handover"]
+            if isinstance(handover, Mapping):
+                return ExpectedMessage(
+                    kind=kind, handover_to=str(handover["to"]), note=handover.get("note")
+                )
+            return ExpectedMessage(kind=kind, handover_to=str(handover))
         spec = data["attachment"] or {}
         return ExpectedMessage(
             kind=kind,

@@ -19,6 +19,7 @@ person's profile fields are what `user=` says (`Conversation(bot, user={"first_n
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 from runtime.bot import Bot
 from runtime.config.model import Account
@@ -73,12 +74,20 @@ class Conversation:
         return self.send(envelope)
 
     def send(self, envelope: Envelope) -> Turn:
-        """Run one event through the engine and keep the session it returns."""
+        """Run one event through the engine and keep the session it returns; while a human
+        has the thread (a `handover` step ran), the bot says nothing, as on Messenger."""
+        if self.session is not None and self.session.handover is not None:
+            return Turn(messages=(), session=self.session, flow=None)
         turn = run_turn(self.bot, envelope, self.session, now=envelope.timestamp, user=self.user)
         self.session = turn.session
         if turn.messages:  # what the user can tap is what the bot said last
             self.last_turn = turn
         return turn
+
+    def hand_back(self) -> None:
+        """The human passes the thread back: the bot answers again, variables kept."""
+        if self.session is not None:
+            self.session = replace(self.session, handover=None)
 
     def reset(self) -> None:
         """Forget the session, as if the user had never written."""

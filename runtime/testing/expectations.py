@@ -6,6 +6,9 @@ Each message is one line::
     buttons: "Plans start at 9.90 EUR a month."  <See plans> <Back>
     cards: "Starter kit" ("Everything you need to begin.") | "Pro kit"
     attachment: image https://example.com/img/thanks.png
+    handover: Page Inbox (note "wants to talk about an order")
+
+(A handover is no message, but a test expects it the same way, after the turn's messages.)
 
 An actual message is drawn with only the parts its expectation names (a test that leaves
 `quick_replies` out does not see them), so equal lines mean a passing turn, and the diff of
@@ -18,6 +21,7 @@ import difflib
 import json
 from collections.abc import Mapping, Sequence
 
+from runtime.dialog.effects import NAMED_APPS, Effect, app_name
 from runtime.dialog.messages import (
     ButtonTemplate,
     Card,
@@ -35,6 +39,12 @@ NOTHING = "(nothing)"
 def render_expected(expected: ExpectedMessage) -> str:
     """The line an expectation stands for."""
     parts: list[str] = []
+    if expected.kind is MessageKind.HANDOVER:
+        to = expected.handover_to or ""
+        parts.append(app_name(NAMED_APPS.get(to, to)))
+        if expected.note is not None:
+            parts.append(f"(note {quoted(expected.note)})")
+        return f"{expected.kind}: {' '.join(parts)}"
     if expected.kind is MessageKind.CARDS:
         parts.append(" | ".join(_card(card.title, card.subtitle) for card in expected.cards or ()))
     elif expected.kind is MessageKind.ATTACHMENT:
@@ -80,19 +90,40 @@ def quoted(text: str) -> str:
 
 
 def turn_lines(
-    turn: UserTurn, messages: Sequence[OutMessage], variables: Mapping[str, object]
+    turn: UserTurn,
+    messages: Sequence[OutMessage],
+    variables: Mapping[str, object],
+    effects: Sequence[Effect] = (),
 ) -> tuple[list[str], list[str]]:
-    """The expected and the actual lines of one turn: its messages, then the `vars` it names."""
+    """The expected and the actual lines of one turn: its messages and its handover, then
+    the `vars` it names."""
     expected = [render_expected(message) for message in turn.expect] or [NOTHING]
     actual = [
         render_message(message, turn.expect[index] if index < len(turn.expect) else None)
         for index, message in enumerate(messages)
-    ] or [NOTHING]
+    ]
+    handovers = [like for like in turn.expect if like.kind is MessageKind.HANDOVER]
+    actual.extend(
+        render_effect(effect, handovers[index] if index < len(handovers) else None)
+        for index, effect in enumerate(effects)
+    )
+    actual = actual or [NOTHING]
     for name, value in (turn.vars or {}).items():
         expected.append(f"vars.{name} = {_json(value)}")
         shown = _json(variables[name]) if name in variables else "(not set)"
         actual.append(f"vars.{name} = {shown}")
     return expected, actual
+
+
+def render_effect(effect: Effect, like: ExpectedMessage | None = None) -> str:
+    """The line of a handover; its note only when the expectation names one."""
+    wants_note = like is not None and like.note is not None
+    actual = ExpectedMessage(
+        kind=MessageKind.HANDOVER,
+        handover_to=effect.target_app_id,
+        note=(effect.metadata or "") if wants_note else None,
+    )
+    return render_expected(actual)
 
 
 def diff(expected: Sequence[str], actual: Sequence[str]) -> list[str]:

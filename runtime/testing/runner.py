@@ -77,7 +77,7 @@ def run_conversation(
             failure = TurnFailure(turn=turn, lines=lines)
             return ConversationResult(file=file, test=test, failure=failure, notes=tuple(notes))
         notes.extend(f"turn {turn.number}: {note}" for note in result.notes)
-        expected, actual = turn_lines(turn, result.messages, result.session.vars)
+        expected, actual = turn_lines(turn, result.messages, result.session.vars, result.effects)
         if expected != actual:
             failure = TurnFailure(turn=turn, lines=tuple(diff(expected, actual)))
             return ConversationResult(file=file, test=test, failure=failure, notes=tuple(notes))

@@ -22,11 +22,13 @@ from runtime.bot import (
     CardsStep,
     CompiledFlow,
     GotoStep,
+    HandoverStep,
     QuickReplySpec,
     SetStep,
     Step,
     TextStep,
 )
+from runtime.dialog.effects import METADATA_LIMIT
 from runtime.dialog.templates import (
     CONTEXT_NAMES,
     Expression,
@@ -97,6 +99,9 @@ class _LiteralChecker(ProblemCollector):
         attachment = step.get("attachment")
         if isinstance(attachment, Mapping):
             self.url(attachment.get("url"), f"{path}.attachment.url")
+        handover = step.get("handover")
+        if isinstance(handover, Mapping):  # the note goes as the call's metadata
+            self.length(handover.get("note"), METADATA_LIMIT, f"{path}.handover.note")
 
     def card(self, card: Mapping[str, Any], path: str) -> None:
         self.length(card.get("title"), LIMITS.card_title, f"{path}.title")
@@ -280,7 +285,9 @@ def _step_fields(step: Step) -> Iterator[_Field]:
         yield from _present(step, path, ("ask", step.prompt), ("retry", step.retry))
     elif isinstance(step, SetStep):
         yield from _present(step, f"{path}.set", *step.values)
-    if not isinstance(step, SetStep | GotoStep):
+    elif isinstance(step, HandoverStep):
+        yield from _present(step, path, ("handover.note", step.note))
+    if not isinstance(step, SetStep | GotoStep | HandoverStep):
         for number, reply in enumerate(step.quick_replies):
             yield from _present(
                 reply,

@@ -29,9 +29,10 @@ Beyond the Send API it plays the rest of what the runtime calls, keeping state l
   bytes are in the `Recorded`'s `files`.
 
 `reply_next` scripts the Send API (messages, sender actions, thread control: what an
-outbox row carries); `reply_next_to(endpoint, ...)` scripts any other endpoint. `calls()`
-lists every request of any endpoint; `messages()`, `actions()` and `all()` only Send API
-calls.
+outbox row carries); `reply_next_to(endpoint, ...)` scripts any other endpoint, or one
+outbox endpoint alone (`me/pass_thread_control`: its next call, whatever comes before it).
+`calls()` lists every request of any endpoint; `messages()`, `actions()` and `all()` only
+Send API calls.
 """
 
 from __future__ import annotations
@@ -282,11 +283,19 @@ class FakeGraphAPI:
         except ValueError:  # a sender killed mid-request: Meta would refuse it too
             body = {"_raw": raw.decode(errors="replace")}
         with self._lock:
-            reply = (self._script.popleft() if self._script else None) or Reply()
+            reply = self._next_reply(path.strip("/").partition("/")[2])
             if "_raw" in body:
                 reply = Reply(400, {"error": {"message": "malformed body", "code": 100}})
             status, payload = self._call(path, query, body, reply, batch=None)
         return _Answer(status, payload, reply.delay)
+
+    def _next_reply(self, endpoint: str) -> Reply:
+        """An outbox call's scripted reply: its endpoint's own first, else the Send API's
+        next, else a success. Holds the lock."""
+        own = self._scripts.get(endpoint)
+        if own:
+            return own.popleft()
+        return (self._script.popleft() if self._script else None) or Reply()
 
     def _call(
         self,
@@ -334,7 +343,7 @@ class FakeGraphAPI:
                 if operation.depends_on is not None and operation.depends_on not in succeeded:
                     results.append(None)
                     continue
-                reply = (self._script.popleft() if self._script else None) or Reply()
+                reply = self._next_reply(operation.path)
                 delay += reply.delay
                 status, payload = self._call(
                     f"/{version}/{operation.path}",

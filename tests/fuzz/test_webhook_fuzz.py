@@ -102,7 +102,11 @@ READ_FIELDS = ["object", "entry", "id", "messaging", "standby", "changes", "send
 READ_FIELDS += ["timestamp", "message", "postback", "referral", "optin", "is_echo", "mid"]
 READ_FIELDS += ["text", "quick_reply", "payload", "attachments", "type", "url", "title"]
 READ_FIELDS += ["coordinates", "lat", "long", "reply_to"]
+THREAD_CONTROL = ("pass_thread_control", "take_thread_control", "request_thread_control")
+READ_FIELDS += [*THREAD_CONTROL, "new_owner_app_id", "previous_owner_app_id", "metadata"]
+READ_FIELDS += ["requested_owner_app_id"]
 KNOWN_KINDS = ("sender", "recipient", "timestamp", "message", "postback", "referral", "optin")
+KNOWN_KINDS += THREAD_CONTROL
 unknown_kinds = st.text(min_size=1, max_size=20).filter(lambda key: key not in KNOWN_KINDS)
 
 

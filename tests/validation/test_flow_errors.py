@@ -16,13 +16,13 @@ STEP = f"{FILE}: flows.main.steps.0"
 STEP_ERRORS = {
     "two kinds": (
         '{ text: "Hi", goto: "main" }',
-        f"{STEP}: a step needs exactly one of text, buttons, cards, attachment, ask, set, goto;"
-        " has text, goto",
+        f"{STEP}: a step needs exactly one of text, buttons, cards, attachment, ask, set, goto,"
+        " handover; has text, goto",
     ),
     "no kind": (
         '{ when: "vars.x" }',
-        f"{STEP}: a step needs exactly one of text, buttons, cards, attachment, ask, set, goto;"
-        " has none",
+        f"{STEP}: a step needs exactly one of text, buttons, cards, attachment, ask, set, goto,"
+        " handover; has none",
     ),
     "unknown key": (
         '{ txt: "Hi" }',
