@@ -15,6 +15,9 @@ is counted as a single call is, and the answer is one `{"code": 200, "body": ...
 operation, in order; a malformed batch gets a 400. HTTP requests (single calls and batches)
 and batches are counted apart from the calls they carry.
 
+`GET /{version}/{psid}?fields=...` is the User Profile API: it answers the fields asked
+of one made-up profile (PROFILE) and counts the calls and the people asked about.
+
 `GET /stats` returns all of it as JSON; `POST /reset` clears it. Loopback only.
 """
 
@@ -27,12 +30,14 @@ import time
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any, cast
+from urllib.parse import parse_qs
 
 from runtime.messenger.batch import MalformedBatch, decode_batch_request
 
 HEADER_END = b"\r\n\r\n"
 MAX_HEAD = 64 * 1024
 BAD_REQUEST = b'{"error":{"message":"bad request","code":100}}'
+PROFILE = {"first_name": "Ada", "last_name": "Lovelace", "name": "Ada Lovelace", "locale": "en_GB"}
 
 
 @dataclass(slots=True)
@@ -49,6 +54,8 @@ class Counts:
     last_message_at: float | None = None
     probes: dict[str, float] = field(default_factory=dict)  # psid -> first message arrival
     message_ids: int = 0
+    profile_calls: int = 0  # User Profile API calls
+    profile_people: set[str] = field(default_factory=set)  # the PSIDs they asked about
 
     def single(self, body: bytes) -> bytes:
         """Count one HTTP request carrying one Send API call (JSON); the answer's JSON."""
@@ -101,6 +108,13 @@ class Counts:
             self.message_ids,
         )
 
+    def profile(self, psid: str, query: str) -> bytes:
+        """Count one User Profile API call; the fields asked for, of PROFILE."""
+        self.profile_calls += 1
+        self.profile_people.add(psid)
+        asked = parse_qs(query).get("fields", [""])[0].split(",")
+        return json.dumps({"id": psid, **{k: v for k, v in PROFILE.items() if k in asked}}).encode()
+
     def snapshot(self) -> dict[str, object]:
         return {
             "messages": self.messages,
@@ -111,12 +125,16 @@ class Counts:
             "first_message_at": self.first_message_at,
             "last_message_at": self.last_message_at,
             "probes": self.probes,
+            "profile_calls": self.profile_calls,
+            "profile_people": len(self.profile_people),
         }
 
     def reset(self) -> None:
         self.messages = self.actions = self.other = self.requests = self.batches = 0
         self.first_message_at = self.last_message_at = None
         self.probes = {}
+        self.profile_calls = 0
+        self.profile_people = set()
 
 
 class GraphProtocol(asyncio.Protocol):
@@ -168,7 +186,9 @@ def respond(
     counts: Counts, method: str, target: str, content_type: str, body: bytes
 ) -> tuple[int, bytes]:
     """The status and JSON answer to one request, whatever HTTP version carried it."""
-    path = target.split("?", 1)[0]
+    path, _, query = target.partition("?")
+    if method == "GET" and _is_profile_path(path):
+        return 200, counts.profile(path.rsplit("/", 1)[1], query)
     if method == "POST" and path.endswith("/me/messages"):
         return 200, counts.single(body)
     if method == "POST" and _is_batch_path(path):
@@ -192,6 +212,12 @@ def _read_head(head: str) -> tuple[int, str]:
         elif name == "content-type":
             content_type = value.strip()
     return length, content_type
+
+
+def _is_profile_path(path: str) -> bool:
+    """`/{version}/{psid}`: a version, then a PSID (digits)."""
+    version, _, psid = path.strip("/").partition("/")
+    return bool(version) and psid.isdigit()
 
 
 def _is_batch_path(path: str) -> bool:

@@ -112,6 +112,8 @@ class GraphStats:
     first_message_at: float | None
     last_message_at: float | None
     probes: dict[str, float]
+    profile_calls: int = 0  # User Profile API calls (not in `requests`)
+    profile_people: int = 0  # the people they asked about
 
     @property
     def calls(self) -> int:
@@ -149,6 +151,8 @@ class FakeGraph:
             first_message_at=data["first_message_at"],
             last_message_at=data["last_message_at"],
             probes=data["probes"],
+            profile_calls=data.get("profile_calls", 0),
+            profile_people=data.get("profile_people", 0),
         )
 
     def reset(self) -> None:
@@ -267,6 +271,7 @@ class Probes:
     secret: str
     rate: float = 20.0
     first: int = 0
+    tag: str = ""  # in the message ids: probes of PSIDs used before need a new one each time
     sent: dict[str, float] = field(default_factory=dict)  # psid -> time.time() at send
     refused: int = 0
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -301,7 +306,8 @@ class Probes:
 
     def _send(self, number: int) -> None:
         psid = probe_psid(number)
-        raw = webhook(psid, text(f"m_probe_{psid}", "hi"), timestamp_ms=int(time.time() * 1000))
+        mid = f"m_probe{self.tag}_{psid}"
+        raw = webhook(psid, text(mid, "hi"), timestamp_ms=int(time.time() * 1000))
         headers = {
             "Content-Type": "application/json",
             "X-Hub-Signature-256": sign_sha256(raw, self.secret),

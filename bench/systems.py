@@ -33,6 +33,9 @@ class Project:
     sender_actions: bool = True
     flows: int = 0  # generated flows (bench/generate.py) next to the quickstart's
     long_reply: bool = False  # a flow answering "long" with LONG_REPLY_CHARS characters
+    # the quickstart's welcome greets by name (`user.first_name`: the User Profile API is
+    # asked once a person); False: the same text without it, so nothing is asked
+    by_name: bool = True
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -54,6 +57,8 @@ class System:
             text += f" {self.project.state}"
         if self.kind == "project" and not self.project.sender_actions:
             text += " no-actions"
+        if self.kind == "project" and not self.project.by_name:
+            text += " no-name"
         if self.source is not None:
             text += f" @{self.source_label}"
         return text
@@ -109,6 +114,13 @@ def write_project(folder: Path, project: Project) -> Path:
     """The quickstart's flows plus generated ones; returns the config."""
     flows = folder / "flows"
     shutil.copytree(QUICKSTART_FLOWS, flows)
+    media = QUICKSTART_FLOWS.parent / "media"
+    if media.is_dir():  # the files its attachments send (`file:`), next to its flows
+        shutil.copytree(media, folder / "media")
+    if not project.by_name:
+        welcome = flows / "welcome.json5"
+        greeting = "{{ user.first_name or 'there' }}"
+        welcome.write_text(welcome.read_text().replace(greeting, "there"))
     for first in range(0, project.flows, FLOWS_PER_FILE):
         count = min(FLOWS_PER_FILE, project.flows - first)
         (flows / f"generated{first // FLOWS_PER_FILE:05d}.json5").write_text(
