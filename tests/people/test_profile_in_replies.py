@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.access.conftest import drained
 from tests.fakes.graph_api import FakeGraphAPI
 from tests.fakes.server import RunningApp, running
 from tests.fakes.webhooks import PSID, text
@@ -172,3 +173,17 @@ async def test_a_stranger_waiting_for_pairing_is_not_looked_up(
     async with running(config, env=env) as server:
         assert "pairing code" in await say(server, graph, "hi")
     assert profile_calls(graph) == []  # a lookup would have come before the reply
+
+
+async def test_a_sender_the_allowlist_ignores_is_not_looked_up(
+    tmp_path: Path, env: dict[str, str], graph: FakeGraphAPI
+) -> None:
+    graph.people[PSID] = {"first_name": "Ada"}
+    config = write_bot(
+        tmp_path, single_page(dmPolicy='"allowlist"', allowFrom=f'["{OTHER}"]'), flows=GREETING
+    )
+    async with running(config, env=env) as server:
+        assert (await server.post(text("hi"), secret=APP_SECRET)).status_code == 200
+        await drained(server)
+    assert graph.messages() == []
+    assert profile_calls(graph) == []
