@@ -18,6 +18,7 @@ from runtime.commands import (
     init,
     outbox,
     pair,
+    profile,
     schema,
     send,
     serve,
@@ -28,7 +29,20 @@ from runtime.commands import (
 from runtime.commands.common import Handler, command_name, config_option, print_problems
 
 # in the order `runtime --help` lists them
-COMMANDS = (init, validate, test, chat, serve, pair, handover, sessions, send, outbox, schema)
+COMMANDS = (
+    init,
+    validate,
+    test,
+    chat,
+    serve,
+    profile,
+    pair,
+    handover,
+    sessions,
+    send,
+    outbox,
+    schema,
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -13,6 +13,7 @@ import contextlib
 import gc
 import hmac
 import logging
+import os
 import signal
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -42,6 +43,7 @@ from runtime.messenger.webhook import (
     to_envelope,
 )
 from runtime.people import UserProfiles
+from runtime.profile_keeper import ProfileKeeper
 from runtime.reload import Reloader
 from runtime.session import session_key
 from runtime.store.base import NewInbound, Store
@@ -79,10 +81,13 @@ class Runtime:
     announce: bool = True  # log warnings and accounts at start (`runtime serve` does it once)
     warnings: tuple[Problem, ...] = ()  # the config's and flows' warnings, as built
     sighup_before: Any = None  # what SIGHUP did before this app took it over
+    page_profiles: ProfileKeeper | None = None  # in one worker of the server only
 
     def swap(self, bot: Bot) -> None:
         """The reload: one reference; a turn in flight keeps the Bot it started with."""
-        self.bot = bot
+        old, self.bot = self.bot, bot
+        if self.page_profiles is not None:  # a changed profile is synced again
+            self.page_profiles.follow(old.accounts, bot.accounts)
         # once the turns that still hold the old Bot are done: collect it, freeze the new one
         asyncio.get_running_loop().call_later(GC_FREEZE_DELAY, freeze_long_lived)
 
@@ -183,11 +188,21 @@ async def _start(app: Sanic[Any, Any]) -> None:
     state.reloader = Reloader(state.builder, current=lambda: state.bot, swap=state.swap)
     state.reloader.start(watch=state.reload)
     state.sighup_before = _take_sighup(state.reloader.request)
+    if is_first_worker():  # the Messenger Profile is the page's: synced once per server
+        state.page_profiles = ProfileKeeper(state.client, lambda: runtime_of(app).bot.accounts)
+        state.page_profiles.start()
     if state.announce:
         announce_bot(bot, state.warnings)
         logger.info("%s", describe_bot(bot))
     logger.debug("worker %s started, serving version %s", state.worker_id, bot.version)
     freeze_long_lived()
+
+
+def is_first_worker() -> bool:
+    """Whether this process does what a server does once, whatever its worker count: the
+    only process, or Sanic's first server worker (`Sanic-Server-0-<n>`; n counts restarts)."""
+    name = os.environ.get("SANIC_WORKER_NAME")
+    return not name or name.startswith("Sanic-Server-0-")
 
 
 def announce_bot(bot: Bot, warnings: Sequence[Problem]) -> None:
@@ -257,6 +272,8 @@ async def _stop(app: Sanic[Any, Any]) -> None:
         await state.sender.stop()
     if state.leases is not None:
         await state.leases.stop()
+    if state.page_profiles is not None:
+        await state.page_profiles.stop()
     if state.client is not None:
         await state.client.close()
     if state.store is not None:
