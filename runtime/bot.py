@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from runtime.config.model import Account, Config
+from runtime.dialog.messages import MediaFile
 from runtime.dialog.templates import Expression, Template
 
 FALLBACK_FLOW = "fallback"
@@ -97,8 +98,11 @@ class CardsStep(StepBase):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AttachmentStep(StepBase):
+    """Sends media by `url`, or a `file` of the bot's folder (uploaded once per page)."""
+
     type: str
-    url: Template
+    url: Template | None = None
+    file: MediaFile | None = None
     quick_replies: tuple[QuickReplySpec, ...] = ()
 
 

@@ -12,6 +12,7 @@ import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -46,7 +47,9 @@ from runtime.dialog.templates import Expression, Template, undeclared_names
 from runtime.dialog.user_fields import used_user_fields
 from runtime.validation.cycles import goto_cycle_problems
 from runtime.validation.flows import check_literals, flow_warnings, template_warnings
+from runtime.validation.media import MediaFiles, Stamp, files_outside, unchanged
 from runtime.validation.problems import Problem, ProblemCollector, Severity
+from runtime.validation.profile import profile_warnings
 from runtime.validation.schema import drop_invalid, validate_document
 
 DEFAULT_PAIRING_MESSAGE = (
@@ -76,6 +79,10 @@ _BUTTON_KEYS = {
 
 class _Compiler(ProblemCollector):
     """Compiles one file's flows, collecting every problem on the way."""
+
+    def __init__(self, file: str, folder: Path | None = None) -> None:
+        super().__init__(file)
+        self.media = MediaFiles(folder or Path(), file)  # `file` attachments: from `folder`
 
     def template(self, source: str, path: str) -> Template:
         try:
@@ -189,13 +196,7 @@ class _Compiler(ProblemCollector):
             )
             return CardsStep(**common, cards=cards, quick_replies=quick_replies)
         if kind == "attachment":
-            spec = data["attachment"]
-            return AttachmentStep(
-                **common,
-                type=spec["type"],
-                url=self.template(spec["url"], f"{path}.attachment.url"),
-                quick_replies=quick_replies,
-            )
+            return self.attachment(data["attachment"], common, quick_replies)
         if kind == "ask":
             return self.ask(data, common, quick_replies)
         if kind == "set":
@@ -210,6 +211,33 @@ class _Compiler(ProblemCollector):
         if kind == "handover":
             return self.handover(data["handover"], common)
         return GotoStep(**common, flow=data["goto"])
+
+    def attachment(
+        self,
+        spec: Mapping[str, Any],
+        common: dict[str, Any],
+        quick_replies: tuple[QuickReplySpec, ...],
+    ) -> AttachmentStep | None:
+        """By `url` (a template), or a `file` of the bot's folder, checked and hashed now."""
+        path = f"{common['source'].key_path}.attachment"
+        sources = [key for key in ("url", "file") if key in spec]
+        if len(sources) != 1:
+            found = "it has both: keep one" if sources else "it has neither"
+            self.problem(
+                path,
+                f"an attachment needs exactly one of url, file; {found}"
+                ' (url: "https://example.com/logo.png", or file: "media/logo.png", a path'
+                " relative to the flow file)",
+            )
+            return None
+        if "url" in spec:
+            url = self.template(spec["url"], f"{path}.url")
+            return AttachmentStep(**common, type=spec["type"], url=url, quick_replies=quick_replies)
+        file, problems = self.media.check(spec["file"], spec["type"], f"{path}.file")
+        self.problems.extend(problems)
+        if file is None:
+            return None
+        return AttachmentStep(**common, type=spec["type"], file=file, quick_replies=quick_replies)
 
     def ask(
         self,
@@ -339,6 +367,7 @@ class CompiledDocument:
     flows: tuple[CompiledFlow, ...]
     triggers: tuple[TriggerSpec, ...]
     problems: tuple[Problem, ...]  # its errors, and the warnings it has on its own
+    media: tuple[tuple[str, Stamp | None], ...] = ()  # its attachment files, as stat'ed
 
 
 @dataclass(slots=True)
@@ -354,7 +383,7 @@ class CompileCache:
 
     def get(self, document: Document) -> CompiledDocument:
         cached = self.entries.get(document.display)
-        if cached is not None and cached.document is document:
+        if cached is not None and cached.document is document and unchanged(cached.media):
             return cached
         self.compiled += 1
         fresh = compile_document(document)
@@ -382,7 +411,7 @@ def compile_document(document: Document) -> CompiledDocument:
     if isinstance(pruned, dict):
         data["flows"] = {name: flow for name, flow in pruned.items() if "." not in name}
     problems.extend(check_literals(data, file=file))
-    compiler = _Compiler(file)
+    compiler = _Compiler(file, document.path.parent)
     declared: Mapping[str, Any] = data.get("flows") or {}  # type: ignore[assignment]
     flows: list[CompiledFlow] = []
     triggers: list[TriggerSpec] = []
@@ -395,12 +424,17 @@ def compile_document(document: Document) -> CompiledDocument:
             triggers.extend(compiler.trigger(name, f"flows.{name}.triggers.{number}", trigger))
     problems.extend(compiler.problems)
     problems.extend(template_warnings(flows))
+    digest = hashlib.sha256(document.display.encode() + b"\0" + document.raw)
+    for step in (step for flow in flows for step in flow.steps):
+        if isinstance(step, AttachmentStep) and step.file is not None:
+            digest.update(step.file.sha256.encode())  # new content, new version: a reload swaps
     return CompiledDocument(
         document=document,
-        digest=hashlib.sha256(document.display.encode() + b"\0" + document.raw).digest(),
+        digest=digest.digest(),
         flows=tuple(flows),
         triggers=tuple(triggers),
         problems=tuple(problems),
+        media=tuple(compiler.media.stamps.items()),
     )
 
 
@@ -454,6 +488,7 @@ def compile_bot(
         problems.append(_no_flow(config, len(documents)))
     pairing, pairing_problems = _pairing_messages(config)
     problems.extend(pairing_problems)
+    problems.extend(files_outside(config.base_dir, linked.flows.values()))
     if any(problem.is_error for problem in problems):
         return None, problems
 
@@ -467,6 +502,7 @@ def compile_bot(
         user_fields=used_user_fields(linked.flows.values()),
     )
     problems.extend(flow_warnings(bot))
+    problems.extend(profile_warnings(bot))  # the page's taps: payloads the flows must handle
     return bot, problems
 
 
