@@ -259,6 +259,10 @@ class TerminalChat:
                 if card.default_action_url:
                     lines.append(f"{INDENT}(tap opens {card.default_action_url})")
                 lines.extend(self.number_button(button) for button in card.buttons)
+        elif isinstance(message, MediaAttachment) and message.file is not None:
+            lines.append(
+                f"{BOT}[{message.type}: {message.file.shown_from(self.bot.config.base_dir)}]"
+            )
         elif isinstance(message, MediaAttachment):
             lines.append(f"{BOT}[{message.type}] {message.url}")
         lines.extend(self.number_replies(message))

@@ -71,6 +71,7 @@ class ExpectedMessage:
     cards: tuple[ExpectedCard, ...] | None = None
     attachment_type: str | None = None
     url: str | None = None
+    file: str | None = None  # a file attachment's name, or its path's last parts
     handover_to: str | None = None  # "inbox" or an app id, as the test writes it
     note: str | None = None  # the handover's note
 
@@ -233,6 +234,7 @@ class _Reader:
             kind=kind,
             attachment_type=spec.get("type"),
             url=spec.get("url"),
+            file=spec.get("file"),
             quick_replies=quick_replies,
         )
 

@@ -6,6 +6,7 @@ Each message is one line::
     buttons: "Plans start at 9.90 EUR a month."  <See plans> <Back>
     cards: "Starter kit" ("Everything you need to begin.") | "Pro kit"
     attachment: image https://example.com/img/thanks.png
+    attachment: image file logo.png
     handover: Page Inbox (note "wants to talk about an order")
 
 (A handover is no message, but a test expects it the same way, after the turn's messages.)
@@ -19,7 +20,9 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 from collections.abc import Mapping, Sequence
+from pathlib import PurePath
 
 from runtime.dialog.effects import NAMED_APPS, Effect, app_name
 from runtime.dialog.messages import (
@@ -27,6 +30,7 @@ from runtime.dialog.messages import (
     Card,
     GenericTemplate,
     MediaAttachment,
+    MediaFile,
     OutMessage,
     QuickReply,
     TextMessage,
@@ -48,7 +52,10 @@ def render_expected(expected: ExpectedMessage) -> str:
     if expected.kind is MessageKind.CARDS:
         parts.append(" | ".join(_card(card.title, card.subtitle) for card in expected.cards or ()))
     elif expected.kind is MessageKind.ATTACHMENT:
-        parts.append(" ".join(part for part in (expected.attachment_type, expected.url) if part))
+        file = f"file {expected.file}" if expected.file is not None else None
+        parts.append(
+            " ".join(part for part in (expected.attachment_type, expected.url, file) if part)
+        )
     else:
         if expected.text is not None:
             parts.append(quoted(expected.text))
@@ -143,7 +150,11 @@ def _everything(message: OutMessage) -> ExpectedMessage:
         return ExpectedMessage(kind=kind, cards=cards, quick_replies=())
     if isinstance(message, MediaAttachment):
         return ExpectedMessage(
-            kind=kind, attachment_type=message.type, url=message.url, quick_replies=()
+            kind=kind,
+            attachment_type=message.type,
+            url=message.url,
+            file=message.file.name if message.file is not None else None,
+            quick_replies=(),
         )
     if isinstance(message, ButtonTemplate):
         return ExpectedMessage(kind=kind, text="", buttons=(), quick_replies=())
@@ -179,12 +190,26 @@ def _as_expected(message: OutMessage, like: ExpectedMessage) -> ExpectedMessage:
             for index, card in enumerate(message.cards)
         )
         return ExpectedMessage(kind=like.kind, cards=cards, quick_replies=quick_replies)
+    # a test naming where the media comes from (url or file) sees where it comes from
+    source = like.url is not None or like.file is not None
     return ExpectedMessage(
         kind=like.kind,
         attachment_type=message.type if like.attachment_type is not None else None,
-        url=message.url if like.url is not None else None,
+        url=message.url if source else None,
+        file=_file_as_expected(message.file, like.file) if source and message.file else None,
         quick_replies=quick_replies,
     )
+
+
+def _file_as_expected(file: MediaFile, expected: str | None) -> str:
+    """How a test names `file`: by its name, or by as many of its path's last parts as the
+    test gives (`media/logo.png`), or as the flow wrote it. `expected` when it names it."""
+    if expected is None:
+        return file.name
+    if os.path.normpath(expected) == os.path.normpath(file.written):
+        return expected
+    count = len(PurePath(expected).parts)
+    return str(PurePath(*PurePath(file.path).parts[-count:]))
 
 
 def _card_as_expected(card: Card, like: ExpectedCard | None) -> ExpectedCard:
