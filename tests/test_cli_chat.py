@@ -164,7 +164,7 @@ def test_attachments_and_commands(config: Path) -> None:
     lines = chat(
         config, "/attach image https://example.com/cat.jpg", "/help", "/nope", "/quit", "hi"
     )
-    assert lines[1:3] == ["bot: Nice picture!", "bot: [image] https://example.com/img/thanks.png"]
+    assert lines[1:3] == ["bot: Nice picture!", "bot: [image: media/thanks.png]"]
     assert any(line.startswith("  /tap PAYLOAD") for line in lines)
     assert "(unknown command or missing argument: /nope; /help lists the commands)" in lines
     assert GREETING not in lines  # /quit ended the chat before "hi"

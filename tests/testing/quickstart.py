@@ -13,10 +13,12 @@ QUICKSTART = ROOT / "examples" / "quickstart"
 
 
 def copy_quickstart(dest: Path, *, tests: bool = True) -> Path:
-    """Copy the quickstart's config and flows (and its tests) into `dest`; return the config."""
+    """Copy the quickstart's config, flows and media (and its tests) into `dest`; return the
+    config."""
     dest.mkdir(parents=True, exist_ok=True)
     shutil.copy(QUICKSTART / "config.json5", dest / "config.json5")
     shutil.copytree(QUICKSTART / "flows", dest / "flows")
+    shutil.copytree(QUICKSTART / "media", dest / "media")
     if tests:
         shutil.copytree(QUICKSTART / "tests", dest / "tests")
     return dest / "config.json5"
