@@ -26,7 +26,9 @@ Beyond the Send API it plays the rest of what the runtime calls, keeping state l
   `{}` for anyone else (as Meta answers when it may not say).
 - `POST /{version}/me/pass_thread_control` and `take_thread_control`: `{"success": true}`.
 - `POST /{version}/me/message_attachments` (multipart): a new `attachment_id`; the file's
-  bytes are in the `Recorded`'s `files`.
+  bytes are in the `Recorded`'s `files`. As Meta, a message may send an `attachment_id`
+  only with the token of the page that uploaded it (`uploaded[id]`), and an attachment
+  payload with neither `url` nor `attachment_id` is refused (#100).
 
 `reply_next` scripts the Send API (messages, sender actions, thread control: what an
 outbox row carries); `reply_next_to(endpoint, ...)` scripts any other endpoint, or one
@@ -129,6 +131,7 @@ class FakeGraphAPI:
     page_profiles: dict[str, dict[str, Any]] = field(default_factory=dict)  # by token
     subscriptions: dict[str, list[str]] = field(default_factory=dict)  # by token
     people: dict[str, dict[str, Any]] = field(default_factory=dict)  # by PSID
+    uploaded: dict[str, str] = field(default_factory=dict)  # attachment id -> page token
     _script: deque[Reply] = field(default_factory=deque)
     _scripts: dict[str, deque[Reply]] = field(default_factory=dict)  # by endpoint
     _batch_script: deque[Reply] = field(default_factory=deque)
@@ -307,6 +310,9 @@ class FakeGraphAPI:
         batch: int | None,
     ) -> tuple[int, Any]:
         """Record one call answered `reply`; its status and JSON answer. Holds the lock."""
+        refusal = self._attachment_refusal(query.get("access_token"), body)
+        if refusal is not None:
+            reply = Reply(400, {"error": graph_error(100, message=refusal)})
         self.requests.append(Recorded(path, query, body, time.monotonic(), reply.status, batch))
         self._counter += 1
         if reply.json is not None:
@@ -316,6 +322,21 @@ class FakeGraphAPI:
         recipient = body.get("recipient")
         psid = recipient.get("id") if isinstance(recipient, dict) else None
         return reply.status, {"recipient_id": str(psid), "message_id": f"m_fake{self._counter}"}
+
+    def _attachment_refusal(self, token: str | None, body: dict[str, Any]) -> str | None:
+        """What Meta says to a message whose attachment it cannot send. Holds the lock."""
+        message = body.get("message")
+        attachment = message.get("attachment") if isinstance(message, dict) else None
+        payload = attachment.get("payload") if isinstance(attachment, dict) else None
+        if not isinstance(payload, dict) or attachment.get("type") == "template":
+            return None
+        if "attachment_id" in payload:
+            if self.uploaded.get(str(payload["attachment_id"])) != token:
+                return "(#100) The attachment_id is not valid for this page"
+            return None
+        if "url" not in payload:
+            return "(#100) Attachment payload needs a url or an attachment_id"
+        return None
 
     def _batch(self, version: str, query: dict[str, str], content_type: str, raw: bytes) -> _Answer:
         """A batch request: run its operations in order, as single calls would run."""
@@ -423,7 +444,9 @@ class FakeGraphAPI:
         if endpoint == MESSAGE_ATTACHMENTS:
             if "filedata" not in files:
                 return 400, {"error": graph_error(100, message="(#100) filedata is missing")}
-            return 200, {"attachment_id": f"{7_000_000_000_000 + self._counter}"}
+            attachment_id = f"{7_000_000_000_000 + self._counter}"
+            self.uploaded[attachment_id] = token
+            return 200, {"attachment_id": attachment_id}
         if method == "GET" and endpoint.isdigit():  # the User Profile API
             person = self.people.get(endpoint, {})
             wanted = query.get("fields", "").split(",")
