@@ -28,14 +28,14 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from runtime.config.model import Account
 from runtime.errors import GraphAPIError, GraphUnavailableError, StoreError
 from runtime.media import AttachmentIds
 from runtime.messenger.batch import MAX_CALLS, BatchCall, CallOutcome
-from runtime.messenger.endpoints import MESSAGES
+from runtime.messenger.endpoints import MESSAGES, PASS_THREAD_CONTROL
 from runtime.messenger.graph import GraphClient
 from runtime.messenger.payloads import (
     SenderAction,
@@ -43,6 +43,7 @@ from runtime.messenger.payloads import (
     sender_action_request,
     with_attachment_id,
 )
+from runtime.session import session_key
 from runtime.store.base import InboundEvent, Lease, Store
 
 logger = logging.getLogger("runtime.send")
@@ -370,6 +371,9 @@ class SenderPool:
             job.psid,
             error,
         )
+        if job.endpoint == PASS_THREAD_CONTROL and account is not None:
+            # before the dead letter hands the person's next event on: it must find the bot
+            await self._keep_thread(account, job.psid)
         self._settled(
             await self._store.dead_letter_outbound(
                 job.outbox_id, now=self._clock(), error=error, then=self._then()
@@ -384,6 +388,20 @@ class SenderPool:
                     account.id, job.psid, sender_action_request(job.psid, SenderAction.TYPING_OFF)
                 )
             )
+
+    async def _keep_thread(self, account: Account, psid: str) -> None:
+        """A handover whose pass Meta refused for good: the thread never left the bot, so
+        the session's handover ends and the bot answers the person again."""
+        session = await self._store.load_session(session_key(account.agent_id, psid))
+        if session is None or session.handover is None:
+            return
+        await self._store.save_session(replace(session, handover=None, updated_at=self._clock()))
+        logger.error(
+            "account %s: handover of %s failed (Meta refused pass_thread_control): the thread "
+            "stays with the bot, which answers them again",
+            account.label,
+            psid,
+        )
 
 
 async def _survive(account_id: str, sending: Awaitable[None]) -> None:

@@ -213,3 +213,19 @@ async def test_a_refused_pass_is_dead_lettered_like_a_message(
     assert "does not have permission" in dead.error
     assert "moved to the dead letters" in caplog.text
     assert [r.text for r in graph.messages(PSID)] == [HANDED_OVER]  # the reply went before it
+
+
+async def test_after_a_refused_pass_the_bot_keeps_the_thread_and_answers_again(
+    tmp_path: Path, env: dict[str, str], graph: FakeGraphAPI, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="runtime.send")
+    graph.error_next(10, endpoint=PASS_THREAD_CONTROL, message="(#10) no permission")
+    async with running(human_bot(tmp_path), env=env) as server:
+        await server.post(said("human"), secret=APP_SECRET)
+        await calls_to(graph, PASS_THREAD_CONTROL)
+        await drained(server)
+        await server.post(said("hi"), secret=APP_SECRET)
+        await graph.wait_for(2, psid=PSID)
+        await drained(server)
+    assert [r.text for r in graph.messages(PSID)] == [HANDED_OVER, WELCOME]
+    assert "the thread stays with the bot" in caplog.text
