@@ -10,6 +10,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 
 from runtime.config.model import Account, Config
 from runtime.dialog.messages import MediaFile
@@ -194,6 +195,16 @@ class Bot:
     @property
     def accounts(self) -> Mapping[str, Account]:
         return self.config.accounts
+
+    @property
+    def media_paths(self) -> frozenset[Path]:
+        """The files of the bot's folder its flows send (`attachment: { file }`)."""
+        return frozenset(
+            Path(step.file.path)
+            for compiled in self.flows.values()
+            for step in compiled.steps
+            if isinstance(step, AttachmentStep) and step.file is not None
+        )
 
     def step_at(self, flow: str, position: int) -> Step | None:
         """The step a session points at (a waiting `ask`), if this version of the flows

@@ -61,9 +61,17 @@ class WatchPlan:
         return path.suffix == ".json5" or path.is_dir() or not path.exists()
 
 
-def watch_plan(config: Config) -> WatchPlan:
-    """The files and folders `config` and its flows are read from."""
+def bot_watch_plan(bot: Bot) -> WatchPlan:
+    """What a running Bot is made of: its config's files and flows, and the media files its
+    flows send (a new logo saved over the old one is uploaded after the reload it causes)."""
+    return watch_plan(bot.config, media=bot.media_paths)
+
+
+def watch_plan(config: Config, *, media: Iterable[Path] = ()) -> WatchPlan:
+    """The files and folders `config` and its flows are read from, plus `media` files."""
     files = _file_and_target(config.path)
+    for path in media:
+        files |= _file_and_target(path)
     for account in config.accounts.values():
         if account.token_file:
             files |= _file_and_target(account.token_file)
@@ -222,7 +230,7 @@ class Reloader:
 
     async def _run(self, watch: bool) -> None:
         while not self._stop.is_set():
-            plan = watch_plan(self._current().config) if watch else None
+            plan = bot_watch_plan(self._current()) if watch else None
             await self._watch(plan)
 
     async def _watch(self, plan: WatchPlan | None) -> None:
@@ -240,8 +248,8 @@ class Reloader:
             while True:
                 reason = await changes.get()
                 reloaded = await self.reload(reason)
-                if plan is not None and reloaded and watch_plan(self._current().config) != plan:
-                    return  # new flow folders or token files: watch those instead
+                if plan is not None and reloaded and bot_watch_plan(self._current()) != plan:
+                    return  # new flow folders, token or media files: watch those instead
         finally:
             for watcher in watchers:
                 watcher.cancel()

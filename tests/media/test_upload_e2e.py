@@ -145,6 +145,21 @@ async def test_a_changed_file_is_uploaded_again_after_a_reload(
     assert attachment_payloads(graph) == [{"attachment_id": first}, {"attachment_id": second}]
 
 
+async def test_saving_a_new_file_over_the_old_one_reloads_by_itself(
+    tmp_path: Path, env: dict[str, str], graph: FakeGraphAPI
+) -> None:
+    async with running(media_bot(tmp_path), env=env) as server:
+        await ask_logo(server, graph)
+        version = (await server.get("/healthz")).json()["version"]
+        (tmp_path / "media" / "logo.png").write_bytes(png(200, 30, 30))  # no flow file touched
+        deadline = time.monotonic() + 10
+        while (await server.get("/healthz")).json()["version"] == version:
+            assert time.monotonic() < deadline, "saving the media file did not reload the bot"
+            await asyncio.sleep(0.05)
+        await ask_logo(server, graph)
+    assert [upload.files["filedata"] for upload in uploads(graph)] == [LOGO, png(200, 30, 30)]
+
+
 async def test_a_temporary_upload_failure_is_retried_and_the_message_then_goes(
     tmp_path: Path, env: dict[str, str], graph: FakeGraphAPI
 ) -> None:
