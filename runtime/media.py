@@ -2,10 +2,12 @@
 
 Meta sends an uploaded file again by its id (`payload: {"attachment_id": ...}`), to anyone,
 for 90 days, and only for the page that uploaded it (FACTS-2026 §5). So an id is kept by
-(account, content hash): in this process first, then in the store, which the workers and
+(page, content hash): in this process first, then in the store, which the workers and
 restarts share, for a little under 90 days, so that a file is uploaded again before Meta
 forgets its id. Ten messages with the same new file leaving at once make one upload (a lock
-per account and content); another page uploads its own.
+per page and content); another page uploads its own. The page is the account's `pageId`
+(its id when none is set), so an account pointed at another page never sends the ids of
+the page it had.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ logger = logging.getLogger("runtime.media")
 ATTACHMENT_ID_TTL: Final = 89 * 24 * 3600.0  # Meta forgets an id after 90 days: renew earlier
 CACHE_KIND: Final = "attachment"
 
-_Key = tuple[str, str]  # (account id, sha256 of the content)
+_Key = tuple[str, str]  # (the page, as `_page` names it; sha256 of the content)
 
 
 class AttachmentIds:
@@ -63,7 +65,7 @@ class AttachmentIds:
         Raises GraphAPIError: the upload's (its message names the file; `retryable` as the
         Graph API said), or PermanentSendError when the file cannot be read.
         """
-        key = (account.id, file.sha256)
+        key = (_page(account), file.sha256)
         known = self._remembered(key)
         if known is not None:
             return known
@@ -78,7 +80,7 @@ class AttachmentIds:
                     "%s changed since the flows were compiled: sending what it holds now",
                     file.path,
                 )
-                key = (account.id, digest)
+                key = (_page(account), digest)
                 known = self._remembered(key) or await self._cached(key)
                 if known is not None:
                     return known
@@ -145,6 +147,11 @@ class AttachmentIds:
             attachment_id,
         )
         return attachment_id
+
+
+def _page(account: Account) -> str:
+    """Whose attachment ids these are: the page's, by its id when the config gives it."""
+    return f"page {account.page_id}" if account.page_id else f"account {account.id}"
 
 
 def _cache_key(key: _Key) -> str:

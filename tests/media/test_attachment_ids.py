@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from runtime.messenger.graph import GraphClient
 from runtime.messenger.payloads import FileReference, file_reference, message_request
 from runtime.store.sqlite import SQLiteStore
 from tests.fakes.graph_api import FakeGraphAPI
+from tests.fakes.webhooks import PAGE_ID
 from tests.media.conftest import LOGO, media_bot, png, uploads
 
 DAY = 24 * 3600.0
@@ -89,7 +91,7 @@ async def test_a_restarted_worker_finds_the_id_in_the_store_until_it_expires(
         assert await later.attachment_id(account, logo_reference(bot)) != first
     assert len(uploads(graph)) == 2
     sha = hashlib.sha256(LOGO).hexdigest()
-    kept = await store.cache_get("attachment", f"default:{sha}", now=clock.now)
+    kept = await store.cache_get("attachment", f"page {PAGE_ID}:{sha}", now=clock.now)
     assert kept is not None
     assert json.loads(kept)["attachment_id"] == [*graph.uploaded][-1]
 
@@ -105,4 +107,18 @@ async def test_a_file_changed_since_the_compile_sends_what_it_holds_now_uploaded
         assert await ids.attachment_id(account, logo_reference(bot)) == first
     assert [upload.files["filedata"] for upload in uploads(graph)] == [png(0, 0, 0)]
     sha = hashlib.sha256(png(0, 0, 0)).hexdigest()
-    assert await store.cache_get("attachment", f"default:{sha}", now=0.0) is not None
+    assert await store.cache_get("attachment", f"page {PAGE_ID}:{sha}", now=0.0) is not None
+
+
+async def test_an_account_pointed_at_another_page_uploads_for_that_page(
+    bot: Bot, store: SQLiteStore, graph: FakeGraphAPI
+) -> None:
+    account = bot.accounts["default"]
+    moved = replace(account, page_id="100000000000009")  # the same account, a new page
+    async with GraphClient(bot.config.graph, pools=1) as client:
+        first = await AttachmentIds(client, store).attachment_id(account, logo_reference(bot))
+        again = await AttachmentIds(client, store).attachment_id(account, logo_reference(bot))
+        other = await AttachmentIds(client, store).attachment_id(moved, logo_reference(bot))
+    assert again == first  # the store kept the first page's id
+    assert other != first
+    assert len(uploads(graph)) == 2
