@@ -44,6 +44,8 @@ def test_every_command_is_listed() -> None:
         "send",
         "outbox",
         "schema",
+        "profile",
+        "handover",
     } <= names
 
 
