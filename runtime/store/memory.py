@@ -39,6 +39,9 @@ class _Lease(NamedTuple):
     until: float
 
 
+_CACHE_SWEEP_EVERY = 1024  # cache sizes at which expired entries are swept out
+
+
 @dataclass(slots=True)
 class _State:
     """Everything the store holds. Dicts keep insertion order, which stands in for SQLite's
@@ -439,6 +442,8 @@ class MemoryStore:
     async def cache_put(self, kind: str, key: str, value: str, *, now: float, ttl: float) -> None:
         state = await self._open_state("write a cache")
         state.caches[(kind, key)] = (value, now + ttl)
+        if len(state.caches) % _CACHE_SWEEP_EVERY == 0:  # expired entries go now and then
+            state.caches = {k: entry for k, entry in state.caches.items() if entry[1] > now}
 
     # -- leases ------------------------------------------------------------------------------
     async def lease_owners(self) -> set[str]:

@@ -33,3 +33,15 @@ async def test_the_memory_backend_opens_a_memory_store() -> None:
         assert await store.count_inbound() == 0  # open and ready
     finally:
         await store.close()
+
+
+async def test_expired_cache_entries_are_swept_out_as_the_cache_grows() -> None:
+    store = MemoryStore()
+    await store.open()
+    for number in range(1023):
+        await store.cache_put("profile", f"old-{number}", "{}", now=0.0, ttl=10.0)
+    await store.cache_put("profile", "new", "{}", now=100.0, ttl=10.0)  # the 1024th: a sweep
+    await store.cache_put("profile", "newer", "{}", now=100.0, ttl=10.0)
+    assert await store.cache_get("profile", "new", now=101.0) == "{}"
+    assert await store.cache_get("profile", "old-5", now=5.0) is None  # swept, not only expired
+    await store.close()
