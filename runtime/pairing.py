@@ -231,7 +231,8 @@ async def _known(store: Store, typed: str) -> PairingRequest:
 def check_account(config: Config, account_id: str) -> None:
     if account_id not in config.accounts:
         raise UnknownAccountError(
-            f"no account '{account_id}' in the config; it has: {', '.join(config.accounts)}"
+            f"no account '{account_id}' in the config; it has: "
+            f"{', '.join(config.accounts) or 'none'}"
         )
 
 

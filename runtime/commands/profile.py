@@ -91,13 +91,12 @@ def run(args: argparse.Namespace) -> int:
 
 async def sync_pages(config: Config, *, account_id: str | None, write: bool) -> list[PageSync]:
     """Sync (or, without `write`, compare) the page of every account, or of one."""
-    from runtime.errors import Error
     from runtime.messenger.graph import GraphClient
+    from runtime.pairing import check_account
     from runtime.profile_sync import sync_page
 
-    if account_id is not None and account_id not in config.accounts:
-        known = ", ".join(config.accounts) or "none"
-        raise Error(f"no account '{account_id}' in the config; it has: {known}")
+    if account_id is not None:
+        check_account(config, account_id)
     accounts = [
         account
         for account in config.accounts.values()
