@@ -80,6 +80,7 @@ class GraphAPIError(Error):
 
     `retryable` says whether sending the same request again may succeed; `sent` whether the
     request may have reached Meta (a timeout after sending) or surely did not (refused).
+    `meta_message` is Meta's own text of the error (`error.message`), when Meta answered.
     """
 
     retryable = False
@@ -93,12 +94,14 @@ class GraphAPIError(Error):
         subcode: int | None = None,
         fbtrace_id: str | None = None,
         sent: bool = True,
+        meta_message: str | None = None,
     ) -> None:
         self.status = status
         self.code = code
         self.subcode = subcode
         self.fbtrace_id = fbtrace_id
         self.sent = sent
+        self.meta_message = meta_message
         super().__init__(message)
 
 

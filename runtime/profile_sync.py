@@ -191,12 +191,8 @@ def _label(err: GraphAPIError) -> str:
 
 
 def _meta_text(err: GraphAPIError) -> str:
-    """Meta's own message, which graph_errors.py puts last, in brackets; without the `(#613)`
-    it may start with (`_label` says it)."""
-    text = str(err)
-    head, bracket, tail = text.rpartition(" [")
-    meta = tail.removesuffix("]") if bracket and head else text
-    return re.sub(r"^\(#\d+\)\s*", "", meta)
+    """Meta's own message, without the `(#613)` it may start with (`_label` says it)."""
+    return re.sub(r"^\(#\d+\)\s*", "", err.meta_message or str(err))
 
 
 # -- what a person reads ---------------------------------------------------------------------

@@ -46,6 +46,7 @@ def error_from_response(status: int, content: bytes) -> GraphAPIError:
         "code": code,
         "subcode": subcode,
         "fbtrace_id": trace,
+        "meta_message": text,
     }
     label = f"(#{code}) " if code is not None else f"(HTTP {status}) "
     if code == 190:
