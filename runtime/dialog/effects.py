@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final, TypeAlias
 
-METADATA_LIMIT: Final = 1000  # characters of a thread-control call's `metadata` (Meta's)
 PAGE_INBOX_APP_ID: Final = "263902037430900"  # Meta's Page Inbox: where the page's people answer
 # the names a `handover` step's `to:` may use instead of an app id
 NAMED_APPS: Final = MappingProxyType({"inbox": PAGE_INBOX_APP_ID})

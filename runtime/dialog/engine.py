@@ -35,13 +35,14 @@ from typing import Final
 from runtime.bot import FALLBACK_FLOW, AskStep, Bot, CompiledFlow, GotoStep, HandoverStep, SetStep
 from runtime.dialog.answers import check_answer
 from runtime.dialog.context import build_context
-from runtime.dialog.effects import METADATA_LIMIT, Effect, PassThread
+from runtime.dialog.effects import Effect, PassThread
 from runtime.dialog.messages import OutMessage
 from runtime.dialog.notes import Notes
 from runtime.dialog.render import Renderer
 from runtime.dialog.templates import Template
 from runtime.dialog.triggers import find_start, payload_flow
 from runtime.envelope import Envelope, EventKind
+from runtime.messenger.limits import LIMITS
 from runtime.session import Handover, Session
 
 MAX_GOTOS: Final = 20  # per turn; a loop of gotos stops here instead of spinning
@@ -264,10 +265,11 @@ class _Conversation:
             note = self.renderer.render(
                 step.note, step.source, "handover.note", "the handover goes without its note"
             )
-        if note is not None and len(note) > METADATA_LIMIT:
-            message = f"is {len(note)} characters; cut to Meta's {METADATA_LIMIT}"
+        limit = LIMITS.thread_metadata
+        if note is not None and len(note) > limit:
+            message = f"is {len(note)} characters; cut to Meta's {limit}"
             self.notes.add(step.source, "handover.note", message)
-            note = note[:METADATA_LIMIT]
+            note = note[:limit]
         self.effects.append(PassThread(target_app_id=step.target_app_id, metadata=note or None))
         self.handover = Handover(app_id=step.target_app_id, since=self.now, note=note or None)
         self.waiting = None

@@ -27,6 +27,10 @@ class Limits:
     card_title: int = 80
     card_subtitle: int = 80
     payload: int = 1000  # Meta's, both ways: a tap sends back at most this much
+    thread_metadata: int = 1000  # Meta's, both ways: a thread-control call's `metadata`
+    # Meta's: any asset of the Attachment Upload API is up to 25 MB (saving-assets, April
+    # 2026), counted in decimal megabytes, the stricter reading
+    file_bytes: int = 25_000_000
     # what the runtime reads of an inbound event (a signed body may still be 1 MiB of it)
     inbound_text: int = 20_000  # characters of a person's text; the rest is cut
     inbound_title: int = 1000  # a postback's or an attachment's title (Meta's button: 20)

@@ -29,12 +29,12 @@ from typing import Any, NoReturn
 
 from runtime.envelope import Attachment, Envelope, EventKind, ThreadAction, ThreadControl
 from runtime.errors import MalformedBodyError
+from runtime.messenger.limits import LIMITS
 
 _ATTACHMENT_TYPES = frozenset({"image", "video", "audio", "file", "location", "fallback"})
 _ID = re.compile(r"[0-9]{1,64}")  # page ids and PSIDs are decimal strings (~16 digits)
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _MAX_KEPT_DEPTH = 32  # a referral or optin nested deeper is not Meta's: it is dropped
-_METADATA_LIMIT = 1000  # Meta's limit on thread-control metadata; more is not Meta's
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,7 +182,7 @@ def _thread_control(event: Mapping[str, Any]) -> ThreadControl | None:
                 new_owner_app_id=_id(data.get("new_owner_app_id")),
                 previous_owner_app_id=_id(data.get("previous_owner_app_id")),
                 requested_owner_app_id=_id(data.get("requested_owner_app_id")),
-                metadata=metadata[:_METADATA_LIMIT] if metadata else None,
+                metadata=metadata[: LIMITS.thread_metadata] if metadata else None,
             )
     return None
 

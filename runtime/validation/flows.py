@@ -28,7 +28,6 @@ from runtime.bot import (
     Step,
     TextStep,
 )
-from runtime.dialog.effects import METADATA_LIMIT
 from runtime.dialog.templates import (
     CONTEXT_NAMES,
     Expression,
@@ -101,7 +100,7 @@ class _LiteralChecker(ProblemCollector):
             self.url(attachment.get("url"), f"{path}.attachment.url")
         handover = step.get("handover")
         if isinstance(handover, Mapping):  # the note goes as the call's metadata
-            self.length(handover.get("note"), METADATA_LIMIT, f"{path}.handover.note")
+            self.length(handover.get("note"), LIMITS.thread_metadata, f"{path}.handover.note")
 
     def card(self, card: Mapping[str, Any], path: str) -> None:
         self.length(card.get("title"), LIMITS.card_title, f"{path}.title")

@@ -22,11 +22,9 @@ from typing import Final
 
 from runtime.bot import AttachmentStep, CompiledFlow
 from runtime.dialog.messages import MediaFile
+from runtime.messenger.limits import LIMITS
 from runtime.validation.problems import Problem, os_reason
 
-# Meta: any asset sent through the Attachment Upload API is up to 25 MB (saving-assets,
-# April 2026). Counted in decimal megabytes, the stricter reading.
-MAX_FILE_BYTES: Final = 25_000_000
 FALLBACK_MIME: Final = "application/octet-stream"  # a `file` attachment of unknown type
 
 # Python's own table (not the system's /etc/mime.types, so every machine agrees), with the
@@ -100,12 +98,12 @@ class MediaFiles:
             what = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
             return None, [self._problem(path, f"'{written}' ({full}) is {what}; name a file")]
         problems = []
-        if info.st_size > MAX_FILE_BYTES:
+        if info.st_size > LIMITS.file_bytes:
             problems.append(
                 self._problem(
                     path,
                     f"'{written}' is {info.st_size / 1e6:.1f} MB; Meta takes files up to"
-                    f" {MAX_FILE_BYTES / 1e6:.0f} MB (by url too): make it smaller",
+                    f" {LIMITS.file_bytes / 1e6:.0f} MB (by url too): make it smaller",
                 )
             )
         mime, type_problem = _mime_for(written, kind)
