@@ -14,7 +14,13 @@ from pathlib import Path
 
 from runtime.config.model import Account, Config
 from runtime.dialog.messages import MediaFile
-from runtime.dialog.templates import Expression, Template
+from runtime.dialog.templates import (
+    Expression,
+    JsonTemplate,
+    RequestTemplate,
+    Template,
+    UrlTemplate,
+)
 
 FALLBACK_FLOW = "fallback"
 
@@ -141,6 +147,24 @@ class HandoverStep(StepBase):
     note: Template | None = None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HttpStep(StepBase):
+    """Call the business's API: the turn pauses here (`Turn.call`) and goes on with the
+    answer in `vars.<save_as>`, or in the `on_error` flow when it is not ok.
+
+    `env_names` are the `${VAR}` secrets the request names, filled in as it leaves.
+    """
+
+    method: str
+    url: UrlTemplate
+    headers: tuple[tuple[str, RequestTemplate], ...] = ()
+    body: JsonTemplate | None = None
+    timeout: float = 5.0
+    save_as: str | None = None
+    on_error: str | None = None
+    env_names: frozenset[str] = frozenset()
+
+
 Step = (
     TextStep
     | ButtonsStep
@@ -150,7 +174,18 @@ Step = (
     | SetStep
     | GotoStep
     | HandoverStep
+    | HttpStep
 )
+
+
+def jump_targets(step: Step) -> tuple[tuple[str, str], ...]:
+    """The flows `step` may run next, each with the key that names it: a `goto`'s target,
+    an `http` step's `on_error`."""
+    if isinstance(step, GotoStep):
+        return (("goto", step.flow),)
+    if isinstance(step, HttpStep) and step.on_error is not None:
+        return (("http.on_error", step.on_error),)
+    return ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -204,6 +239,17 @@ class Bot:
             for compiled in self.flows.values()
             for step in compiled.steps
             if isinstance(step, AttachmentStep) and step.file is not None
+        )
+
+    @property
+    def env_names(self) -> frozenset[str]:
+        """The `${VAR}` secrets the flows' `http` steps name."""
+        return frozenset(
+            name
+            for compiled in self.flows.values()
+            for step in compiled.steps
+            if isinstance(step, HttpStep)
+            for name in step.env_names
         )
 
     def step_at(self, flow: str, position: int) -> Step | None:

@@ -30,6 +30,7 @@ from runtime.build import BotBuilder
 from runtime.config.load import default_config_path
 from runtime.config.model import Account, StateBackend, StateSettings
 from runtime.errors import StoreError, WebhookError
+from runtime.http_calls import HttpCaller
 from runtime.leases import LEASE_SECONDS, LeaseKeeper, lease_from_now
 from runtime.logs import setup_logging
 from runtime.messenger.graph import GraphClient
@@ -76,6 +77,7 @@ class Runtime:
     sender: SenderPool | None = None
     worker: InboxWorker | None = None
     people: UserProfiles | None = None  # the person's profile fields (`user.*`) for turns
+    http: HttpCaller | None = None  # the `http` steps' calls to the business's APIs
     leases: LeaseKeeper | None = None
     reloader: Reloader | None = None
     announce: bool = True  # log warnings and accounts at start (`runtime serve` does it once)
@@ -168,6 +170,8 @@ async def _start(app: Sanic[Any, Any]) -> None:
     )
     state.sender.start()
     state.people = UserProfiles(state.store, state.client)
+    state.http = HttpCaller()
+    await state.http.open()
     state.worker = InboxWorker(
         store=state.store,
         bot=lambda: runtime_of(app).bot,
@@ -175,6 +179,7 @@ async def _start(app: Sanic[Any, Any]) -> None:
         worker_id=state.worker_id,
         lease=state.lease,
         profiles=state.people,
+        http=state.http,
     )
     state.worker.start()
     state.leases = LeaseKeeper(
@@ -268,6 +273,8 @@ async def _stop(app: Sanic[Any, Any]) -> None:
         await state.worker.stop()
     if state.people is not None:  # lookups a reply stopped waiting for
         await state.people.close()
+    if state.http is not None:
+        await state.http.close()
     if state.sender is not None:
         await state.sender.stop()
     if state.leases is not None:

@@ -21,6 +21,15 @@ thread-control event is no turn: it starts or ends a handover, and one line says
 
 A turn's effects (`dialog/effects.py`: a handover's `pass_thread_control`) become outbox
 rows after its messages, as durable and as ordered as they are.
+
+A turn that pauses at an `http` step is carried on here: "seen" and the typing bubble go
+out at once, the call is made on this loop (`runtime/http_calls.py`: one log line each) and
+its result handed back to the engine (`continue_turn`), as often as the flow calls. While
+it waits for an API the event does not count against CAPACITY, so a slow API holds up
+nobody else; the person's next event still waits (their lease is held), and the turn's
+messages, those before the call included, are written in the one transaction that closes
+the event. A crash meanwhile replays the whole turn, the calls with the same
+`Idempotency-Key`.
 """
 
 from __future__ import annotations
@@ -40,12 +49,13 @@ from typing import Any, Final
 from runtime.access import Admission, check_access
 from runtime.bot import Bot
 from runtime.config.model import Account
-from runtime.dialog.effects import Effect, PassThread, app_name
-from runtime.dialog.engine import run_turn
+from runtime.dialog.effects import Effect, HttpResult, PassThread, app_name
+from runtime.dialog.engine import Turn, continue_turn, run_turn
 from runtime.dialog.messages import OutMessage, TextMessage
 from runtime.envelope import Envelope, EventKind
 from runtime.errors import StoreError
 from runtime.handover import pass_thread_control_request, thread_change
+from runtime.http_calls import HttpCaller, describe_call
 from runtime.leases import LEASE_SECONDS, lease_from_now
 from runtime.messenger.endpoints import MESSAGES, PASS_THREAD_CONTROL
 from runtime.messenger.payloads import (
@@ -65,6 +75,8 @@ logger = logging.getLogger("runtime.worker")
 POLL_SECONDS = 1.0  # how often to look for work nobody woke us up for (other processes)
 POLL_SLACK = 0.01  # seconds: a timer may fire a hair before its time on the loop's clock
 CAPACITY = 64  # events processed at once; more wait in memory, their leases renewed
+# events waiting for an `http` call's answer do not count against CAPACITY, up to this many
+MAX_CALLING = 1024
 
 # what the turn line says in place of a flow when none answered
 NO_FLOW: Final = "no flow"
@@ -97,8 +109,10 @@ class InboxWorker:
         capacity: int = CAPACITY,
         clock: Callable[[], float] = time.time,
         profiles: UserProfiles | None = None,
+        http: HttpCaller | None = None,
     ) -> None:
         self._profiles = profiles  # the person's `user.*` fields, when the templates use some
+        self._http = http  # the `http` steps' calls; without it, each call fails unmade
         self._store = store
         self._bot = bot
         self._sender = sender
@@ -112,6 +126,7 @@ class InboxWorker:
         self._task: asyncio.Task[None] | None = None
         self._waiting: deque[InboundEvent] = deque()  # leased to us, not started yet
         self._running: dict[int, asyncio.Task[None]] = {}  # by event id
+        self._calling = 0  # running events waiting for an `http` call's answer
         self._next_poll = 0.0
 
     # -- what reaches the worker ---------------------------------------------------------------
@@ -205,8 +220,12 @@ class InboxWorker:
             self._start_waiting()
             await self._ready.wait()
 
+    def _busy(self) -> int:
+        """Running events that count against CAPACITY: not those waiting for an API."""
+        return len(self._running) - min(self._calling, MAX_CALLING)
+
     def _start_waiting(self) -> None:
-        while self._waiting and len(self._running) < self._capacity:
+        while self._waiting and self._busy() < self._capacity:
             self._start(self._waiting.popleft())
 
     async def _store_call(self, call: Awaitable[None]) -> None:
@@ -216,7 +235,7 @@ class InboxWorker:
             logger.error("cannot read the inbox: %s", err)
 
     async def _claim(self) -> None:
-        room = self._capacity - len(self._running) - len(self._waiting)
+        room = self._capacity - self._busy() - len(self._waiting)
         if room > 0:
             self.hand(
                 await self._store.claim_inbound(
@@ -305,13 +324,20 @@ class InboxWorker:
         if bot.user_fields and self._profiles is not None:
             user = await self._profiles.fields(account, envelope.psid, bot.user_fields, now=now)
         turn = run_turn(bot, envelope, event.session, now=now, user=user)
-        for note in turn.notes:
-            logger.warning("%s", note)
         actions: tuple[SenderAction, ...] = ()
-        if account.sender_actions:
+        if turn.call is not None:
+            if account.sender_actions:  # the person sees the bot at work while the API answers
+                for action in (SenderAction.MARK_SEEN, SenderAction.TYPING_ON):
+                    self._submit_action(account.id, envelope.psid, action)
+            turn = await self._make_calls(bot, account, envelope, turn, user)
+            if account.sender_actions and not turn.messages:
+                actions = (SenderAction.TYPING_OFF,)  # the bubble goes: nothing comes
+        elif account.sender_actions:
             actions = (SenderAction.MARK_SEEN,)
             if turn.messages:
                 actions += (SenderAction.TYPING_ON,)
+        for note in turn.notes:
+            logger.warning("%s", note)
         kept = await self._finish(
             event,
             account,
@@ -333,6 +359,42 @@ class InboxWorker:
                     envelope.psid,
                     app_name(effect.target_app_id),
                 )
+
+    async def _make_calls(
+        self,
+        bot: Bot,
+        account: Account,
+        envelope: Envelope,
+        turn: Turn,
+        user: Mapping[str, object],
+    ) -> Turn:
+        """Make the calls the turn pauses at, one after the other, handing each result back
+        to the engine; the finished Turn."""
+        self._calling += 1
+        self._ready.set()  # a slot is free while we wait: the loop may start another event
+        try:
+            while turn.call is not None:
+                call = turn.call
+                if self._http is None:
+                    result = HttpResult(ok=False, error="no HTTP client in this process")
+                else:
+                    result = await self._http.call(call)
+                level = logging.INFO if result.ok else logging.WARNING
+                logger.log(
+                    level,
+                    "http account=%s psid=%s %s (%s)",
+                    _logfmt(account.id),
+                    _logfmt(envelope.psid),
+                    describe_call(call, result),
+                    call.where,
+                )
+                turn = continue_turn(bot, envelope, turn, result, now=self._clock(), user=user)
+        finally:
+            self._calling -= 1
+        return turn
+
+    def _submit_action(self, account_id: str, psid: str, action: SenderAction) -> None:
+        self._sender.submit(SendJob(account_id, psid, sender_action_request(psid, action)))
 
     async def _change_hands(
         self, event: InboundEvent, account: Account, envelope: Envelope, now: float
@@ -390,7 +452,7 @@ class InboxWorker:
         if not ids:
             self.wake()  # nothing to send holds their next event back: it may go now
         for action in actions:
-            self._sender.submit(SendJob(account.id, psid, sender_action_request(psid, action)))
+            self._submit_action(account.id, psid, action)
         for outbox_id, (endpoint, body) in zip(ids, calls, strict=True):
             self._sender.submit(SendJob(account.id, psid, body, outbox_id, endpoint))
         return True

@@ -185,6 +185,36 @@ def substitute_env(
     return data, problems
 
 
+def env_names_in(data: object) -> frozenset[str]:
+    """The environment variables `${VAR}` references in the strings of `data` name."""
+    if isinstance(data, str):
+        return frozenset(
+            match.group(1) for match in _ENV_REFERENCE.finditer(data) if match.group(1)
+        )
+    if isinstance(data, Mapping):
+        data = list(data.values())
+    if isinstance(data, list):
+        return frozenset(name for item in data for name in env_names_in(item))
+    return frozenset()
+
+
+def fill_env(text: str, env: Mapping[str, str]) -> tuple[str, list[str]]:
+    """`text` with each `${VAR}` replaced by its value (`$${` by `${`), and the names of those
+    not set (replaced by nothing)."""
+    missing: list[str] = []
+
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name is None:
+            return "${"
+        if name not in env:
+            missing.append(name)
+            return ""
+        return env[name]
+
+    return _ENV_REFERENCE.sub(replace, text), missing
+
+
 def find_env_references(data: object, path: tuple[object, ...] = ()) -> frozenset[str]:
     """Key paths of the string values that name an environment variable (`${VAR}`)."""
     if isinstance(data, str):

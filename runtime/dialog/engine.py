@@ -15,6 +15,10 @@ One turn:
    to a human; `goto` jumps to another flow's first step (at most MAX_GOTOS times a turn).
    A handover ends the turn: its messages go first, then the thread-control call (a turn
    effect, `dialog/effects.py`); the session records the handover and drops any wait.
+   An `http` step pauses the turn: `Turn.call` is the request, and the caller hands its
+   HttpResult to `continue_turn`, which saves it (`vars.<save_as>`) and runs on from the
+   next step, or runs the step's `on_error` flow when the call was not ok. A turn makes at
+   most MAX_CALLS calls; past that, a call fails without being made.
 4. If templates failed and nothing at all was sent, the `fallback` flow answers instead
    (unless the fallback is what failed).
 
@@ -27,15 +31,25 @@ all (the worker, `runtime chat` and `runtime test` each check `Session.handover`
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Final
 
-from runtime.bot import FALLBACK_FLOW, AskStep, Bot, CompiledFlow, GotoStep, HandoverStep, SetStep
+from runtime.bot import (
+    FALLBACK_FLOW,
+    AskStep,
+    Bot,
+    CompiledFlow,
+    GotoStep,
+    HandoverStep,
+    HttpStep,
+    SetStep,
+)
 from runtime.dialog.answers import check_answer
 from runtime.dialog.context import build_context
-from runtime.dialog.effects import Effect, PassThread
+from runtime.dialog.effects import Effect, HttpCall, HttpResult, PassThread
 from runtime.dialog.messages import OutMessage
 from runtime.dialog.notes import Notes
 from runtime.dialog.render import Renderer
@@ -46,7 +60,21 @@ from runtime.messenger.limits import LIMITS
 from runtime.session import Handover, Session
 
 MAX_GOTOS: Final = 20  # per turn; a loop of gotos stops here instead of spinning
+MAX_CALLS: Final = 10  # `http` calls per turn; a loop of calls stops here
 _NOT_MESSAGES: Final = frozenset({EventKind.REFERRAL, EventKind.OPTIN, EventKind.THREAD_CONTROL})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Paused:
+    """Where a turn stopped for an `http` call: what `continue_turn` needs to run on."""
+
+    call: HttpCall
+    flow: str
+    position: int
+    match: Mapping[str, object]
+    gotos: int
+    calls: int
+    failed_flows: frozenset[str]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -59,6 +87,9 @@ class Turn:
     fit): one line each, `file: flows.x.steps.n.field: message`, for the caller to log.
     `effects` are what the caller does after sending `messages`, in order (a handover's
     thread-control call).
+
+    A turn `paused` at an `http` step is not finished: make `call` and hand the result to
+    `continue_turn`; only the Turn it returns once `call` is None is to be kept.
     """
 
     messages: tuple[OutMessage, ...]
@@ -66,6 +97,12 @@ class Turn:
     flow: str | None
     notes: tuple[str, ...] = ()
     effects: tuple[Effect, ...] = ()
+    paused: Paused | None = field(default=None, repr=False)
+
+    @property
+    def call(self) -> HttpCall | None:
+        """The request the turn waits on, if it paused at an `http` step."""
+        return None if self.paused is None else self.paused.call
 
 
 def run_turn(
@@ -84,6 +121,29 @@ def run_turn(
         )
     conversation = _Conversation(bot, envelope, session, user or {}, now)
     conversation.handle()
+    return conversation.turn()
+
+
+def continue_turn(
+    bot: Bot,
+    envelope: Envelope,
+    turn: Turn,
+    result: HttpResult,
+    *,
+    now: float,
+    user: Mapping[str, object] | None = None,
+) -> Turn:
+    """Run the rest of a turn paused at an `http` step, with the call's `result`.
+
+    `bot`, `envelope` and `user` are those the turn started with. The Turn returned holds
+    everything of the turn so far (the messages before the call come first).
+    """
+    paused = turn.paused
+    if paused is None:
+        raise ValueError("continue_turn needs a turn paused at an http step (turn.call is None)")
+    conversation = _Conversation(bot, envelope, turn.session, user or {}, now)
+    conversation.take_over(turn, paused)
+    conversation.resume(paused, result)
     return conversation.turn()
 
 
@@ -124,6 +184,19 @@ class _Conversation:
         self.renderer = Renderer(self.context, self.notes)
         self.flow: str | None = None  # the first flow that answered
         self.gotos = 0
+        self.calls = 0
+        self.paused: Paused | None = None
+
+    def take_over(self, turn: Turn, paused: Paused) -> None:
+        """Carry on from where `turn` paused: what it sent, noted and counted."""
+        self.messages.extend(turn.messages)
+        self.effects.extend(turn.effects)
+        self.notes.lines.extend(turn.notes)
+        self.notes.failed_flows.update(paused.failed_flows)
+        self.flow = turn.flow
+        self.gotos = paused.gotos
+        self.calls = paused.calls
+        self.context["match"] = paused.match
 
     def turn(self) -> Turn:
         flow, step = self.waiting if self.waiting is not None else (None, None)
@@ -144,6 +217,7 @@ class _Conversation:
             flow=self.flow,
             notes=tuple(self.notes.lines),
             effects=tuple(self.effects),
+            paused=self.paused,
         )
 
     # -- choosing what runs ----------------------------------------------------------------
@@ -207,7 +281,7 @@ class _Conversation:
         """Nothing was sent because templates failed: let the fallback flow answer."""
         fallback = self.bot.triggers.fallback
         failed = self.notes.failed_flows
-        if self.messages or self.effects or not failed:
+        if self.paused is not None or self.messages or self.effects or not failed:
             return
         if fallback is None or FALLBACK_FLOW in failed:
             return
@@ -244,18 +318,112 @@ class _Conversation:
             elif isinstance(step, HandoverStep):
                 self._hand_over(step)
                 return
+            elif isinstance(step, HttpStep):
+                call = self._http_call(step)
+                if call is not None:
+                    self._pause(call, flow.name, position - 1)
+                    return
+                failed = HttpResult(ok=False, error="the request was not made (see the note)")
+                if self._save_result(step, failed):
+                    target = self._jump(step, "http.on_error", step.on_error or "")
+                    if target is None:
+                        return
+                    flow, position = target, 0
             else:
                 self.messages.extend(self.renderer.messages(step))
 
+    # -- http calls ----------------------------------------------------------------------
+    def _http_call(self, step: HttpStep) -> HttpCall | None:
+        """The request `step` makes, rendered; None (noted) when it cannot be made."""
+        if self.calls >= MAX_CALLS:
+            message = f"more than {MAX_CALLS} http calls in one turn (a loop?); not called"
+            self.notes.add(step.source, "http", message)
+            return None
+        consequence = "the request is not made"
+        render = self.renderer.render
+        url = render(step.url, step.source, "http.url", consequence)
+        headers = []
+        for name, template in step.headers:
+            value = render(template, step.source, f"http.headers.{name}", consequence)
+            if value is None:
+                return None
+            headers.append((name, value.strip()))
+        body = None
+        if step.body is not None:
+            try:
+                body = step.body.render(self.context)
+            except Exception as err:  # as in Renderer.render: the flow's bug, not the turn's end
+                self.notes.failure(step.source, "http.json", err, consequence)
+                return None
+        if url is None:
+            return None
+        self.calls += 1
+        source = step.source
+        return HttpCall(
+            method=step.method,
+            url=url.strip(),
+            headers=tuple(headers),
+            json=body,
+            timeout=step.timeout,
+            idempotency_key=self._idempotency_key(source.flow, source.index),
+            where=f"{source.file}: {source.key_path}",
+        )
+
+    def _idempotency_key(self, flow: str, position: int) -> str:
+        """The same for one event's turn at one step, however often a crash replays it."""
+        envelope = self.envelope
+        event = envelope.message_id or f"{envelope.kind}@{envelope.timestamp!r}"
+        seed = "\0".join(
+            (envelope.account_id, envelope.psid, event, flow, str(position), str(self.calls))
+        )
+        return hashlib.sha256(seed.encode()).hexdigest()[:32]
+
+    def _pause(self, call: HttpCall, flow: str, position: int) -> None:
+        self.waiting = (flow, position)
+        self.paused = Paused(
+            call=call,
+            flow=flow,
+            position=position,
+            match=dict(self.context["match"]),  # type: ignore[call-overload]
+            gotos=self.gotos,
+            calls=self.calls,
+            failed_flows=frozenset(self.notes.failed_flows),
+        )
+
+    def resume(self, paused: Paused, result: HttpResult) -> None:
+        """Run on after the call `paused` waited on, with its `result`."""
+        self.waiting = None
+        step = self.bot.step_at(paused.flow, paused.position)
+        if not isinstance(step, HttpStep):  # the caller keeps the Bot; a guard, not a path
+            self.notes.add_line(f"flows.{paused.flow}.steps.{paused.position}: not an http step")
+            return
+        if not self._save_result(step, result):
+            self._run(paused.flow, paused.position + 1)
+        else:
+            target = self._jump(step, "http.on_error", step.on_error or "")
+            if target is not None:
+                self._run(target.name)
+        self._fallback_if_failed()
+
+    def _save_result(self, step: HttpStep, result: HttpResult) -> bool:
+        """Save the result (`vars.<save_as>`); True when the `on_error` flow runs next."""
+        if step.save_as is not None:
+            self.variables[step.save_as] = result.as_value()
+        return not result.ok and step.on_error is not None
+
     def _goto(self, step: GotoStep) -> CompiledFlow | None:
+        return self._jump(step, "goto", step.flow)
+
+    def _jump(self, step: GotoStep | HttpStep, key: str, name: str) -> CompiledFlow | None:
+        """Flow `name`, to run instead of the rest of this one; counted as a goto."""
         if self.gotos >= MAX_GOTOS:
             message = f"more than {MAX_GOTOS} gotos in one turn (a loop?); the turn stops here"
-            self.notes.add(step.source, "goto", message)
+            self.notes.add(step.source, key, message)
             return None
         self.gotos += 1
-        target = self.bot.flows.get(step.flow)
+        target = self.bot.flows.get(name)
         if target is None:
-            self.notes.add(step.source, "goto", f"no flow is named '{step.flow}'; the turn stops")
+            self.notes.add(step.source, key, f"no flow is named '{name}'; the turn stops")
         return target
 
     def _hand_over(self, step: HandoverStep) -> None:

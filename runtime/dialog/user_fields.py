@@ -25,7 +25,7 @@ import jinja2
 from jinja2 import nodes
 
 from runtime.bot import CompiledFlow
-from runtime.dialog.templates import ENVIRONMENT, Expression, Template
+from runtime.dialog.templates import ENVIRONMENT, Expression, JsonTemplate, Template
 
 # Meta's names (the User Profile API's `fields=`), as templates write them after `user.`
 PROFILE_FIELDS: Final = ("first_name", "last_name", "name", "profile_pic", "locale", "timezone")
@@ -118,7 +118,7 @@ def _templates_in(values: list[object]) -> list[tuple[str, bool]]:
     stack = values
     while stack:
         value = stack.pop()
-        if type(value) is Template:
+        if isinstance(value, Template):
             if _USER in value.source and not value.is_literal:
                 found.append((value.source, False))
         elif type(value) is Expression:
@@ -140,6 +140,8 @@ def _parts_of(kind: type) -> Callable[[Any], Iterable[object]]:
         return iter
     if issubclass(kind, Mapping):
         return lambda mapping: mapping.values()
+    if issubclass(kind, JsonTemplate):
+        return lambda body: [body.tree]
     if dataclasses.is_dataclass(kind):
         names = [f.name for f in dataclasses.fields(kind) if f.type not in _PLAIN_TYPES]
         return lambda value: [getattr(value, name) for name in names]

@@ -23,14 +23,17 @@ from runtime.bot import (
     CompiledFlow,
     GotoStep,
     HandoverStep,
+    HttpStep,
     QuickReplySpec,
     SetStep,
     Step,
     TextStep,
+    jump_targets,
 )
 from runtime.dialog.templates import (
     CONTEXT_NAMES,
     Expression,
+    JsonTree,
     Template,
     has_jinja_syntax,
     undeclared_names,
@@ -193,7 +196,8 @@ def template_warnings(flows: Iterable[CompiledFlow]) -> list[Problem]:
 
 
 def _reached_flows(bot: Bot) -> set[str]:
-    """Flows a trigger starts or another flow's `goto` leads to (the fallback needs neither)."""
+    """Flows a trigger starts or another flow leads to (a `goto`, an `on_error`...; the
+    fallback needs neither)."""
     index = bot.triggers
     reached = {*index.by_payload.values(), *index.by_keyword.values()}
     reached |= {*index.by_attachment.values(), *(flow for _, flow in index.regexes)}
@@ -201,9 +205,7 @@ def _reached_flows(bot: Bot) -> set[str]:
         reached.add(index.fallback)
     for flow in bot.flows.values():
         reached |= {
-            step.flow
-            for step in flow.steps
-            if isinstance(step, GotoStep) and step.flow != flow.name
+            target for step in flow.steps for _, target in jump_targets(step) if target != flow.name
         }
     return reached
 
@@ -286,7 +288,12 @@ def _step_fields(step: Step) -> Iterator[_Field]:
         yield from _present(step, f"{path}.set", *step.values)
     elif isinstance(step, HandoverStep):
         yield from _present(step, path, ("handover.note", step.note))
-    if not isinstance(step, SetStep | GotoStep | HandoverStep):
+    elif isinstance(step, HttpStep):
+        yield from _present(step, path, ("http.url", step.url))
+        yield from _present(step, f"{path}.http.headers", *step.headers)
+        if step.body is not None:
+            yield from _body_fields(step, f"{path}.http.json", step.body.tree)
+    if not isinstance(step, SetStep | GotoStep | HandoverStep | HttpStep):
         for number, reply in enumerate(step.quick_replies):
             yield from _present(
                 reply,
@@ -295,6 +302,17 @@ def _step_fields(step: Step) -> Iterator[_Field]:
                 ("payload", reply.payload),
                 ("image_url", reply.image_url),
             )
+
+
+def _body_fields(step: HttpStep, path: str, tree: JsonTree) -> Iterator[_Field]:
+    if isinstance(tree, Template | Expression):
+        yield _Field(path, tree, step)
+    elif isinstance(tree, list):
+        for number, item in enumerate(tree):
+            yield from _body_fields(step, f"{path}.{number}", item)
+    elif isinstance(tree, dict):
+        for key, item in tree.items():
+            yield from _body_fields(step, f"{path}.{key}", item)
 
 
 def _button_fields(buttons: Sequence[ButtonSpec], path: str) -> Iterator[_Field]:

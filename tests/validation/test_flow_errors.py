@@ -17,12 +17,12 @@ STEP_ERRORS = {
     "two kinds": (
         '{ text: "Hi", goto: "main" }',
         f"{STEP}: a step needs exactly one of text, buttons, cards, attachment, ask, set, goto,"
-        " handover; has text, goto",
+        " handover, http; has text, goto",
     ),
     "no kind": (
         '{ when: "vars.x" }',
         f"{STEP}: a step needs exactly one of text, buttons, cards, attachment, ask, set, goto,"
-        " handover; has none",
+        " handover, http; has none",
     ),
     "unknown key": (
         '{ txt: "Hi" }',

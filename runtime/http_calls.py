@@ -1,0 +1,190 @@
+"""HttpCaller: makes the `http` steps' calls to the business's APIs, and never raises.
+
+Every outcome is an HttpResult: a 2xx answer read whole is `ok`; a non-2xx answer, no
+answer within the step's `timeout` (the whole call, however slowly bytes trickle in), a
+refused connection, a redirect loop, an answer over 1 MiB or an HTML page where an API
+answer was expected is `ok: false` with an `error` that says which, in words of our own:
+an httpx message may hold the URL, and a URL may hold a secret once `${VAR}` is filled in.
+
+The calls run on the event loop through one client with a bounded pool of connections, so
+a slow API holds a connection and a coroutine, never a thread or another person's turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from collections.abc import Mapping
+from typing import Final
+from urllib.parse import urlsplit
+
+import httpx
+
+from runtime.config.json5file import fill_env
+from runtime.dialog.effects import HttpCall, HttpResult
+from runtime.http_step import IDEMPOTENCY_HEADER
+
+MAX_BODY: Final = 1024 * 1024  # bytes of an answer read; past that the call fails
+MAX_REDIRECTS: Final = 5
+MAX_CONNECTIONS: Final = 100  # to all the APIs together; more calls wait for one
+USER_AGENT: Final = "messenger-runtime (http step)"
+
+
+class HttpCaller:
+    """Makes HttpCalls; `open()` before use (or `async with`), `close()` after."""
+
+    def __init__(
+        self,
+        *,
+        environ: Mapping[str, str] | None = None,
+        max_connections: int = MAX_CONNECTIONS,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._environ = os.environ if environ is None else environ
+        self._limits = httpx.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_connections
+        )
+        self._transport = transport
+        self._client: httpx.AsyncClient | None = None
+
+    async def open(self) -> None:
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                limits=self._limits,
+                follow_redirects=True,
+                max_redirects=MAX_REDIRECTS,
+                transport=self._transport,
+                headers={"User-Agent": USER_AGENT},
+                trust_env=False,  # a proxy from the environment is not the flow author's choice
+            )
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def __aenter__(self) -> HttpCaller:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.close()
+
+    async def call(self, call: HttpCall) -> HttpResult:
+        """Make `call`: its answer, or why there is none."""
+        started = time.perf_counter()
+        result = await self._call(call)
+        return HttpResult(
+            ok=result.ok,
+            status=result.status,
+            body=result.body,
+            error=result.error,
+            seconds=time.perf_counter() - started,
+        )
+
+    async def _call(self, call: HttpCall) -> HttpResult:
+        client = self._client
+        if client is None:
+            raise RuntimeError("HttpCaller.open() was not called")
+        missing: list[str] = []
+        url = self._fill(call.url, missing)
+        headers = {name: self._fill(value, missing) for name, value in call.headers}
+        body = self._fill_body(call.json, missing)
+        if missing:
+            names = ", ".join(sorted(set(missing)))
+            return HttpResult(ok=False, error=f"environment variable {names} is not set")
+        parts = urlsplit(url)
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+            return HttpResult(ok=False, error="the URL is not an http:// or https:// URL")
+        headers[IDEMPOTENCY_HEADER] = call.idempotency_key
+        headers.setdefault("Accept", "application/json")
+        try:
+            async with asyncio.timeout(call.timeout):
+                return await _send(client, call, url, headers, body)
+        except TimeoutError:
+            return HttpResult(ok=False, error=f"no answer within {call.timeout:g} s")
+        except httpx.TooManyRedirects:
+            return HttpResult(ok=False, error=f"more than {MAX_REDIRECTS} redirects (a loop?)")
+        except httpx.ConnectError:
+            return HttpResult(ok=False, error="could not connect (refused, or no such host)")
+        except httpx.TimeoutException:
+            return HttpResult(ok=False, error=f"no answer within {call.timeout:g} s")
+        except httpx.HTTPError as err:  # the message may hold the URL: the class says enough
+            return HttpResult(ok=False, error=f"the call failed ({type(err).__name__})")
+
+    def _fill(self, text: str, missing: list[str]) -> str:
+        filled, unset = fill_env(text, self._environ)
+        missing.extend(unset)
+        return filled
+
+    def _fill_body(self, value: object, missing: list[str]) -> object:
+        if isinstance(value, str):
+            return self._fill(value, missing)
+        if isinstance(value, list):
+            return [self._fill_body(item, missing) for item in value]
+        if isinstance(value, dict):
+            return {key: self._fill_body(item, missing) for key, item in value.items()}
+        return value
+
+
+async def _send(
+    client: httpx.AsyncClient, call: HttpCall, url: str, headers: dict[str, str], body: object
+) -> HttpResult:
+    """Send the request and read at most MAX_BODY bytes of the answer."""
+    request = client.build_request(
+        call.method,
+        url,
+        headers=headers,
+        json=body if call.has_body else None,
+        timeout=httpx.Timeout(call.timeout),
+    )
+    response = await client.send(request, stream=True)
+    try:
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_BODY:
+            return _too_big(response.status_code)
+        content = bytearray()
+        async for chunk in response.aiter_bytes():
+            content += chunk
+            if len(content) > MAX_BODY:
+                return _too_big(response.status_code)
+    finally:
+        await response.aclose()
+    return _result(response, bytes(content))
+
+
+def _too_big(status: int) -> HttpResult:
+    return HttpResult(ok=False, status=status, error="the answer is larger than 1 MiB; not read")
+
+
+def _result(response: httpx.Response, content: bytes) -> HttpResult:
+    """The answer read: JSON when it parses, else text; `ok` for a 2xx that is not HTML."""
+    status = response.status_code
+    media_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    text = content.decode(response.encoding or "utf-8", errors="replace")
+    body: object = text
+    error = None
+    is_json = media_type == "application/json" or media_type.endswith("+json")
+    if content.strip() and (is_json or not media_type or media_type == "text/plain"):
+        try:
+            body = json.loads(text)
+        except ValueError:
+            if is_json:
+                error = "the answer says it is JSON but does not parse"
+    if not 200 <= status < 300:
+        error = f"the API answered {status} {response.reason_phrase}".rstrip()
+    elif media_type == "text/html":
+        error = "the API answered an HTML page, not data (a login or error page?)"
+    return HttpResult(ok=error is None, status=status, body=body, error=error)
+
+
+def describe_call(call: HttpCall, result: HttpResult) -> str:
+    """`POST https://api.example.com/orders/A1 -> 200 in 42 ms`: for log lines and the chat.
+
+    The URL is as rendered, before `${VAR}` is filled in, so no secret is in it.
+    """
+    outcome = str(result.status) if result.status is not None else "no answer"
+    line = f"{call.method} {call.url} -> {outcome} in {result.seconds * 1000:.0f} ms"
+    return line if result.ok else f"{line}: {result.error}"
