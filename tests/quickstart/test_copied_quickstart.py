@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.testing.quickstart import QUICKSTART, run_runtime
+from runtime.build import build_bot
+from tests.testing.quickstart import QUICKSTART, quickstart_results, run_runtime
 
 
 @pytest.fixture
@@ -26,13 +27,14 @@ def test_the_quickstart_holds_no_link(mybot: Path) -> None:
 def test_a_copy_validates(mybot: Path) -> None:
     result = run_runtime("validate", "-c", "config.json5", cwd=mybot)
     assert result.returncode == 0, result.stderr
-    assert result.stdout == "config.json5: valid (1 account, 7 flows, 1 warning)\n"
+    flows = len(build_bot(QUICKSTART / "config.json5").bot.flows)
+    assert result.stdout == f"config.json5: valid (1 account, {flows} flows, 1 warning)\n"
 
 
 def test_a_copy_passes_its_own_tests(mybot: Path) -> None:
     result = run_runtime("test", "-c", "config.json5", cwd=mybot)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.splitlines()[-1] == "8 passed, 0 failed"
+    assert result.stdout.splitlines() == quickstart_results()
 
 
 def test_a_copy_chats_and_keeps_its_state_in_the_copy(mybot: Path) -> None:

@@ -12,6 +12,18 @@ ROOT = Path(__file__).resolve().parents[2]
 QUICKSTART = ROOT / "examples" / "quickstart"
 
 
+def quickstart_results() -> list[str]:
+    """What `runtime test` prints when every test of the quickstart passes."""
+    from runtime.testing.cases import load_conversation_file
+
+    names = [
+        test.name
+        for path in sorted((QUICKSTART / "tests").glob("*.json5"))
+        for test in load_conversation_file(path).tests
+    ]
+    return [*(f"PASS {name}" for name in names), f"{len(names)} passed, 0 failed"]
+
+
 def copy_quickstart(dest: Path, *, tests: bool = True) -> Path:
     """Copy the quickstart's config, flows and media (and its tests) into `dest`; return the
     config."""
