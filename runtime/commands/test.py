@@ -16,7 +16,9 @@ def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:
         summary="run conversation tests against the flows, offline",
         description=(
             "Each test file (JSON5) lists what a person says or taps and what the bot must\n"
-            "answer. Needs no token, no appSecret and no ${VAR}: nothing leaves the machine."
+            "answer, and what the APIs the flows call answer (`http`: a request it has no\n"
+            "answer for fails the test). Needs no token, no appSecret and no ${VAR}: nothing\n"
+            "leaves the machine."
         ),
         examples=[
             "runtime test -c bot/config.json5",

@@ -7,10 +7,14 @@
       name: "welcome",
       as: "1234",  // optional PSID
       user: { first_name: "Ada" },  // optional: the profile Meta would give (user.first_name)
+      // optional: what the APIs answer the flows' `http` steps (rules: testing/http_answers.py)
+      http: [{ url: "https://api.example.com/orders/A1", json: { status: "shipped" } }],
       turns: [
         { user: "hi", expect: [{ text: "Hi Ada!", quick_replies: ["Pricing", "Sign up"] }] },
         { tap: "PRICING", expect: [{ buttons: { text: "Plans...", buttons: ["See plans"] } }] },
         { attach: "image", expect: [{ text: "Nice picture!" }, { attachment: { type: "image" } }] },
+        { user: "order A1", expect: [{ text: "Order A1: shipped" }],
+          requests: [{ method: "GET", url: "https://api.example.com/orders/A1" }] },
       ],
     },
   ],
@@ -18,7 +22,8 @@
 ```
 
 The shape is checked by `schemas/conversation.json5`; what a schema cannot say (exactly one
-action per turn, one kind per expected message, test names used once) is checked here.
+action per turn, one kind per expected message, test names used once, one answer per
+request) is checked here.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from typing import Any, cast
 from runtime.config.json5file import read_json5
 from runtime.errors import ConfigError
 from runtime.testing.conversation import DEFAULT_PSID
+from runtime.testing.http_answers import DEFAULT_METHOD, HttpAnswer, answer_from_mapping
 from runtime.validation.problems import Problem
 from runtime.validation.schema import drop_invalid, validate_document
 
@@ -77,6 +83,16 @@ class ExpectedMessage:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ExpectedRequest:
+    """A request an `http` step should make; its body is compared when `json_given`."""
+
+    method: str
+    url: str
+    json: object = None
+    json_given: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class UserTurn:
     """What the user does, and what the bot should answer. `number` counts from 1."""
 
@@ -86,6 +102,8 @@ class UserTurn:
     url: str | None
     expect: tuple[ExpectedMessage, ...]
     vars: Mapping[str, object] | None
+    http: tuple[HttpAnswer, ...] = ()  # answers for this turn only
+    requests: tuple[ExpectedRequest, ...] | None = None  # None: not compared
 
     def describe(self) -> str:
         """`user: "hi"`, `tap: PRICING`, `attach: image`."""
@@ -102,6 +120,7 @@ class ConversationTest:
     turns: tuple[UserTurn, ...]
     key_path: str  # `tests.2`, for messages about the test
     user: Mapping[str, object] = field(default_factory=dict)  # `user: { first_name: "Ada" }`
+    http: tuple[HttpAnswer, ...] = ()  # the APIs' answers, for every turn
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -163,6 +182,7 @@ class _Reader:
             turns=tuple(turn for turn in turns if turn is not None),
             key_path=path,
             user=MappingProxyType(dict(data.get("user") or {})),
+            http=self.http_answers(data.get("http") or [], f"{path}.http"),
         )
 
     def turn(self, data: Mapping[str, Any], path: str, number: int) -> UserTurn | None:
@@ -188,7 +208,48 @@ class _Reader:
             url=data.get("url"),
             expect=tuple(message for message in expect if message is not None),
             vars=MappingProxyType(dict(variables)) if variables is not None else None,
+            http=self.http_answers(data.get("http") or [], f"{path}.http"),
+            requests=_requests(data["requests"]) if "requests" in data else None,
         )
+
+    def http_answers(
+        self, entries: Sequence[Mapping[str, Any]], path: str
+    ) -> tuple[HttpAnswer, ...]:
+        """The answers of one `http` list: at most one per request, `json` or `text`, and
+        nothing but `error` for a call that gets no answer."""
+        answers: list[HttpAnswer] = []
+        first: dict[tuple[str, str], str] = {}
+        for index, entry in enumerate(entries):
+            where = f"{path}.{index}"
+            if "url" not in entry:
+                continue  # the schema has said so
+            if "json" in entry and "text" in entry:
+                self.problem(where, "an answer's body is `json` or `text`, not both")
+                continue
+            if "error" in entry:
+                extra = [key for key in ("status", "json", "text") if key in entry]
+                if extra:
+                    self.problem(
+                        f"{where}.error",
+                        f"a call with `error` gets no answer at all; drop {', '.join(extra)}"
+                        f" (or drop `error` to answer with {'them' if len(extra) > 1 else 'it'})",
+                    )
+                    continue
+            if self.is_broken(where):
+                continue  # reported: a default in place of a wrong value would mislead
+            answer = answer_from_mapping(entry)
+            key = (answer.method, answer.url)
+            if key in first:
+                self.problem(
+                    where,
+                    f"a second answer to {answer.describe()} (the first is {first[key]});"
+                    " an answer answers every such call, so keep one (or list one on each"
+                    " turn, where they differ)",
+                )
+                continue
+            first[key] = where
+            answers.append(answer)
+        return tuple(answers)
 
     def message(self, data: Mapping[str, Any], path: str) -> ExpectedMessage | None:
         kinds = [kind for kind in MessageKind if kind.value in data]
@@ -248,6 +309,19 @@ class _Reader:
                 self.problem(
                     f"{test.key_path}.name", f"test '{test.name}' is already defined at {first}"
                 )
+
+
+def _requests(entries: Sequence[Mapping[str, Any]]) -> tuple[ExpectedRequest, ...]:
+    return tuple(
+        ExpectedRequest(
+            method=str(entry.get("method", DEFAULT_METHOD)).upper(),
+            url=str(entry["url"]),
+            json=entry.get("json"),
+            json_given="json" in entry,
+        )
+        for entry in entries
+        if "url" in entry
+    )
 
 
 def _titles(value: Sequence[str] | None) -> tuple[str, ...] | None:

@@ -14,20 +14,35 @@ Usable from any test suite, like errbot's testbot::
 No network, no store: the session lives in the object, the clock is a counter, and the
 person's profile fields are what `user=` says (`Conversation(bot, user={"first_name":
 "Ada"})`), never asked of Meta, so runs are repeatable.
+
+An `http` step's call is not made either: the answers given answer it (the rules are in
+`runtime.testing.http_answers`), those of the whole conversation and those of one turn::
+
+    from runtime.testing import HttpAnswer
+
+    orders = "https://api.example.com/orders"
+    chat = Conversation(bot, http=[HttpAnswer(url=f"{orders}/A1", json={"status": "shipped"})])
+    chat.say("order A1")
+    assert chat.calls[0].call.url == f"{orders}/A1" and chat.calls[0].result.ok
+    chat.say("order B2", http=[HttpAnswer(url=f"{orders}/B2", status=404)])  # this turn only
+    chat.say("order C3")
+    assert chat.unanswered[0].url == f"{orders}/C3"  # no answer: the flow got `ok: false`
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
 from runtime.bot import Bot
 from runtime.config.model import Account
-from runtime.dialog.engine import Turn, run_turn
+from runtime.dialog.effects import HttpCall
+from runtime.dialog.engine import Turn, continue_turn, run_turn
 from runtime.envelope import Envelope
 from runtime.errors import ConfigError
 from runtime.session import Session
 from runtime.testing import events
+from runtime.testing.http_answers import Exchange, HttpAnswer, HttpAnswers, answer_call
 from runtime.validation.problems import Problem
 
 DEFAULT_PSID = "test-user"
@@ -44,41 +59,60 @@ class Conversation:
         psid: str = DEFAULT_PSID,
         account_id: str | None = None,
         user: Mapping[str, object] | None = None,
+        http: Iterable[HttpAnswer] = (),
     ) -> None:
         self.bot = bot
         self.psid = psid
         self.user = user or {}  # the person's profile fields, as Meta would give them
         self.account = choose_account(bot, account_id)
+        self.http = HttpAnswers(http)  # ValueError when two answer the same request
         self.session: Session | None = None
         self.last_turn: Turn | None = None
+        self.calls: tuple[Exchange, ...] = ()  # the `http` calls of the last event's turn
         self._events = 0
 
-    def say(self, text: str) -> Turn:
-        """The user types `text`."""
-        now, mid = self._stamp()
-        return self.send(events.text_event(self.account, self.psid, text, now=now, mid=mid))
+    @property
+    def unanswered(self) -> tuple[HttpCall, ...]:
+        """The last turn's calls that no answer matched (they got `ok: false`)."""
+        return tuple(exchange.call for exchange in self.calls if not exchange.answered)
 
-    def tap(self, payload: str) -> Turn:
+    def say(self, text: str, *, http: Iterable[HttpAnswer] = ()) -> Turn:
+        """The user types `text`; `http` answers this turn's calls before the conversation's."""
+        now, mid = self._stamp()
+        envelope = events.text_event(self.account, self.psid, text, now=now, mid=mid)
+        return self.send(envelope, http=http)
+
+    def tap(self, payload: str, *, http: Iterable[HttpAnswer] = ()) -> Turn:
         """The user taps the quick reply or button carrying `payload` (see `events.tap_event`)."""
         offered = self.last_turn.messages if self.last_turn is not None else ()
         now, mid = self._stamp()
         envelope = events.tap_event(
             self.account, self.psid, payload, offered=offered, now=now, mid=mid
         )
-        return self.send(envelope)
+        return self.send(envelope, http=http)
 
-    def attach(self, type: str, url: str | None = None) -> Turn:
+    def attach(self, type: str, url: str | None = None, *, http: Iterable[HttpAnswer] = ()) -> Turn:
         """The user sends an attachment of `type` (image, video, audio, file, location)."""
         now, mid = self._stamp()
         envelope = events.attachment_event(self.account, self.psid, type, url, now=now, mid=mid)
-        return self.send(envelope)
+        return self.send(envelope, http=http)
 
-    def send(self, envelope: Envelope) -> Turn:
-        """Run one event through the engine and keep the session it returns; while a human
-        has the thread (a `handover` step ran), the bot says nothing, as on Messenger."""
+    def send(self, envelope: Envelope, *, http: Iterable[HttpAnswer] = ()) -> Turn:
+        """Run one event through the engine, its `http` calls answered offline, and keep the
+        session it returns; while a human has the thread (a `handover` step ran), the bot
+        says nothing, as on Messenger."""
+        self.calls = ()
         if self.session is not None and self.session.handover is not None:
             return Turn(messages=(), session=self.session, flow=None)
-        turn = run_turn(self.bot, envelope, self.session, now=envelope.timestamp, user=self.user)
+        turn_answers = HttpAnswers(http)
+        now = envelope.timestamp
+        turn = run_turn(self.bot, envelope, self.session, now=now, user=self.user)
+        calls: list[Exchange] = []
+        while turn.call is not None:
+            exchange = answer_call(turn.call, turn_answers, self.http)
+            calls.append(exchange)
+            turn = continue_turn(self.bot, envelope, turn, exchange.result, now=now, user=self.user)
+        self.calls = tuple(calls)
         self.session = turn.session
         if turn.messages:  # what the user can tap is what the bot said last
             self.last_turn = turn

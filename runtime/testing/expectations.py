@@ -8,8 +8,10 @@ Each message is one line::
     attachment: image https://example.com/img/thanks.png
     attachment: image file logo.png
     handover: Page Inbox (note "wants to talk about an order")
+    request: POST https://api.example.com/leads json {"email": "me@example.com"}
 
-(A handover is no message, but a test expects it the same way, after the turn's messages.)
+(A handover is no message, but a test expects it the same way, after the turn's messages;
+so are the `http` steps' requests when a turn lists the `requests` it expects.)
 
 An actual message is drawn with only the parts its expectation names (a test that leaves
 `quick_replies` out does not see them), so equal lines mean a passing turn, and the diff of
@@ -24,7 +26,7 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import PurePath
 
-from runtime.dialog.effects import NAMED_APPS, Effect, app_name
+from runtime.dialog.effects import NAMED_APPS, Effect, HttpCall, app_name
 from runtime.dialog.messages import (
     ButtonTemplate,
     Card,
@@ -35,7 +37,13 @@ from runtime.dialog.messages import (
     QuickReply,
     TextMessage,
 )
-from runtime.testing.cases import ExpectedCard, ExpectedMessage, MessageKind, UserTurn
+from runtime.testing.cases import (
+    ExpectedCard,
+    ExpectedMessage,
+    ExpectedRequest,
+    MessageKind,
+    UserTurn,
+)
 
 NOTHING = "(nothing)"
 
@@ -101,9 +109,11 @@ def turn_lines(
     messages: Sequence[OutMessage],
     variables: Mapping[str, object],
     effects: Sequence[Effect] = (),
+    calls: Sequence[HttpCall] = (),
 ) -> tuple[list[str], list[str]]:
-    """The expected and the actual lines of one turn: its messages and its handover, then
-    the `vars` it names."""
+    """The expected and the actual lines of one turn: its messages and its handover, the
+    requests its `http` steps made (when the turn lists those it expects), then the `vars`
+    it names."""
     expected = [render_expected(message) for message in turn.expect] or [NOTHING]
     actual = [
         render_message(message, turn.expect[index] if index < len(turn.expect) else None)
@@ -115,6 +125,12 @@ def turn_lines(
         for index, effect in enumerate(effects)
     )
     actual = actual or [NOTHING]
+    if turn.requests is not None:
+        expected.extend(render_request(request) for request in turn.requests)
+        actual.extend(
+            render_call(call, turn.requests[index] if index < len(turn.requests) else None)
+            for index, call in enumerate(calls)
+        )
     for name, value in (turn.vars or {}).items():
         expected.append(f"vars.{name} = {_json(value)}")
         shown = _json(variables[name]) if name in variables else "(not set)"
@@ -131,6 +147,24 @@ def render_effect(effect: Effect, like: ExpectedMessage | None = None) -> str:
         note=(effect.metadata or "") if wants_note else None,
     )
     return render_expected(actual)
+
+
+def render_request(request: ExpectedRequest) -> str:
+    """`request: POST https://api.example.com/leads json {"email": "me@example.com"}`;
+    `json: null` expects a request without a body: `(no body)`."""
+    line = f"request: {request.method} {request.url}"
+    if not request.json_given:
+        return line
+    return f"{line} (no body)" if request.json is None else f"{line} json {_json(request.json)}"
+
+
+def render_call(call: HttpCall, like: ExpectedRequest | None = None) -> str:
+    """The line of a request made; its body only when the expectation names one."""
+    wants_json = like is not None and like.json_given
+    request = ExpectedRequest(
+        method=call.method, url=call.url, json=call.json, json_given=wants_json
+    )
+    return render_request(request)
 
 
 def diff(expected: Sequence[str], actual: Sequence[str]) -> list[str]:

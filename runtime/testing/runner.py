@@ -2,7 +2,9 @@
 
 Each test starts a fresh in-memory session; its turns share it, so an `ask` works as on
 Messenger. A test stops at its first failing turn (later turns would build on a wrong
-state). Nothing touches the network or the state store.
+state). Nothing touches the network or the state store: the `http` steps' calls get the
+answers the test lists (`runtime.testing.http_answers`), and a call with none fails its
+turn, named, after the turn has run on without it (so what else went wrong shows too).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from runtime.testing.cases import (
 )
 from runtime.testing.conversation import Conversation
 from runtime.testing.expectations import diff, turn_lines
+from runtime.testing.http_answers import describe_unanswered
 from runtime.validation.problems import Problem
 
 TESTS_FOLDER = "tests"  # next to the config file: where `runtime test` looks by default
@@ -62,24 +65,31 @@ def run_conversation(
     bot: Bot, file: ConversationFile, test: ConversationTest
 ) -> ConversationResult:
     """Play one test's turns against `bot`, from a fresh session."""
-    conversation = Conversation(bot, psid=test.psid, account_id=test.account, user=test.user)
+    conversation = Conversation(
+        bot, psid=test.psid, account_id=test.account, user=test.user, http=test.http
+    )
     notes: list[str] = []
     for turn in test.turns:
         try:
             if turn.action is Action.USER:
-                result = conversation.say(turn.value)
+                result = conversation.say(turn.value, http=turn.http)
             elif turn.action is Action.TAP:
-                result = conversation.tap(turn.value)
+                result = conversation.tap(turn.value, http=turn.http)
             else:
-                result = conversation.attach(turn.value, turn.url)
+                result = conversation.attach(turn.value, turn.url, http=turn.http)
         except Exception:  # an engine bug fails this test; the others still run
             lines = ("the engine raised an exception:", *traceback.format_exc().splitlines())
             failure = TurnFailure(turn=turn, lines=lines)
             return ConversationResult(file=file, test=test, failure=failure, notes=tuple(notes))
         notes.extend(f"turn {turn.number}: {note}" for note in result.notes)
-        expected, actual = turn_lines(turn, result.messages, result.session.vars, result.effects)
-        if expected != actual:
-            failure = TurnFailure(turn=turn, lines=tuple(diff(expected, actual)))
+        calls = tuple(exchange.call for exchange in conversation.calls)
+        expected, actual = turn_lines(
+            turn, result.messages, result.session.vars, result.effects, calls
+        )
+        unanswered = [describe_unanswered(call) for call in conversation.unanswered]
+        if unanswered or expected != actual:
+            lines = (*unanswered, *(diff(expected, actual) if expected != actual else ()))
+            failure = TurnFailure(turn=turn, lines=lines)
             return ConversationResult(file=file, test=test, failure=failure, notes=tuple(notes))
     return ConversationResult(file=file, test=test, failure=None, notes=tuple(notes))
 
