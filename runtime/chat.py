@@ -1,10 +1,16 @@
-"""`runtime chat`: talk to the bot in the terminal, with no network and no Facebook app.
+"""`runtime chat`: talk to the bot in the terminal, with no Messenger and no Facebook app.
 
 The bot's messages are printed as text; quick replies and buttons become numbered choices,
 and typing a number taps one. The session is kept in the configured store, exactly like a
 real user's, so an `ask` waits across turns and across restarts of `runtime chat` (a
 restarted chat says what it waits for). The DM access policy is bypassed: whoever runs this
 owns the config.
+
+An `http` step makes its real call (`runtime/http_calls.py`, `${VAR}` secrets from the
+environment), and one line shows it before the turn's messages, as the URL was rendered,
+without its secrets: `(http) GET https://api.example.com/orders/A1 -> 200 in 42 ms`, and
+why when it failed. On Messenger too the person sees the turn's messages once its calls
+are done (a typing bubble meanwhile).
 """
 
 from __future__ import annotations
@@ -19,11 +25,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import TextIO
 
-from runtime.bot import AskStep, Bot
+from runtime.bot import AskStep, Bot, HttpStep
 from runtime.config.model import Account
 from runtime.dialog.context import build_context
-from runtime.dialog.effects import app_name
-from runtime.dialog.engine import run_turn
+from runtime.dialog.effects import HttpResult, app_name
+from runtime.dialog.engine import continue_turn, run_turn
 from runtime.dialog.messages import (
     Button,
     ButtonTemplate,
@@ -37,6 +43,7 @@ from runtime.dialog.notes import Notes
 from runtime.dialog.render import Renderer
 from runtime.dialog.user_fields import PROFILE_FIELDS
 from runtime.envelope import Envelope
+from runtime.http_calls import HttpCaller, describe_call
 from runtime.session import Session, session_key
 from runtime.store.base import Store
 from runtime.testing import events
@@ -47,6 +54,7 @@ HANDED_OVER = (
 )
 WITH_HUMAN = "(with a human: {owner} has the thread, so the bot stays quiet; /back passes it back)"
 BOT = "bot: "
+HTTP = "(http) "
 INDENT = " " * len(BOT)
 HELP = """\
 Type a message, or the number of a choice to tap it. Commands:
@@ -80,8 +88,10 @@ class TerminalChat:
         out: TextIO,
         err: TextIO,
         user: Mapping[str, object] | None = None,
+        http: HttpCaller | None = None,
     ) -> None:
         self.bot = bot
+        self.http = http  # makes the `http` steps' calls; without it, each fails unmade
         self.store = store
         self.account = account
         self.psid = psid
@@ -97,8 +107,11 @@ class TerminalChat:
         policy = self.account.dm_policy
         profile = "".join(f" {key}={value}" for key, value in self.user.items())
         who = f"{self.psid} (profile:{profile})" if profile else self.psid
+        where = "offline"
+        if _calls_apis(self.bot):
+            where = "with no Messenger connection (the http steps make their real calls)"
         return (
-            f"Chatting with account {self.account.label} as {who}, offline. The DM policy "
+            f"Chatting with account {self.account.label} as {who}, {where}. The DM policy "
             f"({policy}) is bypassed: you are the owner, testing locally. "
             "Type /help for commands; /quit or Ctrl-D ends."
         )
@@ -218,6 +231,14 @@ class TerminalChat:
             self.say(WITH_HUMAN.format(owner=app_name(session.handover.app_id)))
             return
         turn = run_turn(self.bot, envelope, session, now=time.time(), user=self.user)
+        while turn.call is not None:
+            call = turn.call
+            if self.http is None:
+                result = HttpResult(ok=False, error="no HTTP client in this chat")
+            else:
+                result = await self.http.call(call)
+            self.say(HTTP + describe_call(call, result))
+            turn = continue_turn(self.bot, envelope, turn, result, now=time.time(), user=self.user)
         await self.store.save_session(turn.session)
         for note in turn.notes:
             print(f"note: {note}", file=self.err, flush=True)
@@ -293,6 +314,11 @@ class TerminalChat:
         return time.time(), f"m_chat_{time.time_ns()}_{self._sent}"
 
 
+def _calls_apis(bot: Bot) -> bool:
+    """Whether any flow has an `http` step."""
+    return any(isinstance(step, HttpStep) for flow in bot.flows.values() for step in flow.steps)
+
+
 def _waiting_ask(bot: Bot, session: Session | None) -> AskStep | None:
     """The `ask` the session waits on, if the flows still have it there."""
     if session is None or session.flow is None or session.step is None:
@@ -333,8 +359,12 @@ def chat(
             import readline  # noqa: F401
     with asyncio.Runner() as runner:
         store = runner.run(open_store(bot.config.state))
+        http = HttpCaller()  # one client for the chat's calls, as a server worker has
         try:
-            terminal = TerminalChat(bot, store, account, psid, out=output, err=errors, user=user)
+            runner.run(http.open())
+            terminal = TerminalChat(
+                bot, store, account, psid, out=output, err=errors, user=user, http=http
+            )
             terminal.say(terminal.intro())
             runner.run(terminal.resume())
             while True:
@@ -342,6 +372,7 @@ def chat(
                 if line is None or not runner.run(terminal.handle(line)):
                     break
         finally:
+            runner.run(http.close())
             runner.run(store.close())
     return 0
 

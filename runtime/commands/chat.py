@@ -1,4 +1,4 @@
-"""`runtime chat`: talk to the bot in the terminal, with no network and no secrets."""
+"""`runtime chat`: talk to the bot in the terminal, with no Messenger and no secrets."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:
         commands,
         "chat",
         parents=[common],
-        summary="talk to the bot in the terminal, offline",
+        summary="talk to the bot in the terminal, without Messenger",
         description=(
             "Quick replies and buttons become numbered choices: type the number to tap one.\n"
             "The session is kept in the configured state, so an `ask` waits across runs.\n"
-            "Needs no token, no appSecret and no ${VAR}; type /help inside for commands."
+            "Needs no token and no appSecret; type /help inside for commands. An http step\n"
+            "makes its real call (its ${VAR} from the environment), shown on a line of its own."
         ),
         examples=[
             "runtime chat -c bot/config.json5",
