@@ -27,6 +27,7 @@ from runtime.dialog.templates import (
     UrlTemplate,
     has_jinja_syntax,
 )
+from runtime.validation.problems import Problem, Severity
 
 if TYPE_CHECKING:
     from runtime.step_compiler import StepCompiler
@@ -35,17 +36,26 @@ METHODS: Final = ("GET", "POST", "PUT", "PATCH", "DELETE")
 DEFAULT_TIMEOUT: Final = 5.0
 MAX_TIMEOUT: Final = 20.0
 IDEMPOTENCY_HEADER: Final = "Idempotency-Key"
-# headers the runtime (or httpx) sets itself: a flow's own would be overwritten or break it
-_RESERVED_HEADERS: Final = frozenset(
-    {"idempotency-key", "host", "content-length", "transfer-encoding", "connection"}
-)
+# headers the runtime (or httpx) sets itself, and why: a flow's own would be overwritten or
+# break the request
+_RESERVED_HEADERS: Final = {
+    "idempotency-key": "one key per event and step, so the API knows a turn replayed after a crash",
+    "host": "from the URL",
+    "content-length": "from the body",
+    "transfer-encoding": "from the body",
+    "connection": "by its pool of connections",
+}
+_SECRET_WORDS: Final = ("token", "secret", "key", "password", "auth", "cookie", "signature")
 _HEADER_NAME: Final = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _ENV: Final = r"\$\{[A-Za-z_][A-Za-z0-9_]*\}"
-# the start of a URL: scheme and host written out, or a whole `${VAR}` base
-_ORIGIN: Final = re.compile(rf"(?:(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://[^/?#\s]+|{_ENV})")
+_ENV_BASE: Final = re.compile(_ENV)
+_SCHEME: Final = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://")
+# what a host (with its userinfo and port) may hold once its `${VAR}`s are taken out
+_AUTHORITY: Final = re.compile(r"[A-Za-z0-9._~%!$&'()*+,;=:@\[\]-]*")
 _MARKERS: Final = re.compile(r"\{\{|\{%|\{#")
 # a string that is one `{{ expression }}` alone keeps its value's JSON type in a body
 _ONE_EXPRESSION: Final = re.compile(r"\{\{(?P<expression>(?:(?!\{\{|\}\}|\{%|\{#).)*)\}\}", re.S)
+_EXAMPLE: Final = '"https://api.example.com/orders/{{ match.number }}"'
 
 
 def compile_http_step(
@@ -66,13 +76,8 @@ def compile_http_step(
                 " the values in the URL's query (they are percent-encoded)",
             )
         body = JsonTemplate(_body(compiler, spec["json"], f"{path}.json"))
+    # the schema keeps it between 0.1 and MAX_TIMEOUT seconds (schemas/flow.json5)
     timeout = float(spec.get("timeout", DEFAULT_TIMEOUT))
-    if not 0 < timeout <= MAX_TIMEOUT:
-        compiler.problem(
-            f"{path}.timeout",
-            f"is {timeout:g} s; a call may wait more than 0 and at most {MAX_TIMEOUT:g} seconds"
-            " (the person waits meanwhile)",
-        )
     if url is None:
         return None
     return HttpStep(
@@ -92,25 +97,103 @@ def _url(compiler: StepCompiler, source: str, path: str) -> UrlTemplate | None:
     """The URL template, if its scheme and host are written out and it compiles."""
     marker = _MARKERS.search(source)
     literal = source if marker is None else source[: marker.start()]
-    origin = _ORIGIN.match(literal)
-    if origin is None or (marker is not None and len(literal) == origin.end()):
-        compiler.problem(
-            path,
-            "the scheme and host must be written out before any {{ }} (such as"
-            ' "https://api.example.com/orders/{{ match.number }}"), so that what a person'
-            " types can never change where the request goes",
-        )
-        return None
-    scheme = origin.group("scheme")
-    if scheme is not None and scheme.lower() not in ("http", "https"):
-        compiler.problem(path, f"is a {scheme}: URL; an http step calls http:// or https:// only")
-        return None
-    rest = literal[origin.end() :]
-    if rest and rest[0] not in "/?#":
-        compiler.problem(path, "the host must end with '/', '?' or '#' before the rest of the URL")
+    wrong = origin_problem(literal, templated=marker is not None)
+    if wrong is not None:
+        compiler.problem(path, wrong)
         return None
     template = compiler.template(source, path, UrlTemplate)
     return template if isinstance(template, UrlTemplate) else None
+
+
+def origin_problem(literal: str, *, templated: bool) -> str | None:
+    """What is wrong with where a URL goes, or None.
+
+    `literal` is the URL up to its first `{{` (all of it when `templated` is False). The
+    scheme and the host (and port) must be written out there and end with '/', '?' or '#'
+    before any template, or come whole from one `${VAR}` (the author's, like the flow file);
+    then no value a template prints can change the host.
+    """
+    base = _ENV_BASE.match(literal)
+    if base is not None:
+        if templated and not any(mark in literal[base.end() :] for mark in "/?#"):
+            return (
+                f"a template follows {base.group()} with no '/' between them, so what it"
+                " prints would become part of the host; write"
+                f' "{base.group()}/orders/{{{{ match.number }}}}"'
+            )
+        return None
+    if literal[:1].isspace():
+        return "starts with a space; take it out"
+    scheme = _SCHEME.match(literal)
+    if scheme is None:
+        partial = literal.lower()
+        if templated and ("https://".startswith(partial) or "http://".startswith(partial)):
+            return (
+                "the scheme and host come from a template; write them out, such as"
+                f' {_EXAMPLE} (or take them from the environment: "${{API_BASE}}/orders/..."),'
+                " so that what a person types can never change where the request goes"
+            )
+        written = partial.partition(":")[0]
+        if partial.startswith(("http:", "https:")):
+            return f'is not an absolute URL: write "//" after "{written}:", then the host'
+        return (
+            "is not an absolute URL: start it with https:// (or http://) and the host, such"
+            f" as {_EXAMPLE}"
+        )
+    name = scheme.group("scheme")
+    if name.lower() not in ("http", "https"):
+        return f"is a {name}: URL; an http step calls http:// or https:// URLs only"
+    rest = literal[scheme.end() :]
+    end = next((index for index, char in enumerate(rest) if char in "/?#"), None)
+    authority = rest if end is None else rest[:end]
+    if end is None and templated:
+        if not authority:
+            return (
+                f"the host comes from a template; write it out, such as {_EXAMPLE}, so that"
+                " what a person types can never change where the request goes"
+            )
+        if authority.endswith(":"):
+            return (
+                "the port comes from a template; write it out, such as"
+                f' "{name}://{authority}8080/{{{{ match.number }}}}"'
+            )
+        return (
+            f"a template follows the host {authority!r} with no '/' between them, so what it"
+            f' prints would become part of the host; write "{name}://{authority}/'
+            '{{ match.number }}"'
+        )
+    return _authority_problem(authority, name)
+
+
+def _authority_problem(authority: str, scheme: str) -> str | None:
+    """What is wrong with a written-out `user:password@host:port`, or None (the user and
+    password are never shown: they may be a secret)."""
+    userinfo, _, host = authority.rpartition("@")
+    if not host:
+        return f"has no host after {scheme}://; write one, such as {_EXAMPLE}"
+    if _AUTHORITY.sub("", _ENV_BASE.sub("", userinfo)):
+        return (
+            "the user or password before '@' holds a character a URL cannot have there;"
+            " percent-encode it, or send it in a header"
+        )
+    stray = _AUTHORITY.sub("", _ENV_BASE.sub("", host))
+    if stray:
+        return (
+            f"the host {host!r} has {stray[0]!r} in it, which no host name has; the host ends"
+            " at the first '/', '?' or '#'"
+        )
+    port = _port(host)
+    if port is not None and "${" not in port and not (port.isdigit() and 0 < int(port) < 65536):
+        return f"the port {port!r} is not a port number: 1 to 65535, such as {scheme}://host:8080/"
+    return None
+
+
+def _port(host: str) -> str | None:
+    """The port written after `host` (`api.example.com:8080`, `[::1]:8080`), or None."""
+    if host.startswith("["):  # an IPv6 address
+        after = host[host.find("]") + 1 :]
+        return after[1:] if after.startswith(":") else None
+    return host.rpartition(":")[2] if ":" in host else None
 
 
 def _headers(
@@ -120,15 +203,61 @@ def _headers(
     for name, value in spec.items():
         where = f"{path}.{name}"
         if not _HEADER_NAME.fullmatch(name):
-            compiler.problem(where, f"{name!r} is not a valid HTTP header name")
+            compiler.problem(
+                where,
+                f"{name!r} is not an HTTP header name: use letters, digits and '-' (such as"
+                " X-Api-Key), with no space or ':'",
+            )
             continue
-        if name.lower() in _RESERVED_HEADERS:
-            compiler.problem(where, f"{name} is set by the runtime; leave it out")
+        why = _RESERVED_HEADERS.get(name.lower())
+        if why is not None:
+            compiler.problem(where, f"the runtime sets {name} itself ({why}); leave it out")
             continue
-        template = compiler.template(str(value), where, RequestTemplate)
+        text = str(value)
+        wrong = _header_value_problem(text)
+        if wrong is not None:
+            compiler.problem(where, wrong)
+            continue
+        if _names_secret(name) and text.strip() and not _ENV_BASE.search(text):
+            compiler.problems.append(_written_secret(compiler.file, where, name))
+        template = compiler.template(text, where, RequestTemplate)
         if isinstance(template, RequestTemplate):
             headers.append((name, template))
     return tuple(headers)
+
+
+def _names_secret(header: str) -> bool:
+    """Authorization, X-Api-Key, X-Auth-Token...: a header that carries a credential."""
+    name = header.lower()
+    return name.endswith("authorization") or any(word in name for word in _SECRET_WORDS)
+
+
+def _written_secret(file: str, path: str, header: str) -> Problem:
+    variable = header.upper().replace("-", "_")
+    example = "Bearer ${ORDERS_TOKEN}" if variable.endswith("AUTHORIZATION") else f"${{{variable}}}"
+    return Problem(
+        file=file,
+        path=path,
+        message=(
+            f"{header} is written in the flow file, so whoever reads the file has it; take it"
+            f' from the environment instead, such as "{example}" (filled in as the request'
+            " leaves, never logged)"
+        ),
+        severity=Severity.WARNING,
+    )
+
+
+def _header_value_problem(text: str) -> str | None:
+    """A header value goes on one line of ASCII (httpx refuses anything else)."""
+    if "\r" in text or "\n" in text:
+        return "a header value is one line: take the line break out"
+    other = next((char for char in text if not char.isascii()), None)
+    if other is not None:
+        return (
+            f"a header value is ASCII text, and {other!r} is not; send such text in the"
+            " json body, or percent-encode it"
+        )
+    return None
 
 
 def _body(compiler: StepCompiler, data: object, path: str) -> JsonTree:
