@@ -6,6 +6,13 @@ refused connection, a redirect loop, an answer over 1 MiB or an HTML page where 
 answer was expected is `ok: false` with an `error` that says which, in words of our own:
 an httpx message may hold the URL, and a URL may hold a secret once `${VAR}` is filled in.
 
+What a person typed cannot steer a request. The URL template percent-encodes what it
+prints (`dialog/templates.py`); here a path segment that is `.` or `..` is refused (a
+client or server would resolve it and climb the path), as is a header value with a line
+break (it would start another header). A header that names a `${VAR}` goes to the host the
+flow names only: a redirect elsewhere loses it. No cookie is kept from one call to the
+next, so one person's session at an API never rides along with another person's call.
+
 The calls run on the event loop through one client with a bounded pool of connections, so
 a slow API holds a connection and a coroutine, never a thread or another person's turn.
 """
@@ -17,12 +24,13 @@ import json
 import os
 import time
 from collections.abc import Mapping
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Final
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import httpx
 
-from runtime.config.json5file import fill_env
+from runtime.config.json5file import env_names_in, fill_env
 from runtime.dialog.effects import HttpCall, HttpResult
 from runtime.http_step import IDEMPOTENCY_HEADER
 
@@ -30,10 +38,14 @@ MAX_BODY: Final = 1024 * 1024  # bytes of an answer read; past that the call fai
 MAX_REDIRECTS: Final = 5
 MAX_CONNECTIONS: Final = 100  # to all the APIs together; more calls wait for one
 USER_AGENT: Final = "messenger-runtime (http step)"
+_CONTROL: Final = frozenset(chr(code) for code in (*range(32), 127)) - {"\t"}
 
 
 class HttpCaller:
-    """Makes HttpCalls; `open()` before use (or `async with`), `close()` after."""
+    """Makes HttpCalls; `open()` before use (or `async with`), `close()` after.
+
+    `environ` fills in `${VAR}` (default: the process's environment).
+    """
 
     def __init__(
         self,
@@ -53,10 +65,10 @@ class HttpCaller:
         if self._client is None:
             self._client = httpx.AsyncClient(
                 limits=self._limits,
-                follow_redirects=True,
-                max_redirects=MAX_REDIRECTS,
+                follow_redirects=False,  # followed in _send, which decides what goes along
                 transport=self._transport,
                 headers={"User-Agent": USER_AGENT},
+                cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])),  # keeps none
                 trust_env=False,  # a proxy from the environment is not the flow author's choice
             )
 
@@ -75,7 +87,10 @@ class HttpCaller:
     async def call(self, call: HttpCall) -> HttpResult:
         """Make `call`: its answer, or why there is none."""
         started = time.perf_counter()
-        result = await self._call(call)
+        try:
+            result = await self._call(call)
+        except Exception as err:  # a case not foreseen must fail one call, not the turn
+            result = HttpResult(ok=False, error=f"the call failed ({type(err).__name__})")
         return HttpResult(
             ok=result.ok,
             status=result.status,
@@ -93,24 +108,32 @@ class HttpCaller:
         headers = {name: self._fill(value, missing) for name, value in call.headers}
         body = self._fill_body(call.json, missing)
         if missing:
-            names = ", ".join(sorted(set(missing)))
-            return HttpResult(ok=False, error=f"environment variable {names} is not set")
-        parts = urlsplit(url)
-        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-            return HttpResult(ok=False, error="the URL is not an http:// or https:// URL")
+            names = sorted(set(missing))
+            return HttpResult(ok=False, error=_unset(names))
+        refusal = _url_refusal(url) or _header_refusal(headers)
+        if refusal is not None:
+            return HttpResult(ok=False, error=f"{refusal}; not called")
         headers[IDEMPOTENCY_HEADER] = call.idempotency_key
-        headers.setdefault("Accept", "application/json")
+        if not any(name.lower() == "accept" for name in headers):
+            headers["Accept"] = "application/json"
         try:
             async with asyncio.timeout(call.timeout):
-                return await _send(client, call, url, headers, body)
-        except TimeoutError:
+                request = client.build_request(
+                    call.method,
+                    url,
+                    headers={name.encode(): value.encode() for name, value in headers.items()},
+                    json=body if call.has_body else None,
+                    timeout=httpx.Timeout(call.timeout),
+                )
+                return await _send(client, request, call)
+        except (TimeoutError, httpx.TimeoutException):
             return HttpResult(ok=False, error=f"no answer within {call.timeout:g} s")
-        except httpx.TooManyRedirects:
-            return HttpResult(ok=False, error=f"more than {MAX_REDIRECTS} redirects (a loop?)")
         except httpx.ConnectError:
             return HttpResult(ok=False, error="could not connect (refused, or no such host)")
-        except httpx.TimeoutException:
-            return HttpResult(ok=False, error=f"no answer within {call.timeout:g} s")
+        except (httpx.UnsupportedProtocol, httpx.InvalidURL):
+            return HttpResult(ok=False, error="the URL (or a redirect's) is not a valid http URL")
+        except httpx.RemoteProtocolError:
+            return HttpResult(ok=False, error="the API broke off or garbled its answer")
         except httpx.HTTPError as err:  # the message may hold the URL: the class says enough
             return HttpResult(ok=False, error=f"the call failed ({type(err).__name__})")
 
@@ -129,29 +152,78 @@ class HttpCaller:
         return value
 
 
-async def _send(
-    client: httpx.AsyncClient, call: HttpCall, url: str, headers: dict[str, str], body: object
-) -> HttpResult:
-    """Send the request and read at most MAX_BODY bytes of the answer."""
-    request = client.build_request(
-        call.method,
-        url,
-        headers=headers,
-        json=body if call.has_body else None,
-        timeout=httpx.Timeout(call.timeout),
-    )
-    response = await client.send(request, stream=True)
-    try:
-        declared = response.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > MAX_BODY:
+def _unset(names: list[str]) -> str:
+    if len(names) == 1:
+        return f"environment variable {names[0]} is not set"
+    return f"environment variables {', '.join(names)} are not set"
+
+
+def _url_refusal(url: str) -> str | None:
+    """Why `url` is not called, if it is not: not http(s), or a `.`/`..` path segment."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return "the URL is not an http:// or https:// URL"
+    if any(unquote(segment) in (".", "..") for segment in parts.path.split("/")):
+        return "the URL's path has a '.' or '..' segment (from a value put in it?)"
+    return None
+
+
+def _header_refusal(headers: Mapping[str, str]) -> str | None:
+    for name, value in headers.items():
+        if any(char in _CONTROL for char in value):
+            return f"the {name} header holds a line break or a control character"
+    return None
+
+
+async def _send(client: httpx.AsyncClient, request: httpx.Request, call: HttpCall) -> HttpResult:
+    """Send the request, following at most MAX_REDIRECTS redirects; read at most MAX_BODY
+    bytes of the answer."""
+    for _ in range(MAX_REDIRECTS + 1):
+        response = await client.send(request, stream=True)
+        try:
+            onward = response.next_request
+            if onward is None:
+                return await _read(response)
+        finally:
+            await response.aclose()
+        followed = _follow(request, onward, call)
+        if isinstance(followed, str):
+            return HttpResult(ok=False, status=response.status_code, error=followed)
+        request = followed
+    return HttpResult(ok=False, error=f"more than {MAX_REDIRECTS} redirects (a loop?)")
+
+
+def _follow(request: httpx.Request, onward: httpx.Request, call: HttpCall) -> httpx.Request | str:
+    """The redirect's request, without what names a secret if it leaves the flow's host;
+    or why it is not followed (its body, which names a secret, would go along)."""
+    if _same_origin(request.url, onward.url):
+        return onward
+    if call.has_body and onward.method == request.method and env_names_in(call.json):
+        return "the API redirected a body holding a secret to another host; not followed"
+    for name, value in call.headers:
+        if env_names_in(value):
+            onward.headers.pop(name, None)
+    return onward
+
+
+def _same_origin(before: httpx.URL, after: httpx.URL) -> bool:
+    """The same host and port, the scheme kept or raised from http to https."""
+    if before.host != after.host:
+        return False
+    if (before.scheme, before.port) == (after.scheme, after.port):
+        return True
+    return (before.scheme, after.scheme) == ("http", "https") and before.port is after.port is None
+
+
+async def _read(response: httpx.Response) -> HttpResult:
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        return _too_big(response.status_code)
+    content = bytearray()
+    async for chunk in response.aiter_bytes():
+        content += chunk
+        if len(content) > MAX_BODY:
             return _too_big(response.status_code)
-        content = bytearray()
-        async for chunk in response.aiter_bytes():
-            content += chunk
-            if len(content) > MAX_BODY:
-                return _too_big(response.status_code)
-    finally:
-        await response.aclose()
     return _result(response, bytes(content))
 
 
@@ -170,7 +242,7 @@ def _result(response: httpx.Response, content: bytes) -> HttpResult:
     if content.strip() and (is_json or not media_type or media_type == "text/plain"):
         try:
             body = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested thousands deep
             if is_json:
                 error = "the answer says it is JSON but does not parse"
     if not 200 <= status < 300:
