@@ -170,7 +170,7 @@ async def _start(app: Sanic[Any, Any]) -> None:
     )
     state.sender.start()
     state.people = UserProfiles(state.store, state.client)
-    state.http = HttpCaller()
+    state.http = HttpCaller(environ=state.builder.env)  # `${VAR}`: the config's environment
     await state.http.open()
     state.worker = InboxWorker(
         store=state.store,

@@ -330,6 +330,9 @@ class InboxWorker:
                 for action in (SenderAction.MARK_SEEN, SenderAction.TYPING_ON):
                     self._submit_action(account.id, envelope.psid, action)
             turn = await self._make_calls(bot, account, envelope, turn, user)
+            # the replies' lease starts when they are written, not before the calls: a turn
+            # that waited longer than a lease would write replies any worker may claim
+            now = self._clock()
             if account.sender_actions and not turn.messages:
                 actions = (SenderAction.TYPING_OFF,)  # the bubble goes: nothing comes
         elif account.sender_actions:
