@@ -116,6 +116,7 @@ class HttpCaller:
         headers[IDEMPOTENCY_HEADER] = call.idempotency_key
         if not any(name.lower() == "accept" for name in headers):
             headers["Accept"] = "application/json"
+        progress = _Progress()
         try:
             async with asyncio.timeout(call.timeout):
                 request = client.build_request(
@@ -124,10 +125,17 @@ class HttpCaller:
                     headers={name.encode(): value.encode() for name, value in headers.items()},
                     json=body if call.has_body else None,
                     timeout=httpx.Timeout(call.timeout),
+                    extensions={"trace": progress.trace},
                 )
                 return await _send(client, request, call)
         except (TimeoutError, httpx.TimeoutException):
-            return HttpResult(ok=False, error=f"no answer within {call.timeout:g} s")
+            if progress.connected:
+                return HttpResult(ok=False, error=f"no answer within {call.timeout:g} s")
+            return HttpResult(
+                ok=False,
+                error=f"no connection free within {call.timeout:g} s: all"
+                f" {self._limits.max_connections} wait on answers; not called",
+            )
         except httpx.ConnectError:
             return HttpResult(ok=False, error="could not connect (refused, or no such host)")
         except (httpx.UnsupportedProtocol, httpx.InvalidURL):
@@ -150,6 +158,19 @@ class HttpCaller:
         if isinstance(value, dict):
             return {key: self._fill_body(item, missing) for key, item in value.items()}
         return value
+
+
+class _Progress:
+    """Whether a request got a connection: before, it waits for one in the pool (httpcore
+    traces nothing there), and a timeout then is too many calls at once, not a slow API."""
+
+    __slots__ = ("connected",)
+
+    def __init__(self) -> None:
+        self.connected = False
+
+    async def trace(self, event: str, info: Mapping[str, object]) -> None:
+        self.connected = True
 
 
 def _unset(names: list[str]) -> str:

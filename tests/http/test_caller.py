@@ -361,7 +361,10 @@ async def test_calls_wait_for_a_free_connection_within_their_timeout(
         slow = [asyncio.create_task(caller.call(request(f"{api.base_url}/slow"))) for _ in "ab"]
         await api.wait_for(2, path="/slow")
         waited = await caller.call(request(f"{api.base_url}/fast", timeout=0.3))
-        assert (waited.ok, waited.error) == (False, "no answer within 0.3 s")
+        assert (waited.ok, waited.error) == (
+            False,
+            "no connection free within 0.3 s: all 2 wait on answers; not called",
+        )
         assert api.received("/fast") == []  # it never got a connection
         gate.set()
         results = await asyncio.gather(*slow)
