@@ -20,13 +20,14 @@ An `http` step's call is not made either: the answers given answer it (the rules
 
     from runtime.testing import HttpAnswer
 
-    orders = "https://api.example.com/orders"
-    chat = Conversation(bot, http=[HttpAnswer(url=f"{orders}/A1", json={"status": "shipped"})])
-    chat.say("order A1")
-    assert chat.calls[0].call.url == f"{orders}/A1" and chat.calls[0].result.ok
-    chat.say("order B2", http=[HttpAnswer(url=f"{orders}/B2", status=404)])  # this turn only
-    chat.say("order C3")
-    assert chat.unanswered[0].url == f"{orders}/C3"  # no answer: the flow got `ok: false`
+    orders = "https://api.example.com/orders"  # the quickstart's order lookup
+    shipped = HttpAnswer(url=f"{orders}/A123", json={"status": "shipped"})
+    chat = Conversation(bot, http=[shipped])
+    assert chat.say("order A123").messages[0].text == "Order A123: shipped."
+    assert chat.calls[0].call.url == f"{orders}/A123" and chat.calls[0].result.ok
+    chat.say("order B404", http=[HttpAnswer(url=f"{orders}/B404", status=404)])  # this turn
+    chat.say("order C333")
+    assert chat.unanswered[0].url == f"{orders}/C333"  # no answer: the flow got `ok: false`
 """
 
 from __future__ import annotations
