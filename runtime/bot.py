@@ -67,7 +67,16 @@ class AnswerKind(StrEnum):
     EMAIL = "email"
     NUMBER = "number"
     PHONE = "phone"
+    DATE = "date"
+    URL = "url"
+    CHOICE = "choice"  # one of the ask's own text quick replies
+    IMAGE = "image"  # answered by an attachment of this type, as are FILE and LOCATION
+    FILE = "file"
+    LOCATION = "location"
     REGEX = "regex"
+
+
+ATTACHMENT_ANSWERS = frozenset({AnswerKind.IMAGE, AnswerKind.FILE, AnswerKind.LOCATION})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -76,6 +85,11 @@ class AnswerCheck:
 
     kind: AnswerKind
     pattern: re.Pattern[str] | None = None
+
+    @property
+    def attachment_type(self) -> str | None:
+        """The attachment type that answers (image, file, location); None for text answers."""
+        return str(self.kind) if self.kind in ATTACHMENT_ANSWERS else None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -115,13 +129,19 @@ class AttachmentStep(StepBase):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AskStep(StepBase):
-    """Send `prompt`, then wait: the next message answers it and is saved as `save_as`."""
+    """Send `prompt`, then wait: the next message answers it and is saved as `save_as`.
+
+    After `max_retries` wrong answers the wait is dropped: the `on_fail` flow runs, or,
+    without one, that last answer is handled as any message (triggers, then the fallback).
+    """
 
     prompt: Template
     save_as: str
     check: AnswerCheck | None = None
     retry: Template | None = None
     quick_replies: tuple[QuickReplySpec, ...] = ()
+    max_retries: int | None = None
+    on_fail: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -180,11 +200,13 @@ Step = (
 
 def jump_targets(step: Step) -> tuple[tuple[str, str], ...]:
     """The flows `step` may run next, each with the key that names it: a `goto`'s target,
-    an `http` step's `on_error`."""
+    an `http` step's `on_error`, an `ask`'s `on_fail`."""
     if isinstance(step, GotoStep):
         return (("goto", step.flow),)
     if isinstance(step, HttpStep) and step.on_error is not None:
         return (("http.on_error", step.on_error),)
+    if isinstance(step, AskStep) and step.on_fail is not None:
+        return (("on_fail", step.on_fail),)
     return ()
 
 
@@ -206,6 +228,8 @@ class TriggerIndex:
     by_attachment: Mapping[str, str]
     regexes: tuple[tuple[re.Pattern[str], str], ...]
     fallback: str | None
+    # the triggers with `interrupt: true`, indexed the same way: they win over a waiting ask
+    interrupting: TriggerIndex | None = None
 
 
 def normalize_keyword(text: str) -> str:

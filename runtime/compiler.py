@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from runtime.dialog.templates import Template, undeclared_names
 from runtime.dialog.user_fields import used_user_fields
 from runtime.step_compiler import StepCompiler, TriggerSpec
 from runtime.validation.cycles import goto_cycle_problems
+from runtime.validation.env_vars import unset_env_warnings
 from runtime.validation.flows import check_literals, flow_warnings, template_warnings
 from runtime.validation.media import Stamp, files_outside, unchanged
 from runtime.validation.problems import Problem, Severity
@@ -164,9 +166,17 @@ def link_flows(documents: Sequence[Document], cache: CompileCache | None = None)
 
 
 def compile_bot(
-    config: Config, documents: Sequence[Document], cache: CompileCache | None = None
+    config: Config,
+    documents: Sequence[Document],
+    cache: CompileCache | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
 ) -> tuple[Bot | None, list[Problem]]:
-    """Compile the flows; return the Bot (None if anything is an error) and every problem."""
+    """Compile the flows; return the Bot (None if anything is an error) and every problem.
+
+    `env` (os.environ when None) is where the `http` steps' `${VAR}`s will be read: one
+    unset is a warning.
+    """
     linked = link_flows(documents, cache)
     problems = list(linked.problems)
     wrong = any(problem.is_error for problem in problems)
@@ -189,19 +199,25 @@ def compile_bot(
     )
     problems.extend(flow_warnings(bot))
     problems.extend(profile_warnings(bot))  # the page's taps: payloads the flows must handle
+    problems.extend(unset_env_warnings(bot.flows.values(), os.environ if env is None else env))
     return bot, problems
 
 
 def _index_triggers(
     parts: Sequence[CompiledDocument], flows: Mapping[str, CompiledFlow]
 ) -> tuple[TriggerIndex, list[Problem]]:
+    """Every trigger, and apart the `interrupt: true` ones (looked at while an ask waits)."""
     problems: list[Problem] = []
     tables: dict[str, dict[str, str]] = {"payload": {}, "keyword": {}, "attachment type": {}}
+    interrupting: dict[str, dict[str, str]] = {kind: {} for kind in tables}
     regexes: list[tuple[re.Pattern[str], str]] = []
+    interrupting_regexes: list[tuple[re.Pattern[str], str]] = []
     for part in parts:
         for trigger in part.triggers:
             if trigger.pattern is not None:
                 regexes.append((trigger.pattern, trigger.flow))
+                if trigger.interrupt:
+                    interrupting_regexes.append((trigger.pattern, trigger.flow))
                 continue
             owner = tables[trigger.kind].setdefault(trigger.key, trigger.flow)
             if owner != trigger.flow:
@@ -212,12 +228,21 @@ def _index_triggers(
                 problems.append(
                     Problem(file=part.document.display, path=trigger.path, message=message)
                 )
+            elif trigger.interrupt:
+                interrupting[trigger.kind][trigger.key] = trigger.flow
     index = TriggerIndex(
         by_payload=MappingProxyType(tables["payload"]),
         by_keyword=MappingProxyType(tables["keyword"]),
         by_attachment=MappingProxyType(tables["attachment type"]),
         regexes=tuple(regexes),
         fallback=FALLBACK_FLOW if FALLBACK_FLOW in flows else None,
+        interrupting=TriggerIndex(
+            by_payload=MappingProxyType(interrupting["payload"]),
+            by_keyword=MappingProxyType(interrupting["keyword"]),
+            by_attachment=MappingProxyType(interrupting["attachment type"]),
+            regexes=tuple(interrupting_regexes),
+            fallback=None,
+        ),
     )
     return index, problems
 

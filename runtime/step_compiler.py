@@ -80,13 +80,15 @@ class Common:
 
 @dataclass(frozen=True, slots=True)
 class TriggerSpec:
-    """One trigger of one flow, compiled: `kind` is payload, keyword, attachment or regex."""
+    """One trigger of one flow, compiled: `kind` is payload, keyword, attachment or regex;
+    `interrupt` when it wins over a waiting ask."""
 
     flow: str
     path: str
     kind: str
     key: str  # the payload, the normalized keyword, the attachment type, or the regex source
     pattern: re.Pattern[str] | None = None
+    interrupt: bool = False
 
 
 class StepCompiler(ProblemCollector):
@@ -135,19 +137,31 @@ class StepCompiler(ProblemCollector):
                 path, f"a trigger needs exactly one of {', '.join(TRIGGER_KINDS)}; {found}"
             )
             return []
+        interrupt = data.get("interrupt") is True
         if "payload" in data:
-            return [TriggerSpec(flow, f"{path}.payload", "payload", data["payload"])]
+            payload = data["payload"]
+            return [TriggerSpec(flow, f"{path}.payload", "payload", payload, None, interrupt)]
         if "keywords" in data:
             return [
-                TriggerSpec(flow, f"{path}.keywords.{number}", "keyword", normalize_keyword(word))
+                TriggerSpec(
+                    flow,
+                    f"{path}.keywords.{number}",
+                    "keyword",
+                    normalize_keyword(word),
+                    None,
+                    interrupt,
+                )
                 for number, word in enumerate(data["keywords"])
             ]
         if "attachment" in data:
-            return [TriggerSpec(flow, f"{path}.attachment", "attachment type", data["attachment"])]
+            kind = data["attachment"]
+            return [
+                TriggerSpec(flow, f"{path}.attachment", "attachment type", kind, None, interrupt)
+            ]
         pattern = self.regex(data["regex"], f"{path}.regex")
         if pattern is None:
             return []
-        return [TriggerSpec(flow, f"{path}.regex", "regex", data["regex"], pattern)]
+        return [TriggerSpec(flow, f"{path}.regex", "regex", data["regex"], pattern, interrupt)]
 
     # -- steps -------------------------------------------------------------------------------
     def steps(self, name: str, data: Sequence[Mapping[str, Any]]) -> tuple[Step, ...]:
@@ -261,14 +275,37 @@ class StepCompiler(ProblemCollector):
         if isinstance(spec, Mapping):
             pattern = self.regex(str(spec.get("regex", "")), f"{path}.regex")
             return AnswerCheck(kind=AnswerKind.REGEX, pattern=pattern) if pattern else None
-        named = {kind.value for kind in AnswerKind} - {AnswerKind.REGEX.value}
+        named = [kind.value for kind in AnswerKind if kind is not AnswerKind.REGEX]
         if spec in named:
             return AnswerCheck(kind=AnswerKind(spec))
+        close = difflib.get_close_matches(str(spec).strip().casefold(), named, n=1)
         self.problem(
             path,
-            f'unknown value {spec!r}; expected one of email, number, phone, or {{ regex: "..." }}',
+            f"unknown value {spec!r}; expected one of {', '.join(named)},"
+            ' or { regex: "..." }' + (f'; did you mean "{close[0]}"?' if close else ""),
         )
         return None
+
+    def retry_cap(self, data: Mapping[str, Any], path: str) -> None:
+        """`on_fail` runs after `max_retries` wrong answers: one without the other is wrong."""
+        if "on_fail" in data and "max_retries" not in data:
+            self.problem(
+                f"{path}.on_fail",
+                "runs after `max_retries` wrong answers, and this ask has no max_retries;"
+                " add max_retries: 3 (the third wrong answer then runs this flow)",
+            )
+
+    def choices_offered(self, check: AnswerCheck | None, common: Common) -> None:
+        """A `choice` is one of the ask's text quick replies: it needs some."""
+        if check is None or check.kind is not AnswerKind.CHOICE:
+            return
+        if not any(reply.content_type == "text" for reply in common.quick_replies):
+            self.problem(
+                f"{common.path}.validate",
+                '"choice" takes one of the ask\'s quick replies as the answer, and this ask'
+                ' has no text quick replies; add quick_replies: [{ title: "Yes", payload:'
+                ' "YES" }, { title: "No", payload: "NO" }], or choose another validate',
+            )
 
 
 # -- one function a step kind ----------------------------------------------------------------
@@ -325,13 +362,18 @@ def _ask(compiler: StepCompiler, data: Mapping[str, Any], common: Common) -> Ste
             fix='add save_as: "email" (the answer is then vars.email)',
         )
         return None
+    check = compiler.answer_check(data.get("validate"), f"{path}.validate")
+    compiler.choices_offered(check, common)
+    compiler.retry_cap(data, path)
     return AskStep(
         **common.base,
         prompt=compiler.template(data["ask"], f"{path}.ask"),
         save_as=data["save_as"],
-        check=compiler.answer_check(data.get("validate"), f"{path}.validate"),
+        check=check,
         retry=compiler.optional(data, "retry", path),
         quick_replies=common.quick_replies,
+        max_retries=data.get("max_retries"),
+        on_fail=data.get("on_fail"),
     )
 
 
@@ -388,7 +430,11 @@ STEP_KINDS: Final[Mapping[str, StepKind]] = {
     "buttons": StepKind(compile=_buttons, sends_message=True),
     "cards": StepKind(compile=_cards, sends_message=True),
     "attachment": StepKind(compile=_attachment, sends_message=True),
-    "ask": StepKind(compile=_ask, sends_message=True, keys=("save_as", "validate", "retry")),
+    "ask": StepKind(
+        compile=_ask,
+        sends_message=True,
+        keys=("save_as", "validate", "retry", "max_retries", "on_fail"),
+    ),
     "set": StepKind(compile=_set, sends_message=False),
     "goto": StepKind(compile=_goto, sends_message=False),
     "handover": StepKind(compile=_handover, sends_message=False),

@@ -5,10 +5,16 @@ there are timers, will be one more kind of event handed to `run_turn`, like a me
 
 One turn:
 
-1. If an `ask` waits, the event answers it, unless it is a payload a payload trigger handles
-   that is not one of the ask's own quick replies (a menu button still works; the wait is
-   dropped). A wait on a flow or step that is gone or no longer an `ask` (the flows were
-   reloaded) is dropped with a note, and the event is handled as if nothing waited.
+1. If an `ask` waits, the event answers it (dialog/answers.py), unless a payload trigger or
+   an `interrupt: true` trigger claims it (dialog/triggers.py `find_interrupt`): then the
+   wait is dropped and that trigger's flow runs (a menu button, "stop", "menu" still work).
+   The ask's own wins over any trigger: a tap on one of its quick replies, text equal to one
+   of their titles or payloads (case ignored), an attachment of the type it asks for.
+   A wrong answer gets the `retry` text and counts in `Session.retries`; the `max_retries`th
+   wrong answer drops the wait instead, and the `on_fail` flow runs, or, without one, the
+   event is handled from step 2 as if nothing waited. A wait on a flow or step that is gone
+   or no longer an `ask` (the flows were reloaded) is dropped with a note, and the event is
+   handled as if nothing waited.
 2. Otherwise a trigger picks the flow (dialog/triggers.py), else the `fallback` flow, else
    nothing answers.
 3. Steps run in order until the flow ends, an `ask` waits or a `handover` passes the thread
@@ -34,6 +40,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Final
 
@@ -46,6 +53,7 @@ from runtime.bot import (
     HandoverStep,
     HttpStep,
     SetStep,
+    normalize_keyword,
 )
 from runtime.dialog.answers import check_answer
 from runtime.dialog.context import build_context
@@ -54,7 +62,7 @@ from runtime.dialog.messages import OutMessage
 from runtime.dialog.notes import Notes
 from runtime.dialog.render import Renderer
 from runtime.dialog.templates import Template
-from runtime.dialog.triggers import find_start, payload_flow
+from runtime.dialog.triggers import Start, find_interrupt, find_start
 from runtime.envelope import Envelope, EventKind
 from runtime.messenger.limits import LIMITS
 from runtime.session import Handover, Session
@@ -224,13 +232,15 @@ class _Conversation:
     def handle(self) -> None:
         waiting = self._waiting_ask()
         is_message = self.envelope.kind not in _NOT_MESSAGES
-        if waiting is not None and not self._interrupts(waiting.ask):
-            if is_message:
-                self._answer(waiting)
-            self._fallback_if_failed()
-            return
-        self.waiting = None
-        start = find_start(self.bot.triggers, self.envelope)
+        start: Start | None = None
+        if waiting is not None:
+            start = self._interruption(waiting.ask)
+            if start is None and (not is_message or self._answer(waiting)):
+                self._fallback_if_failed()
+                return
+            self.waiting = None
+        if start is None:
+            start = find_start(self.bot.triggers, self.envelope)
         if start is not None:
             self.context["match"] = start.match
             self._run(start.flow)
@@ -254,28 +264,60 @@ class _Conversation:
         self.waiting = None
         return None
 
-    def _interrupts(self, ask: AskStep) -> bool:
-        """A payload trigger's payload that is not one of the ask's own quick replies."""
-        payload = self.envelope.payload
-        if payload_flow(self.bot.triggers, payload) is None:
-            return False
-        return payload not in self.renderer.quick_reply_payloads(ask.quick_replies)
+    def _interruption(self, ask: AskStep) -> Start | None:
+        """The flow that takes over from the waiting `ask` (dialog/triggers.py), unless the
+        event is the ask's own: a tap on one of its quick replies, typed text equal to the
+        title or payload of one, or an attachment of the type it asks for."""
+        envelope = self.envelope
+        if self._own_payload(ask) is not None:
+            return None
+        wanted = ask.check.attachment_type if ask.check is not None else None
+        if wanted is not None and any(item.type == wanted for item in envelope.attachments):
+            return None
+        # typed text only: a tap on another message's quick reply is known by its payload
+        if envelope.payload is None and envelope.text is not None and ask.quick_replies:
+            typed = normalize_keyword(envelope.text)
+            for title, payload in self.renderer.quick_reply_choices(ask.quick_replies):
+                if typed in (normalize_keyword(title), normalize_keyword(payload)):
+                    return None
+        return find_interrupt(self.bot.triggers, envelope)
 
-    def _answer(self, waiting: _Waiting) -> None:
+    def _own_payload(self, ask: AskStep) -> str | None:
+        """The payload of the ask's own quick reply the person tapped, if they did."""
+        payload = self.envelope.payload
+        if payload is None or payload not in self.renderer.quick_reply_payloads(ask.quick_replies):
+            return None
+        return payload
+
+    def _answer(self, waiting: _Waiting) -> bool:
+        """Check and save the answer and run on; a wrong one gets the retry text. False when
+        `max_retries` wrong answers dropped the wait and no `on_fail` flow takes the event:
+        it is then handled as any message."""
         ask = waiting.ask
         self.flow = waiting.flow
-        payload = self.envelope.payload
-        own = payload is not None and payload in self.renderer.quick_reply_payloads(
-            ask.quick_replies
+        own = self._own_payload(ask)
+        value = check_answer(
+            ask.check,
+            own if own is not None else self.envelope.text,
+            attachments=self.envelope.attachments,
+            choices=self.renderer.quick_reply_choices(ask.quick_replies),
+            today=datetime.fromtimestamp(self.now, UTC).date(),
         )
-        value = check_answer(ask.check, payload if own else self.envelope.text)
-        if value is None:
-            self.retries += 1
+        if value is not None:
+            self.variables[ask.save_as] = value
+            self.waiting = None
+            self._run(waiting.flow, waiting.position + 1)
+            return True
+        self.retries += 1
+        if ask.max_retries is None or self.retries < ask.max_retries:
             self.messages.extend(self.renderer.prompt(ask, again=True))
-            return
-        self.variables[ask.save_as] = value
-        self.waiting = None
-        self._run(waiting.flow, waiting.position + 1)
+            return True
+        self.waiting = None  # given up: no retry text this time
+        if ask.on_fail is None:
+            self.flow = None
+            return False
+        self._run(ask.on_fail)
+        return True
 
     def _fallback_if_failed(self) -> None:
         """Nothing was sent because templates failed: let the fallback flow answer."""

@@ -164,6 +164,23 @@ class Renderer:
                 continue
         return frozenset(payloads)
 
+    def quick_reply_choices(self, specs: Sequence[QuickReplySpec]) -> tuple[tuple[str, str], ...]:
+        """The (title, payload) of each text quick reply: what a `choice` answer names.
+
+        Quiet, as quick_reply_payloads: a failure was noted when the quick replies were sent.
+        """
+        choices = []
+        for spec in specs:
+            if spec.content_type != "text" or spec.title is None or spec.payload is None:
+                continue
+            try:
+                title = spec.title.render(self.context)
+                payload = spec.payload.render(self.context)[: LIMITS.payload]
+            except Exception:  # noqa: S112 - noted when the quick reply was sent
+                continue
+            choices.append((title, payload))
+        return tuple(choices)
+
     def buttons(
         self, specs: Sequence[ButtonSpec], source: StepSource, path: str
     ) -> tuple[Button, ...]:

@@ -3,6 +3,11 @@
 Payloads, keywords and attachment types are dict lookups in the Bot's TriggerIndex, so this
 costs the same with 10 or 10,000 flows; only the regex triggers are tried one by one, in
 file order.
+
+While an `ask` waits, only some triggers are looked at (`find_interrupt`): every payload
+trigger (a tap on a menu button still works), and the triggers written with
+`interrupt: true` (`{ keywords: ["menu", "stop"], interrupt: true }`), in the same order.
+Whether the event answers the ask instead (its own quick reply) is the engine's call.
 """
 
 from __future__ import annotations
@@ -40,6 +45,17 @@ def find_start(triggers: TriggerIndex, envelope: Envelope) -> Start | None:
         if attachment_flow is not None:
             return Start(flow=attachment_flow)
     return None
+
+
+def find_interrupt(triggers: TriggerIndex, envelope: Envelope) -> Start | None:
+    """The flow that takes over from a waiting ask: a payload trigger's, else an
+    `interrupt: true` trigger's; None when the event is the ask's to answer."""
+    flow = payload_flow(triggers, envelope.payload)
+    if flow is not None:
+        return Start(flow=flow)
+    if triggers.interrupting is None:
+        return None
+    return find_start(triggers.interrupting, envelope)
 
 
 def payload_flow(triggers: TriggerIndex, payload: str | None) -> str | None:

@@ -39,8 +39,8 @@ STEP_ERRORS = {
     ),
     "unknown validate value": (
         '{ ask: "Your email?", save_as: "email", validate: "mail" }',
-        f"{STEP}.validate: unknown value 'mail'; expected one of email, number, phone,"
-        ' or { regex: "..." }',
+        f"{STEP}.validate: unknown value 'mail'; expected one of email, number, phone, date,"
+        ' url, choice, image, file, location, or { regex: "..." }; did you mean "email"?',
     ),
     "validate regex that does not compile": (
         '{ ask: "Your code?", save_as: "code", validate: { regex: "(" } }',
