@@ -157,7 +157,9 @@ class TerminalChat:
         prompt = Renderer(context, Notes()).prompt(ask)
         question = " ".join(part.text for part in prompt if isinstance(part, TextMessage))
         where = f"{ask.source.file}: {ask.source.key_path}"
-        self.say(f"(the bot is waiting for your answer to: {question or where})")
+        wanted = ask.check.attachment_type if ask.check is not None else None
+        attach = f"; answer with /attach {wanted} URL" if wanted in ("image", "file") else ""
+        self.say(f"(the bot is waiting for your answer to: {question or where}{attach})")
         self.offered, self.choices = tuple(prompt), []
         choices = [line for message in prompt for line in self.number_replies(message)]
         if choices:

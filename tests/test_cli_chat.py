@@ -13,6 +13,8 @@ GREETING = "bot: Hi there! What do you need?"
 MENU = ["  1) Pricing", "  2) Our products", "  3) Sign up", "  4) Talk to a human"]
 ASK = "bot: What's your email address?"
 RETRY = "bot: Hmm, that doesn't look like an email address. Try again? (like name@example.com)"
+HEARD = "bot: Last thing: how did you hear about us?"
+SOURCES = ["  1) A friend", "  2) Social media", "  3) A search engine", "  4) Somewhere else"]
 THANKS = "bot: Thanks! We'll write to me@example.com."
 WAITING = "(the bot is waiting for your answer to: What's your email address?)"
 FALLBACK = "bot: Sorry, I didn't get that."
@@ -75,21 +77,29 @@ def test_cards_show_titles_subtitles_and_numbered_buttons(config: Path) -> None:
 
 
 def test_an_ask_waits_for_a_valid_answer(config: Path) -> None:
-    lines = chat(config, "hi", "3", "not an email", "me@example.com", "/vars")
+    lines = chat(config, "hi", "3", "not an email", "me@example.com", "a friend", "/vars")
     ask = lines.index(ASK)
-    assert lines[ask + 1 : ask + 5] == [
+    assert lines[ask + 1 : ask + 10] == [
         "  1) (your email address)",
         RETRY,  # the retry offers the quick reply again
         "  1) (your email address)",
+        HEARD,  # a `choice`: typed as its title, saved as its payload
+        *SOURCES,
         "bot: Thanks! We'll write to me@example.com.",
     ]
-    assert json.loads("\n".join(lines[ask + 5 :])) == {"email": "me@example.com", "signed_up": True}
+    assert json.loads("\n".join(lines[ask + 10 :])) == {
+        "email": "me@example.com",
+        "heard_from": "FRIEND",
+        "signed_up": True,
+    }
 
 
 def test_the_user_email_quick_reply_sends_a_stand_in_address(config: Path) -> None:
-    lines = chat(config, "/tap SIGNUP", "1")
-    assert lines[-2:] == [
+    lines = chat(config, "/tap SIGNUP", "1", "1")
+    assert lines[-7:] == [
         "(Messenger would send yours; chat sends you@example.com)",
+        HEARD,
+        *SOURCES,
         "bot: Thanks! We'll write to you@example.com.",
     ]
 
@@ -98,8 +108,8 @@ def test_reset_forgets_the_session(config: Path) -> None:
     lines = chat(config, "/tap SIGNUP", "me@example.com", "/reset", "/vars", "/tap SIGNUP")
     assert "(session forgotten: the bot sees you as a new user)" in lines
     assert lines[-3:-1] == ["{}", ASK]  # a new user: the first signup again, not "Updated"
-    lines = chat(config, "me@example.com")
-    assert lines[-1] == "bot: Thanks! We'll write to me@example.com."
+    lines = chat(config, "me@example.com", "1")
+    assert lines[-6:] == [HEARD, *SOURCES, THANKS]
 
 
 def test_the_session_survives_a_restart_of_chat(config: Path) -> None:
@@ -108,8 +118,8 @@ def test_the_session_survives_a_restart_of_chat(config: Path) -> None:
     assert (config.parent / ".runtime" / "state.db").exists()
     # a new process on the same state file: the ask still waits for its answer, and says so
     second = chat(config, "me@example.com", "/vars")
-    assert second[1:4] == [WAITING, "  1) (your email address)", THANKS]
-    assert json.loads("\n".join(second[4:]))["email"] == "me@example.com"
+    assert second[1:8] == [WAITING, "  1) (your email address)", HEARD, *SOURCES]
+    assert json.loads("\n".join(second[8:]))["email"] == "me@example.com"
 
 
 def test_after_a_restart_a_number_picks_the_waiting_question_s_choice(config: Path) -> None:
@@ -119,12 +129,13 @@ def test_after_a_restart_a_number_picks_the_waiting_question_s_choice(config: Pa
         WAITING,
         "  1) (your email address)",
         "(Messenger would send yours; chat sends you@example.com)",
-        "bot: Thanks! We'll write to you@example.com.",
+        HEARD,
+        *SOURCES,
     ]
 
 
 def test_a_restarted_chat_says_nothing_of_an_answered_question(config: Path) -> None:
-    chat(config, "/tap SIGNUP", "me@example.com")
+    chat(config, "/tap SIGNUP", "me@example.com", "1")
     lines = chat(config, "hi")
     assert lines[1:] == [GREETING, *MENU]
 
@@ -157,7 +168,7 @@ def test_each_psid_has_its_own_session(config: Path) -> None:
     assert lines[1] == FALLBACK  # chat-local has no ask waiting
     lines = chat(config, "me@example.com", args=("--as", "alice"))
     assert "as alice" in lines[0]
-    assert lines[1:] == [WAITING, "  1) (your email address)", THANKS]
+    assert lines[1:] == [WAITING, "  1) (your email address)", HEARD, *SOURCES]
 
 
 def test_attachments_and_commands(config: Path) -> None:
