@@ -58,7 +58,9 @@ class BotBuilder:
         if checked.config is None:
             problems.extend(link_flows(documents, self.compiled).problems)
         else:
-            bot, compile_problems = compile_bot(checked.config, documents, self.compiled)
+            bot, compile_problems = compile_bot(
+                checked.config, documents, self.compiled, env=self.env
+            )
             problems.extend(compile_problems)
         # checks name key paths; here every problem of every file gets its line and column
         problems = locate(problems, checked.document, *documents)
