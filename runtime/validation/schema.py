@@ -13,7 +13,7 @@ import difflib
 import functools
 from collections.abc import Mapping, Sequence
 from importlib import resources
-from typing import Any
+from typing import Any, ClassVar
 
 import cerberus
 import cerberus.errors
@@ -79,7 +79,13 @@ def _resolve_extends(node: Any, definitions: Mapping[str, Rules]) -> Any:
 
 
 class RuntimeValidator(cerberus.Validator):  # type: ignore[misc]
-    """Cerberus with the coercions our schemas name (`coerce: "integer"`)."""
+    """Cerberus with the coercions our schemas name (`coerce: "integer"`), and `true` no
+    integer (Cerberus takes a bool for one, as Python does: `max_retries: true` would be 1)."""
+
+    types_mapping: ClassVar[dict[str, Any]] = {
+        **cerberus.Validator.types_mapping,
+        "integer": cerberus.TypeDefinition("integer", (int,), (bool,)),
+    }
 
     def _normalize_coerce_integer(self, value: object) -> object:
         # `${PORT}` arrives as a string: accept digits, leave anything else for `type` to report
@@ -238,10 +244,11 @@ def _message(error: Any, meta: Mapping[str, Any], *, secret: bool) -> str:
         return "must not be empty"
     if code == cerberus.errors.NOT_NULLABLE.code:
         return "must not be null"
+    fits = f": {meta['hint']}" if meta.get("hint") else ""  # the unit, the range: what fits
     if code == cerberus.errors.MIN_VALUE.code:
-        return f"must be at least {error.constraint}, got{shown or ' a smaller value'}"
+        return f"must be at least {error.constraint}, got{shown or ' a smaller value'}{fits}"
     if code == cerberus.errors.MAX_VALUE.code:
-        return f"must be at most {error.constraint}, got{shown or ' a larger value'}"
+        return f"must be at most {error.constraint}, got{shown or ' a larger value'}{fits}"
     if code == cerberus.errors.MIN_LENGTH.code and not len(value) and meta.get("hint"):
         return f"is empty: {meta['hint']}"
     if code == cerberus.errors.MIN_LENGTH.code:
