@@ -52,8 +52,10 @@ def with_a_flow(config: Path) -> Path:
 def test_the_quickstart_validates() -> None:
     result = run("validate", "-c", str(QUICKSTART))
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().endswith("valid (1 account, 7 flows, 1 warning)")
+    # the warnings: the token written in the file, and the order lookup's ORDERS_TOKEN unset
+    assert result.stdout.strip().endswith("valid (1 account, 13 flows, 2 warnings)")
     assert "pageAccessToken: warning:" in result.stderr
+    assert "environment variable ORDERS_TOKEN is not set" in result.stderr
 
 
 def test_an_invalid_config_exits_1_with_one_line_per_problem(write_config: WriteConfig) -> None:
@@ -154,9 +156,12 @@ def test_json_names_a_missing_key_by_its_own_path(
 def test_json_output_of_a_valid_config_lists_its_warnings() -> None:
     result = run("validate", "-c", str(QUICKSTART), "--json")
     assert result.returncode == 0
-    [warning] = json.loads(result.stdout)
-    assert warning["severity"] == "warning"
-    assert warning["path"] == "channels.messenger.pageAccessToken"
+    warnings = json.loads(result.stdout)
+    assert {warning["severity"] for warning in warnings} == {"warning"}
+    assert [warning["path"] for warning in warnings] == [
+        "channels.messenger.pageAccessToken",
+        "flows.order_lookup.steps.0.http.headers.Authorization",
+    ]
 
 
 @pytest.mark.parametrize(
