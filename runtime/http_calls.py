@@ -69,7 +69,9 @@ class HttpCaller:
                 transport=self._transport,
                 headers={"User-Agent": USER_AGENT},
                 cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])),  # keeps none
-                trust_env=False,  # a proxy from the environment is not the flow author's choice
+                # HTTPS_PROXY / NO_PROXY and SSL_CERT_FILE apply, as to the Graph API calls:
+                # an operator behind an egress proxy or with a private CA sets them once
+                trust_env=True,
             )
 
     async def close(self) -> None:
