@@ -272,6 +272,8 @@ class Probes:
     rate: float = 20.0
     first: int = 0
     tag: str = ""  # in the message ids: probes of PSIDs used before need a new one each time
+    words: str = "hi"  # what each probe says
+    senders: int = 8  # threads sending; a high rate needs more, so none waits for a free one
     sent: dict[str, float] = field(default_factory=dict)  # psid -> time.time() at send
     refused: int = 0
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -296,7 +298,7 @@ class Probes:
     def _run(self) -> None:
         interval = 1.0 / self.rate
         start = time.monotonic()
-        with ThreadPoolExecutor(max_workers=8, thread_name_prefix="probe") as pool:
+        with ThreadPoolExecutor(max_workers=self.senders, thread_name_prefix="probe") as pool:
             number = 0
             while not self._stop.is_set():
                 pool.submit(self._send, self.first + number)
@@ -307,7 +309,7 @@ class Probes:
     def _send(self, number: int) -> None:
         psid = probe_psid(number)
         mid = f"m_probe{self.tag}_{psid}"
-        raw = webhook(psid, text(mid, "hi"), timestamp_ms=int(time.time() * 1000))
+        raw = webhook(psid, text(mid, self.words), timestamp_ms=int(time.time() * 1000))
         headers = {
             "Content-Type": "application/json",
             "X-Hub-Signature-256": sign_sha256(raw, self.secret),
