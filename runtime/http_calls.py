@@ -32,13 +32,12 @@ import httpx
 
 from runtime.config.json5file import env_names_in, fill_env
 from runtime.dialog.effects import HttpCall, HttpResult
-from runtime.http_step import IDEMPOTENCY_HEADER
+from runtime.http_step import IDEMPOTENCY_HEADER, has_control_character
 
 MAX_BODY: Final = 1024 * 1024  # bytes of an answer read; past that the call fails
 MAX_REDIRECTS: Final = 5
 MAX_CONNECTIONS: Final = 100  # to all the APIs together; more calls wait for one
 USER_AGENT: Final = "messenger-runtime (http step)"
-_CONTROL: Final = frozenset(chr(code) for code in (*range(32), 127)) - {"\t"}
 
 
 class HttpCaller:
@@ -193,7 +192,7 @@ def _url_refusal(url: str) -> str | None:
 
 def _header_refusal(headers: Mapping[str, str]) -> str | None:
     for name, value in headers.items():
-        if any(char in _CONTROL for char in value):
+        if has_control_character(value):
             return f"the {name} header holds a line break or a control character"
     return None
 

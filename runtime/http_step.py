@@ -32,9 +32,7 @@ from runtime.validation.problems import Problem, Severity
 if TYPE_CHECKING:
     from runtime.step_compiler import StepCompiler
 
-METHODS: Final = ("GET", "POST", "PUT", "PATCH", "DELETE")
-DEFAULT_TIMEOUT: Final = 5.0
-MAX_TIMEOUT: Final = 20.0
+DEFAULT_TIMEOUT: Final = 5.0  # seconds; the schema allows 0.1 to 20 (schemas/flow.json5)
 IDEMPOTENCY_HEADER: Final = "Idempotency-Key"
 # headers the runtime (or httpx) sets itself, and why: a flow's own would be overwritten or
 # break the request
@@ -76,7 +74,6 @@ def compile_http_step(
                 " the values in the URL's query (they are percent-encoded)",
             )
         body = JsonTemplate(_body(compiler, spec["json"], f"{path}.json"))
-    # the schema keeps it between 0.1 and MAX_TIMEOUT seconds (schemas/flow.json5)
     timeout = float(spec.get("timeout", DEFAULT_TIMEOUT))
     if url is None:
         return None
@@ -252,9 +249,15 @@ def _header_value_problem(text: str) -> str | None:
     time (`http_calls.py`), so one written in the flow is an error now."""
     if "\r" in text or "\n" in text:
         return "a header value is one line: take the line break out"
-    if any((ord(char) < 32 and char != "\t") or ord(char) == 127 for char in text):
+    if has_control_character(text):
         return "a header value is text: take the control character out"
     return None
+
+
+def has_control_character(text: str) -> bool:
+    """A character a header value may not hold (a tab aside): checked when the flow is
+    compiled, and again on the value rendered when the call is made (`http_calls.py`)."""
+    return any((ord(char) < 32 and char != "\t") or ord(char) == 127 for char in text)
 
 
 def _body(compiler: StepCompiler, data: object, path: str) -> JsonTree:
