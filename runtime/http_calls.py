@@ -40,6 +40,20 @@ MAX_CONNECTIONS: Final = 100  # to all the APIs together; more calls wait for on
 USER_AGENT: Final = "messenger-runtime (http step)"
 
 
+# the errors a call that got no answer, or a non-2xx one, gives (runtime test's offline
+# answers give the same: runtime/testing/http_answers.py)
+NOT_CONNECTED: Final = "could not connect (refused, or no such host)"
+
+
+def no_answer_within(timeout: float) -> str:
+    return f"no answer within {timeout:g} s"
+
+
+def answered(status: int, reason: str) -> str:
+    """`the API answered 404 Not Found`: a non-2xx answer's error."""
+    return f"the API answered {status} {reason}".rstrip()
+
+
 class HttpCaller:
     """Makes HttpCalls; `open()` before use (or `async with`), `close()` after.
 
@@ -131,14 +145,14 @@ class HttpCaller:
                 return await _send(client, request, call)
         except (TimeoutError, httpx.TimeoutException):
             if progress.connected:
-                return HttpResult(ok=False, error=f"no answer within {call.timeout:g} s")
+                return HttpResult(ok=False, error=no_answer_within(call.timeout))
             return HttpResult(
                 ok=False,
                 error=f"no connection free within {call.timeout:g} s: all"
                 f" {self._limits.max_connections} wait on answers; not called",
             )
         except httpx.ConnectError:
-            return HttpResult(ok=False, error="could not connect (refused, or no such host)")
+            return HttpResult(ok=False, error=NOT_CONNECTED)
         except (httpx.UnsupportedProtocol, httpx.InvalidURL):
             return HttpResult(ok=False, error="the URL (or a redirect's) is not a valid http URL")
         except httpx.RemoteProtocolError:
@@ -268,7 +282,7 @@ def _result(response: httpx.Response, content: bytes) -> HttpResult:
             if is_json:
                 error = "the answer says it is JSON but does not parse"
     if not 200 <= status < 300:
-        error = f"the API answered {status} {response.reason_phrase}".rstrip()
+        error = answered(status, response.reason_phrase)
     elif media_type == "text/html":
         error = "the API answered an HTML page, not data (a login or error page?)"
     return HttpResult(ok=error is None, status=status, body=body, error=error)

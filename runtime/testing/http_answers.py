@@ -31,6 +31,7 @@ from http import HTTPStatus
 from typing import Final
 
 from runtime.dialog.effects import HttpCall, HttpResult
+from runtime.http_calls import NOT_CONNECTED, answered, no_answer_within
 
 DEFAULT_METHOD: Final = "GET"
 UNANSWERED: Final = "no answer for this request in the test (runtime test makes no calls)"
@@ -71,12 +72,12 @@ class HttpAnswer:
     def result(self, call: HttpCall) -> HttpResult:
         """What `call` gets: what a real call with this answer would give the flow."""
         if self.error == NoAnswer.TIMEOUT:
-            return HttpResult(ok=False, error=f"no answer within {call.timeout:g} s")
+            return HttpResult(ok=False, error=no_answer_within(call.timeout))
         if self.error == NoAnswer.REFUSED:
-            return HttpResult(ok=False, error="could not connect (refused, or no such host)")
+            return HttpResult(ok=False, error=NOT_CONNECTED)
         body = self.text if self.text is not None else self.json
         ok = 200 <= self.status < 300
-        error = None if ok else f"the API answered {self.status} {_reason(self.status)}".rstrip()
+        error = None if ok else answered(self.status, _reason(self.status))
         return HttpResult(ok=ok, status=self.status, body="" if body is None else body, error=error)
 
 
