@@ -1,17 +1,28 @@
-"""The one interface every state store implements, and the records it holds.
+"""The interfaces every state store implements, one per role, and the records they hold.
 
 Everything the runtime must remember between requests, across restarts and across worker
-processes goes through `Store`: processed message ids (dedupe), each user's last inbound time
-(the 24-hour window), sessions, pairing requests, approved and blocked senders, the durable
-inbox of accepted webhook events and the durable outbox of pending sends.
+processes goes through `Store`, the union of the roles:
+
+- `SessionStore`: what the bot remembers of each conversation;
+- `AccessStore`: each person's last inbound time (the 24-hour window), pairing requests,
+  approved and blocked senders;
+- `Inbox`: the durable inbox of accepted webhook events (deduplicated by message id), each
+  person's processed one at a time, in order;
+- `Outbox`: the durable outbox of Graph API calls to make, each person's in order, and the
+  dead letters;
+- `Leases`: which worker holds which inbox event and outbox message, renewed and released;
+- `Caches`: values worth keeping a while (profiles, attachment ids).
+
+The roles meet in a few calls that must be one transaction: a turn's finish (the session,
+its replies, the event), an approval (the code, the approval, the confirmation), a block
+(the approval, the requests, the replies waiting). Each backend keeps them atomic its own
+way (a transaction; one Lua script on one person's keys); the contract tests of each role,
+in `tests/store/`, run against every backend.
 
 Times are Unix seconds (float) passed in by the caller, never read from the clock inside a
-store, so tests and the engine decide what "now" is.
-
-`claim_message_ids` and `accept_inbound` share one record of seen message ids, and every
-caller is expected to use the same dedupe ttl: a message id goes through one of them, never
-both. A call cancelled while its transaction runs may still complete it; a lease taken that
-way runs out and is offered again.
+store, so tests and the engine decide what "now" is. Every caller uses the same dedupe ttl.
+A call cancelled while its transaction runs may still complete it; a lease taken that way
+runs out and is offered again.
 """
 
 from __future__ import annotations
@@ -189,27 +200,9 @@ class DeadLetter:
     endpoint: str = MESSAGES
 
 
-class Store(Protocol):
-    """Async state store. Every method is atomic on its own, across processes too."""
+class SessionStore(Protocol):
+    """What the bot remembers of each conversation, by session key."""
 
-    async def open(self) -> None:
-        """Create or upgrade what the store needs; called once before any other method."""
-
-    async def close(self) -> None: ...
-
-    # -- dedupe -----------------------------------------------------------------------------
-    async def claim_message_ids(
-        self, message_ids: Sequence[str], *, now: float, ttl: float
-    ) -> frozenset[str]:
-        """Record the ids and return those not seen within `ttl` seconds (the new ones)."""
-
-    # -- the 24-hour window ------------------------------------------------------------------
-    async def record_inbound(self, account_id: str, psid: str, at: float) -> None:
-        """Remember the time of a user's latest message (an older `at` never wins)."""
-
-    async def last_inbound(self, account_id: str, psid: str) -> float | None: ...
-
-    # -- sessions ----------------------------------------------------------------------------
     async def load_session(self, key: str) -> Session | None: ...
 
     async def save_session(self, session: Session) -> None: ...
@@ -220,7 +213,17 @@ class Store(Protocol):
     async def list_sessions(self, account_id: str | None = None) -> list[StoredSession]:
         """Every session, of one account or of all, least recently updated first."""
 
-    # -- pairing -----------------------------------------------------------------------------
+
+class AccessStore(Protocol):
+    """Who may talk to the bot: the 24-hour window, pairing, approvals and blocks."""
+
+    # -- the 24-hour window ------------------------------------------------------------------
+    async def record_inbound(self, account_id: str, psid: str, at: float) -> None:
+        """Remember the time of a user's latest message (an older `at` never wins)."""
+
+    async def last_inbound(self, account_id: str, psid: str) -> float | None: ...
+
+    # -- pairing, approvals, blocks ---------------------------------------------------------
     async def pending_pairing(
         self, account_id: str, psid: str, *, now: float
     ) -> PairingRequest | None:
@@ -281,7 +284,10 @@ class Store(Protocol):
 
     async def list_blocked(self, account_id: str | None = None) -> list[BlockedSender]: ...
 
-    # -- durable inbox -----------------------------------------------------------------------
+
+class Inbox(Protocol):
+    """Accepted webhook events, kept until processed: each person's one at a time, in order."""
+
     async def accept_inbound(
         self,
         events: Sequence[NewInbound],
@@ -338,7 +344,10 @@ class Store(Protocol):
     async def count_inbound(self) -> int:
         """Events accepted and not yet completed."""
 
-    # -- durable outbox ----------------------------------------------------------------------
+
+class Outbox(Protocol):
+    """Graph API calls to make, each person's in order; the dead letters."""
+
     async def enqueue_outbound(self, messages: Sequence[NewOutbound], *, now: float) -> list[int]:
         """Keep messages to send, in one transaction, in the order given."""
 
@@ -377,7 +386,10 @@ class Store(Protocol):
     async def count_outbound(self) -> int:
         """Messages waiting to be sent (dead letters not counted)."""
 
-    # -- caches ------------------------------------------------------------------------------
+
+class Caches(Protocol):
+    """Values worth keeping a while, by kind and key, each until it expires."""
+
     async def cache_get(self, kind: str, key: str, *, now: float) -> str | None:
         """The value kept under (`kind`, `key`), unless it expired by `now`."""
 
@@ -385,7 +397,10 @@ class Store(Protocol):
         """Keep `value` under (`kind`, `key`) for `ttl` seconds from `now`, replacing what was
         there. A put may forget entries of any kind that expired by `now`."""
 
-    # -- leases ------------------------------------------------------------------------------
+
+class Leases(Protocol):
+    """Which worker holds which inbox event and outbox message."""
+
     async def lease_owners(self) -> set[str]:
         """The workers holding a lease on an inbox event or an outbox message.
 
@@ -409,3 +424,13 @@ class Store(Protocol):
         """Give back every lease `worker` holds (it stopped, or it died): what it held is
         offered again at once. Returns how many leases were released.
         """
+
+
+class Store(SessionStore, AccessStore, Inbox, Outbox, Caches, Leases, Protocol):
+    """Async state store: every role. Every method is atomic on its own, across processes
+    too."""
+
+    async def open(self) -> None:
+        """Create or upgrade what the store needs; called once before any other method."""
+
+    async def close(self) -> None: ...

@@ -107,13 +107,6 @@ class MemoryStore:
     async def close(self) -> None:
         self._state = None
 
-    # -- dedupe ------------------------------------------------------------------------------
-    async def claim_message_ids(
-        self, message_ids: Sequence[str], *, now: float, ttl: float
-    ) -> frozenset[str]:
-        state = await self._open_state("record message ids")
-        return frozenset(_record_seen(state, message_ids, now, ttl))
-
     # -- the 24-hour window ------------------------------------------------------------------
     async def record_inbound(self, account_id: str, psid: str, at: float) -> None:
         state = await self._open_state("record an inbound time")

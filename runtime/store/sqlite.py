@@ -65,15 +65,6 @@ class SQLiteStore(SQLiteAccess, SQLiteCache):
     async def close(self) -> None:
         await self._db.close()
 
-    # -- dedupe ------------------------------------------------------------------------------
-    async def claim_message_ids(
-        self, message_ids: Sequence[str], *, now: float, ttl: float
-    ) -> frozenset[str]:
-        def work(conn: sqlite3.Connection) -> frozenset[str]:
-            return frozenset(_record_seen(conn, message_ids, now, ttl))
-
-        return await self._db.run("record message ids", work)
-
     # -- the 24-hour window ------------------------------------------------------------------
     async def record_inbound(self, account_id: str, psid: str, at: float) -> None:
         await self._db.run(

@@ -20,7 +20,8 @@ async def test_nothing_survives_closing_a_memory_store() -> None:
     try:
         assert (await store.count_inbound(), await store.count_outbound()) == (0, 0)
         assert await store.standing("page-1", "u1") is Standing.NONE
-        assert await store.claim_message_ids(["m1"], now=1.0, ttl=HOUR) == {"m1"}
+        again = await store.accept_inbound([inbound("u1", "1", "m1")], now=1.0, dedupe_ttl=HOUR)
+        assert len(again.ids) == 1
     finally:
         await store.close()
 

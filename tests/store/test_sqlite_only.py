@@ -51,12 +51,13 @@ async def test_the_database_is_created_at_a_nested_path_in_wal_mode(db_path: Pat
 async def test_everything_survives_reopening_the_file(db_path: Path) -> None:
     first = SQLiteStore(db_path)
     await first.open()
-    await first.claim_message_ids(["m1"], now=0.0, ttl=HOUR)
     await first.record_inbound("page-1", "u1", 5.0)
     await first.save_session(Session(key="k", account_id="page-1", psid="u1", vars={"n": 1}))
     await first.create_pairing(pairing("ABC"), now=0.0, max_pending=3)
     await first.approve_sender("page-1", "u2", 1.0)
-    [event_id] = (await first.accept_inbound([inbound("u1", "e")], now=0.0, dedupe_ttl=HOUR)).ids
+    [event_id] = (
+        await first.accept_inbound([inbound("u1", "e", "m1")], now=0.0, dedupe_ttl=HOUR)
+    ).ids
     await first.enqueue_outbound([outbound("u3", "hello")], now=0.0)
     await first.claim_outbound("gone", now=0.0, lease=60.0, limit=10)
     await first.close()
@@ -64,7 +65,8 @@ async def test_everything_survives_reopening_the_file(db_path: Path) -> None:
     second = SQLiteStore(db_path)
     await second.open()
     try:
-        assert await second.claim_message_ids(["m1"], now=1.0, ttl=HOUR) == frozenset()
+        redelivered = [inbound("u1", "e", "m1")]
+        assert (await second.accept_inbound(redelivered, now=1.0, dedupe_ttl=HOUR)).ids == ()
         assert await second.last_inbound("page-1", "u1") == 5.0
         session = await second.load_session("k")
         assert session is not None
