@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -18,11 +18,9 @@ from runtime.store.base import (
     DeadLetter,
     InboundEvent,
     Lease,
-    LostLeases,
     NewInbound,
     NewOutbound,
     OutboundMessage,
-    StoredSession,
     first_sightings,
 )
 from runtime.store.sqlite_access import SQLiteAccess
@@ -36,13 +34,17 @@ from runtime.store.sqlite_connection import (
     insert,
     transaction,
 )
+from runtime.store.sqlite_leases import SQLiteLeases
+from runtime.store.sqlite_sessions import SQLiteSessions
 
 
-class SQLiteStore(SQLiteAccess, SQLiteCache):
+class SQLiteStore(SQLiteSessions, SQLiteAccess, SQLiteCache, SQLiteLeases):
     """A `Store` in one SQLite file, safe for several processes of one host at once.
 
-    Pairing requests, approvals and blocks are `SQLiteAccess`'s (`sqlite_access.py`), the
-    caches `SQLiteCache`'s (`sqlite_cache.py`).
+    The inbox and the outbox are here; sessions are `SQLiteSessions`'s
+    (`sqlite_sessions.py`), pairing requests, approvals and blocks `SQLiteAccess`'s
+    (`sqlite_access.py`), the caches `SQLiteCache`'s (`sqlite_cache.py`) and the leases
+    `SQLiteLeases`'s (`sqlite_leases.py`).
 
     Every call is one transaction on the file's own thread (`SQLiteConnection`); writes take
     the write lock up front, so two processes never both claim one event. A call cancelled
@@ -76,27 +78,6 @@ class SQLiteStore(SQLiteAccess, SQLiteCache):
             "read an inbound time", fetch_one(sql.LAST_INBOUND, account_id, psid), write=False
         )
         return None if row is None else float(row[0])
-
-    # -- sessions ----------------------------------------------------------------------------
-    async def load_session(self, key: str) -> Session | None:
-        row = await self._db.run("load a session", fetch_one(sql.LOAD_SESSION, key), write=False)
-        return None if row is None else Session.from_json(row[0])
-
-    async def save_session(self, session: Session) -> None:
-        params = (session.key, session.to_json(), session.updated_at)
-        await self._db.run("save a session", execute(sql.SAVE_SESSION, *params))
-
-    async def delete_session(self, key: str) -> bool:
-        return await self._db.run("delete a session", execute(sql.DELETE_SESSION, key)) > 0
-
-    async def list_sessions(self, account_id: str | None = None) -> list[StoredSession]:
-        rows = await self._db.run(
-            "list sessions", fetch_all(sql.LIST_SESSIONS, {"account": account_id}), write=False
-        )
-        return [
-            StoredSession(session=Session.from_json(row["body"]), last_inbound=row["at"])
-            for row in rows
-        ]
 
     # -- durable inbox -----------------------------------------------------------------------
     async def accept_inbound(
@@ -261,41 +242,6 @@ class SQLiteStore(SQLiteAccess, SQLiteCache):
 
     async def count_outbound(self) -> int:
         return await self._db.run("count outbound messages", count(sql.COUNT_OUTBOUND), write=False)
-
-    # -- leases ------------------------------------------------------------------------------
-    async def lease_owners(self) -> set[str]:
-        rows = await self._db.run("list lease owners", fetch_all(sql.LEASE_OWNERS, ()), write=False)
-        return {str(row[0]) for row in rows}
-
-    async def renew_leases(
-        self,
-        worker: str,
-        *,
-        inbound: Collection[int],
-        outbound: Collection[int],
-        until: float,
-    ) -> LostLeases:
-        def lost(conn: sqlite3.Connection, statement: str, ids: Collection[int]) -> frozenset[int]:
-            renewed = {
-                row_id: conn.execute(statement, {"id": row_id, "worker": worker, "until": until})
-                for row_id in ids
-            }
-            return frozenset(row_id for row_id, done in renewed.items() if done.rowcount == 0)
-
-        def work(conn: sqlite3.Connection) -> LostLeases:
-            return LostLeases(
-                inbound=lost(conn, sql.RENEW_INBOX_LEASE, inbound),
-                outbound=lost(conn, sql.RENEW_OUTBOX_LEASE, outbound),
-            )
-
-        return await self._db.run(f"renew the leases of worker {worker!r}", work)
-
-    async def release_leases(self, worker: str) -> int:
-        def work(conn: sqlite3.Connection) -> int:
-            inbox = conn.execute(sql.RELEASE_INBOX_LEASES, (worker,)).rowcount
-            return inbox + conn.execute(sql.RELEASE_OUTBOX_LEASES, (worker,)).rowcount
-
-        return await self._db.run(f"release the leases of worker {worker!r}", work)
 
 
 # -- work run on the store's thread ----------------------------------------------------------
