@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -13,6 +14,20 @@ from tests.fakes.graph_api import FakeGraphAPI
 from tests.fakes.processes import Server, free_port
 
 WriteConfig = Callable[..., Path]
+
+pytest_plugins = ["tests.redis_servers"]  # the `redis_server` and `redis_cluster` fixtures
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Each reason tests were skipped for, once, with how many (a machine without
+    redis-server skips every Redis test for one reason: one line says what to install)."""
+    reasons: Counter[str] = Counter()
+    for report in terminalreporter.stats.get("skipped", []):
+        longrepr = report.longrepr
+        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        reasons[reason.removeprefix("Skipped: ")] += 1
+    for reason, tests in reasons.most_common():
+        terminalreporter.write_line(f"{tests} skipped: {reason}")
 
 
 @pytest.fixture

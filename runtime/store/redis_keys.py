@@ -1,0 +1,172 @@
+"""The Redis store's keys: one person's in one hash slot, the store's own in another.
+
+Redis Cluster runs a script only on keys of one hash slot, and a hash tag (the part of a key
+between the first `{` and the next `}`) decides the slot. So:
+
+- everything about one person (their session, last message time, standing, pairing
+  requests, seen message ids, inbox events and outbox messages) is tagged by their PSID,
+  `<prefix>{<psid>}:...`, and each script that changes it (a turn's finish, a block, an
+  approval with its confirmation) runs on that one slot, atomically;
+- what lists or finds across people (the ids, who has work waiting, lease owners, sessions
+  by time, pairing codes, dead letters) is tagged `{global}`, `<prefix>{global}:...`, and
+  is updated next to the person's script, in an order that never loses work (the role
+  modules say which);
+- cache entries stand alone (`<prefix>cache:<kind>:<key>`), each expiring on its own.
+
+A session key is `agent:<agent>:messenger:dm:<psid>` (`runtime/session.py`): its person is
+the part after `:messenger:dm:`, so it lands in the slot of their events. `prefix` (default
+`runtime:`) lets several bots share one Redis; it holds no `{` or `}` (the config refuses
+them), which would put every key in one slot.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Final
+
+DEFAULT_PREFIX: Final = "runtime:"
+_SESSION_PERSON: Final = ":messenger:dm:"
+
+
+def person_id(account_id: str, psid: str) -> str:
+    """One person of one account as a single string (a member of the global sets)."""
+    return json.dumps([account_id, psid], separators=(",", ":"))
+
+
+def person_of(member: str | bytes) -> tuple[str, str]:
+    """(account_id, psid) back from `person_id`."""
+    account_id, psid = json.loads(member)
+    return str(account_id), str(psid)
+
+
+@dataclass(frozen=True, slots=True)
+class PersonKeys:
+    """The keys of one person (one PSID, of any account): all in one hash slot."""
+
+    tag: str  # `<prefix>{<psid>}`
+
+    def session(self, session_key: str) -> str:
+        return f"{self.tag}:session:{session_key}"
+
+    def last_inbound(self, account_id: str) -> str:
+        return f"{self.tag}:last:{account_id}"
+
+    def approved(self, account_id: str) -> str:
+        return f"{self.tag}:approved:{account_id}"
+
+    def blocked(self, account_id: str) -> str:
+        return f"{self.tag}:blocked:{account_id}"
+
+    def pairings(self, account_id: str) -> str:
+        """HASH code -> request JSON: this person's pairing requests on the account."""
+        return f"{self.tag}:pairings:{account_id}"
+
+    def seen(self, message_id: str) -> str:
+        """A message id seen (dedupe), expiring with the dedupe ttl."""
+        return f"{self.tag}:seen:{message_id}"
+
+    def inbox(self, account_id: str) -> str:
+        """ZSET of their inbox event ids (score: the id), oldest first."""
+        return f"{self.tag}:inbox:{account_id}"
+
+    def event(self, event_id: int) -> str:
+        """HASH of one inbox event."""
+        return f"{self.tag}:event:{event_id}"
+
+    def outbox(self, account_id: str) -> str:
+        """ZSET of their outbox message ids (score: the id), oldest first."""
+        return f"{self.tag}:outbox:{account_id}"
+
+    def message(self, message_id: int) -> str:
+        """HASH of one outbox message."""
+        return f"{self.tag}:message:{message_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    """Every key of one store, under its prefix."""
+
+    prefix: str = DEFAULT_PREFIX
+
+    def person(self, psid: str) -> PersonKeys:
+        return PersonKeys(f"{self.prefix}{{{psid}}}")
+
+    def session_person(self, session_key: str) -> PersonKeys:
+        """The person a session key belongs to (its whole text, if not in the usual form)."""
+        _, found, psid = session_key.partition(_SESSION_PERSON)
+        return self.person(psid if found and psid else session_key)
+
+    def session(self, session_key: str) -> str:
+        return self.session_person(session_key).session(session_key)
+
+    def cache(self, kind: str, key: str) -> str:
+        return f"{self.prefix}cache:{kind}:{key}"
+
+    # -- the store's own keys: one slot ------------------------------------------------------
+    def _global(self, name: str) -> str:
+        return f"{self.prefix}{{global}}:{name}"
+
+    @property
+    def inbox_ids(self) -> str:
+        """Counter: the last inbox event id given (ids are never reused)."""
+        return self._global("ids:inbox")
+
+    @property
+    def outbox_ids(self) -> str:
+        """Counter: the last outbox message id given (dead letters keep theirs)."""
+        return self._global("ids:outbox")
+
+    @property
+    def events(self) -> str:
+        """HASH event id -> person_id: whose slot an inbox event is in."""
+        return self._global("events")
+
+    @property
+    def messages(self) -> str:
+        """HASH message id -> person_id: whose slot an outbox message is in."""
+        return self._global("messages")
+
+    @property
+    def inbox_people(self) -> str:
+        """ZSET person_id -> when to look at their inbox again (claims)."""
+        return self._global("inbox-people")
+
+    @property
+    def outbox_people(self) -> str:
+        """ZSET person_id -> when to look at their outbox again (claims)."""
+        return self._global("outbox-people")
+
+    @property
+    def lease_owners(self) -> str:
+        """SET of workers that may hold a lease."""
+        return self._global("lease-owners")
+
+    def held_by(self, worker: str) -> str:
+        """SET of person_ids whose rows `worker` may hold a lease on."""
+        return self._global(f"held:{worker}")
+
+    @property
+    def sessions(self) -> str:
+        """ZSET session key -> updated_at (listing, least recently updated first)."""
+        return self._global("sessions")
+
+    @property
+    def pairing_codes(self) -> str:
+        """HASH code -> person_id: whose slot a pairing request is in."""
+        return self._global("pairing-codes")
+
+    @property
+    def approved(self) -> str:
+        """ZSET person_id -> approved_at (listing)."""
+        return self._global("approved")
+
+    @property
+    def blocked(self) -> str:
+        """ZSET person_id -> blocked_at (listing)."""
+        return self._global("blocked")
+
+    @property
+    def dead_letters(self) -> str:
+        """HASH dead letter id -> its JSON."""
+        return self._global("dead-letters")
