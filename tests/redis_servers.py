@@ -66,7 +66,9 @@ class RedisServer:
             "--logfile", str(self.log),
             *self.options,
         ]  # fmt: skip
-        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.process = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         self.wait_ready(cli)
         return self
 
