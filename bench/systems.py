@@ -29,7 +29,9 @@ LONG_REPLY_CHARS = 5000
 class Project:
     """How the project's bot is set up for one run."""
 
-    state: str = "sqlite"  # or "memory": durability off
+    state: str = "sqlite"  # or "memory": durability off; or "redis" (at `redis_url`)
+    redis_url: str = ""
+    redis_prefix: str = "bench:"
     sender_actions: bool = True
     flows: int = 0  # generated flows (bench/generate.py) next to the quickstart's
     long_reply: bool = False  # a flow answering "long" with LONG_REPLY_CHARS characters
@@ -133,11 +135,14 @@ def write_project(folder: Path, project: Project) -> Path:
             f' steps: [{{ text: "{text}" }}] }} }} }}'
         )
     actions = "true" if project.sender_actions else "false"
-    state = (
-        '{ backend: "memory" }'
-        if project.state == "memory"
-        else f'{{ backend: "sqlite", path: "{folder / "state.db"}" }}'
-    )
+    if project.state == "memory":
+        state = '{ backend: "memory" }'
+    elif project.state == "redis":
+        state = (
+            f'{{ backend: "redis", url: "{project.redis_url}", prefix: "{project.redis_prefix}" }}'
+        )
+    else:
+        state = f'{{ backend: "sqlite", path: "{folder / "state.db"}" }}'
     config = folder / "config.json5"
     config.write_text(
         "{\n"
