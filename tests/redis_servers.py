@@ -24,6 +24,7 @@ from tests.fakes.processes import free_port
 REQUIRE = "RUNTIME_REQUIRE_REDIS"
 INSTALL = "redis-server is not installed: apt-get install redis-server to run the Redis tests"
 START_WITHIN = 10.0
+CLUSTER_PORT_MAX = 55535  # a cluster node's bus port, port + 10000, must be a port
 
 
 def redis_binaries() -> tuple[str, str]:
@@ -137,9 +138,17 @@ def start_server(folder: Path, *options: str) -> RedisServer:
     return RedisServer(free_port(), folder, options=options).start()
 
 
+def free_cluster_port() -> int:
+    """A free port for a cluster node: its bus listens on port + 10000, which must exist
+    (redis-server refuses a port above 55535; the kernel hands out ports up to 60999)."""
+    while (port := free_port()) > CLUSTER_PORT_MAX:
+        pass
+    return port
+
+
 def start_cluster(folder: Path, nodes: int = 3) -> RedisCluster:
     servers = [
-        RedisServer(free_port(), folder / f"node-{n}", options=("--cluster-enabled", "yes"))
+        RedisServer(free_cluster_port(), folder / f"node-{n}", options=("--cluster-enabled", "yes"))
         for n in range(nodes)
     ]
     for server in servers:
