@@ -50,16 +50,20 @@ class PersonKeys:
         return f"{self.tag}:session:{session_key}"
 
     def last_inbound(self, account_id: str) -> str:
+        """Their latest message time on the account, as text (an older time never wins)."""
         return f"{self.tag}:last:{account_id}"
 
     def approved(self, account_id: str) -> str:
+        """When the owner approved them on the account, as text (the first time stays)."""
         return f"{self.tag}:approved:{account_id}"
 
     def blocked(self, account_id: str) -> str:
+        """When the owner blocked them on the account, as text (the first time stays)."""
         return f"{self.tag}:blocked:{account_id}"
 
     def pairings(self, account_id: str) -> str:
-        """HASH code -> request JSON: this person's pairing requests on the account."""
+        """HASH code -> request JSON (its times as text, and `made`, the order it was made
+        in): this person's pairing requests on the account, pending and expired."""
         return f"{self.tag}:pairings:{account_id}"
 
     def seen(self, message_id: str) -> str:
@@ -153,17 +157,31 @@ class Keys:
 
     @property
     def pairing_codes(self) -> str:
-        """HASH code -> person_id: whose slot a pairing request is in."""
+        """HASH code -> JSON {account_id, psid, created_at, made}: whose slot a pairing
+        request is in, and its place in the order requests were made."""
         return self._global("pairing-codes")
 
     @property
+    def pairing_expiry(self) -> str:
+        """ZSET code -> expires_at, over `pairing_codes`: the pending ones (for counting and
+        listing), the ones expired a day (to forget)."""
+        return self._global("pairing-expiry")
+
+    @property
+    def pairing_ids(self) -> str:
+        """Counter: the last `made` given (of requests made at the same time, the order)."""
+        return self._global("ids:pairing")
+
+    @property
     def approved(self) -> str:
-        """ZSET person_id -> approved_at (listing)."""
+        """ZSET person_id -> approved_at: who is approved, to list (an entry is written before
+        the person's key and removed after it: `redis_access.py`)."""
         return self._global("approved")
 
     @property
     def blocked(self) -> str:
-        """ZSET person_id -> blocked_at (listing)."""
+        """ZSET person_id -> blocked_at: who is blocked, to list (an entry is written before
+        the person's key and removed after it: `redis_access.py`)."""
         return self._global("blocked")
 
     @property

@@ -8,13 +8,14 @@ slot, so what must be atomic is one Lua script there).
 
 from __future__ import annotations
 
+from runtime.store.redis_access import RedisAccess
 from runtime.store.redis_caches import RedisCaches
 from runtime.store.redis_connection import RedisConnection
 from runtime.store.redis_keys import DEFAULT_PREFIX, Keys
 from runtime.store.redis_sessions import RedisSessions
 
 
-class RedisStore(RedisSessions, RedisCaches):
+class RedisStore(RedisSessions, RedisAccess, RedisCaches):
     """A `Store` on Redis, shared by any number of processes on any number of hosts."""
 
     def __init__(self, url: str, *, prefix: str = DEFAULT_PREFIX) -> None:

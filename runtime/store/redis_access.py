@@ -1,0 +1,219 @@
+"""The Redis store's access role: the 24-hour window, approvals, blocks (pairing requests are
+`redis_pairing.py`'s).
+
+A person's last message time, approval and block on an account are keys of their slot
+(`PersonKeys.last_inbound`, `approved`, `blocked`: the time as text), so `standing` is one
+read, and approving a pairing request (its code used up, the approval, the confirmation
+queued) or blocking (the block, the approval withdrawn, the requests and the replies waiting
+dropped) is one script there: all of it or none.
+
+The global `approved` and `blocked` ZSETs list them: an entry is written before the person's
+key and removed after it, so nobody approved or blocked is ever missing from a list; an entry
+left by a crash between the two, or by an approval that found its request gone, names a
+person whose key says otherwise: listing skips it, and the next revoke or unblock of that
+person removes it. (An approval racing a revoke of the same person can leave them approved
+but unlisted: `standing` still reads their key, and `runtime pair approve` again lists them.)
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from runtime.errors import StoreError
+from runtime.store.base import (
+    ApprovedSender,
+    BlockedSender,
+    NewOutbound,
+    PairingRequest,
+    Standing,
+)
+from runtime.store.redis_keys import person_id, person_of
+from runtime.store.redis_pairing import RedisPairing
+
+# KEYS last_inbound; ARGV at. An older time never wins.
+RECORD_INBOUND: Final = """
+local kept = redis.call('GET', KEYS[1])
+if not kept or tonumber(ARGV[1]) > tonumber(kept) then
+  redis.call('SET', KEYS[1], ARGV[1])
+end
+return 1
+"""
+
+# KEYS pairings, approved; ARGV code, created_at, now. Uses up the request as it was read,
+# while it is pending, and approves its sender (the first approval's time stays). Returns the
+# request's `made`, or nil with nothing changed.
+APPROVE_PAIRING: Final = """
+local text = redis.call('HGET', KEYS[1], ARGV[1])
+if not text then return false end
+local request = cjson.decode(text)
+if tonumber(request.created_at) ~= tonumber(ARGV[2])
+    or tonumber(request.expires_at) <= tonumber(ARGV[3]) then
+  return false
+end
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('SET', KEYS[2], ARGV[3], 'NX')
+return request.made
+"""
+
+# KEYS blocked, approved, pairings; ARGV at. Returns {1 if newly blocked else 0,
+# {code, made, ...} of the requests dropped}.
+BLOCK: Final = """
+local new = redis.call('SET', KEYS[1], ARGV[1], 'NX') and 1 or 0
+redis.call('DEL', KEYS[2])
+local dropped = {}
+local requests = redis.call('HGETALL', KEYS[3])
+for i = 1, #requests, 2 do
+  table.insert(dropped, requests[i])
+  table.insert(dropped, cjson.decode(requests[i + 1]).made)
+end
+redis.call('DEL', KEYS[3])
+return {new, dropped}
+"""
+
+
+class RedisAccess(RedisPairing):
+    """`record_inbound` ... `list_blocked`, for `RedisStore`, on its `_redis`."""
+
+    # -- the 24-hour window ------------------------------------------------------------------
+    async def record_inbound(self, account_id: str, psid: str, at: float) -> None:
+        await self._redis.call(
+            "record an inbound time",
+            self._redis.script(RECORD_INBOUND),
+            [self._keys.person(psid).last_inbound(account_id)],
+            [repr(at)],
+        )
+
+    async def last_inbound(self, account_id: str, psid: str) -> float | None:
+        key = self._keys.person(psid).last_inbound(account_id)
+        at = await self._redis.run("read an inbound time", self._redis.client.get(key))
+        return None if at is None else float(at)
+
+    # -- approvals -----------------------------------------------------------------------------
+    async def approve_pairing(
+        self, request: PairingRequest, *, now: float, confirmation: NewOutbound | None
+    ) -> bool:
+        what = "approve a pairing request"
+        if confirmation is not None:  # until the outbox is on Redis (issue 16)
+            raise StoreError(f"cannot {what} with a confirmation: the Redis outbox is not here yet")
+        person = self._keys.person(request.psid)
+        found = await self.find_pairing(request.code)
+        if found is None or found.expires_at <= now or _made(found) != _made(request):
+            return False  # no list entry written for an approval that cannot happen
+        await self._index("approved", request.account_id, request.psid, now)
+        made = await self._redis.call(
+            what,
+            self._redis.script(APPROVE_PAIRING),
+            [person.pairings(request.account_id), person.approved(request.account_id)],
+            [request.code, repr(request.created_at), repr(now)],
+        )
+        if made is None:
+            return False
+        await self._unindex(request.code, str(made))
+        return True
+
+    async def approve_sender(self, account_id: str, psid: str, at: float) -> None:
+        await self._index("approved", account_id, psid, at)
+        key = self._keys.person(psid).approved(account_id)
+        await self._redis.run("approve a sender", self._redis.client.set(key, repr(at), nx=True))
+
+    async def revoke_sender(self, account_id: str, psid: str) -> bool:
+        key = self._keys.person(psid).approved(account_id)
+        revoked = await self._redis.run("revoke a sender", self._redis.client.delete(key))
+        await self._unlist("approved", account_id, psid)
+        return bool(revoked)
+
+    async def list_approved(self, account_id: str | None = None) -> list[ApprovedSender]:
+        found = await self._listed("approved", account_id)
+        return sorted(
+            (ApprovedSender(account_id=a, psid=p, approved_at=at) for a, p, at in found),
+            key=lambda s: (s.approved_at, s.account_id, s.psid),
+        )
+
+    # -- standing and blocks -------------------------------------------------------------------
+    async def standing(self, account_id: str, psid: str) -> Standing:
+        person = self._keys.person(psid)
+        blocked, approved = await self._redis.run(
+            "read a sender's standing",
+            self._redis.client.mget([person.blocked(account_id), person.approved(account_id)]),
+        )
+        if blocked is not None:
+            return Standing.BLOCKED
+        return Standing.NONE if approved is None else Standing.APPROVED
+
+    async def block_sender(self, account_id: str, psid: str, at: float) -> bool:
+        person = self._keys.person(psid)
+        await self._index("blocked", account_id, psid, at)
+        new, dropped = await self._redis.call(
+            "block a sender",
+            self._redis.script(BLOCK),
+            [person.blocked(account_id), person.approved(account_id), person.pairings(account_id)],
+            [repr(at)],
+        )
+        await self._unlist("approved", account_id, psid)
+        for code, made in zip(dropped[::2], dropped[1::2], strict=True):
+            await self._unindex(code, made)
+        return bool(new)
+
+    async def unblock_sender(self, account_id: str, psid: str) -> bool:
+        key = self._keys.person(psid).blocked(account_id)
+        unblocked = await self._redis.run("unblock a sender", self._redis.client.delete(key))
+        await self._unlist("blocked", account_id, psid)
+        return bool(unblocked)
+
+    async def list_blocked(self, account_id: str | None = None) -> list[BlockedSender]:
+        found = await self._listed("blocked", account_id)
+        return sorted(
+            (BlockedSender(account_id=a, psid=p, blocked_at=at) for a, p, at in found),
+            key=lambda s: (s.blocked_at, s.account_id, s.psid),
+        )
+
+    # -- the global lists ----------------------------------------------------------------------
+    def _list_key(self, which: str) -> str:
+        return self._keys.approved if which == "approved" else self._keys.blocked
+
+    def _person_key(self, which: str, account_id: str, psid: str) -> str:
+        person = self._keys.person(psid)
+        return person.approved(account_id) if which == "approved" else person.blocked(account_id)
+
+    async def _index(self, which: str, account_id: str, psid: str, at: float) -> None:
+        """List a person as `which`, before their key says so."""
+        member = {person_id(account_id, psid): at}
+        await self._redis.run(
+            f"list a sender as {which}",
+            self._redis.client.zadd(self._list_key(which), member, nx=True),
+        )
+
+    async def _unlist(self, which: str, account_id: str, psid: str) -> None:
+        """Take a person off the `which` list, after their key is gone."""
+        await self._redis.run(
+            f"take a sender off the {which} list",
+            self._redis.client.zrem(self._list_key(which), person_id(account_id, psid)),
+        )
+
+    async def _listed(self, which: str, account_id: str | None) -> list[tuple[str, str, float]]:
+        """(account_id, psid, time) of everyone the `which` list names whose key agrees."""
+        what = f"list {which} senders"
+        members = await self._redis.run(
+            what, self._redis.client.zrange(self._list_key(which), 0, -1)
+        )
+        people = [
+            (account, psid)
+            for account, psid in map(person_of, members)
+            if account_id in (None, account)
+        ]
+        if not people:
+            return []
+        pipeline = self._redis.client.pipeline(transaction=False)
+        for account, psid in people:
+            pipeline.get(self._person_key(which, account, psid))
+        times: list[str | None] = await self._redis.run(what, pipeline.execute())
+        return [
+            (account, psid, float(at))
+            for (account, psid), at in zip(people, times, strict=True)
+            if at is not None
+        ]
+
+
+def _made(request: PairingRequest) -> tuple[str, str, float]:
+    """Who made a request, and when: what tells it from a later one with its code."""
+    return request.account_id, request.psid, request.created_at
