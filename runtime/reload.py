@@ -125,11 +125,7 @@ def restart_required(old: Config, new: Config) -> list[str]:
         changed.append("server.host")
     if old.server.port != new.server.port:
         changed.append("server.port")
-    if (old.state.backend, old.state.path, old.state.url) != (
-        new.state.backend,
-        new.state.path,
-        new.state.url,
-    ):
+    if old.state != new.state:  # backend, path, url, prefix
         changed.append("state")
     if old.graph != new.graph:
         changed.append("channels.messenger.graphApiBase/graphApiVersion/graphBatch")

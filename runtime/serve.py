@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
 import logging
@@ -21,8 +22,10 @@ from sanic import Sanic
 from sanic.server.socket import bind_socket
 from sanic.worker.loader import AppLoader
 
+from runtime.config.model import StateSettings
 from runtime.errors import Error
 from runtime.server import WEBHOOK_PATH, announce_bot, create_app, describe_bot
+from runtime.store.factory import open_store
 
 logger = logging.getLogger("runtime.server")
 
@@ -54,6 +57,7 @@ def serve(
     )
     app = loader.load()
     bot = app.ctx.runtime.bot
+    check_state(bot.config.state)
     host = host or bot.config.server.host
     port = port if port is not None else bot.config.server.port
     # bound here, not by Sanic: a port in use is one line, not a traceback
@@ -86,6 +90,18 @@ def serve(
         # Sanic's manager sets its SIGTERM/SIGINT handlers when it is made, just before this
         app.register_listener(signals.take_over_shutdown, "main_process_ready")
         Sanic.serve(primary=app, app_loader=loader)
+
+
+def check_state(state: StateSettings) -> None:
+    """Open the store once and close it: one that cannot be opened (a Redis server that does
+    not answer, refuses the password...) stops serve with StoreError's one sentence, not a
+    traceback from each worker."""
+
+    async def open_and_close() -> None:
+        store = await open_store(state)
+        await store.close()
+
+    asyncio.run(open_and_close())
 
 
 def listen(host: str, port: int) -> socket.socket:

@@ -241,11 +241,16 @@ def describe_bot(bot: Bot) -> str:
 
 
 def describe_state(state: StateSettings) -> str:
-    """Where sessions and queues are kept; never a Redis URL (it may hold a password)."""
+    """Where sessions and queues are kept: `sqlite <path>`, `memory (lost at exit)`, or
+    `redis redis://127.0.0.1:6379/0 (prefix bot:)`, the URL's password masked."""
     if state.backend is StateBackend.SQLITE and state.path is not None:
         return f"sqlite {state.path}"
     if state.backend is StateBackend.MEMORY:
         return "memory (lost at exit)"
+    if state.backend is StateBackend.REDIS and state.url:
+        from runtime.store.redis_connection import redacted_url
+
+        return f"redis {redacted_url(state.url.reveal())} (prefix {state.prefix})"
     return str(state.backend)
 
 

@@ -70,7 +70,11 @@ class RedisServer:
         self.process = subprocess.Popen(
             command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        self.wait_ready(cli)
+        try:
+            self.wait_ready(cli)
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def wait_ready(self, cli: str) -> None:
@@ -78,7 +82,8 @@ class RedisServer:
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
                 raise RuntimeError(f"redis-server on port {self.port} exited: {self.tail()}")
-            if self.cli(cli, "ping").stdout.strip() == "PONG":
+            # a server started with --requirepass answers NOAUTH: up all the same
+            if self.cli(cli, "ping").stdout.strip().startswith(("PONG", "NOAUTH")):
                 return
             time.sleep(0.05)
         raise RuntimeError(f"redis-server on port {self.port} did not answer: {self.tail()}")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import stat
 from collections.abc import Iterable
+from urllib.parse import urlsplit
 
 from runtime.config.model import Account, Config, DmPolicy, TokenSource
+from runtime.secret import Secret
 from runtime.validation.problems import Problem, Severity
 
 
@@ -19,7 +21,26 @@ def security_warnings(config: Config, *, env_paths: Iterable[str] = ()) -> list[
             Problem(file=file, path=path, message=message, severity=Severity.WARNING)
             for path, message in _account_warnings(account, from_env)
         )
+    if _has_password(config.state.url) and "state.url" not in from_env:
+        warnings.append(
+            Problem(
+                file=file,
+                path="state.url",
+                message="the Redis password is written in the config file; keep it out of "
+                'files you share: url: "${REDIS_URL}", with the URL in that variable',
+                severity=Severity.WARNING,
+            )
+        )
     return warnings
+
+
+def _has_password(url: Secret | None) -> bool:
+    if url is None:
+        return False
+    try:
+        return urlsplit(url.reveal()).password is not None
+    except ValueError:  # the store says what is wrong with it
+        return False
 
 
 def _account_warnings(account: Account, from_env: frozenset[str]) -> Iterable[tuple[str, str]]:

@@ -38,6 +38,7 @@ from runtime.config.model import (
 from runtime.config.offline import StandInEnvironment, offline_warning
 from runtime.errors import ConfigError
 from runtime.secret import Secret
+from runtime.store.redis_keys import DEFAULT_PREFIX as DEFAULT_REDIS_PREFIX
 from runtime.validation.problems import Problem, missing_key
 from runtime.validation.schema import drop_invalid, validate_document
 
@@ -219,23 +220,29 @@ def _state_settings(
                 "state.url",
                 why="backend 'redis' keeps the state on a Redis server",
                 fix="set it to the server's URL, such as redis://localhost:6379/0 "
-                "(rediss:// for TLS)",
+                "(rediss:// for TLS, unix:///path/to/redis.sock for a socket)",
             )
         )
     if backend is not StateBackend.REDIS and url is not None:
         problems.append(
             Problem(file=file, path="state.url", message="is only used with backend 'redis'")
         )
+    if backend is not StateBackend.REDIS and "prefix" in values:
+        problems.append(
+            Problem(file=file, path="state.prefix", message="is only used with backend 'redis'")
+        )
     if backend is not StateBackend.SQLITE and "path" in values:
         problems.append(
             Problem(file=file, path="state.path", message="is only used with backend 'sqlite'")
         )
     path = base_dir / str(values.get("path", DEFAULT_STATE_PATH))
+    redis = backend is StateBackend.REDIS
     return (
         StateSettings(
             backend=backend,
             path=path if backend is StateBackend.SQLITE else None,
             url=Secret(url) if isinstance(url, str) else None,
+            prefix=str(values.get("prefix", DEFAULT_REDIS_PREFIX)) if redis else None,
         ),
         problems,
     )

@@ -108,6 +108,7 @@ class StateSettings:
     backend: StateBackend
     path: Path | None  # sqlite only
     url: Secret | None  # redis only; a URL may carry a password
+    prefix: str | None = None  # redis only: every key's prefix (several bots on one Redis)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -73,3 +73,29 @@ def test_an_empty_allowlist_warns_that_nobody_gets_in(write_config: WriteConfig)
         f"{path}: channels.messenger.accounts.shop.allowFrom: warning: is empty under dmPolicy "
         "'allowlist': nobody can talk to the bot"
     ]
+
+
+def test_a_redis_password_written_in_the_config_warns(write_config: WriteConfig) -> None:
+    messenger = 'pageAccessToken: "${TOKEN}", appSecret: "${SECRET}", verifyToken: "v"'
+    env = {"TOKEN": "EAAG", "SECRET": "s", "REDIS_URL": "redis://:redis-pw-77@db:6379/0"}
+    path = write_config(
+        f"""{{ channels: {{ messenger: {{ {messenger} }} }},
+             state: {{ backend: "redis", url: "redis://:redis-pw-77@db:6379/0" }} }}"""
+    )
+    [warning] = warnings_of(path, env)
+    assert warning == (
+        f"{path}: state.url: warning: the Redis password is written in the config file; keep "
+        'it out of files you share: url: "${REDIS_URL}", with the URL in that variable'
+    )
+    from_env = write_config(
+        f"""{{ channels: {{ messenger: {{ {messenger} }} }},
+             state: {{ backend: "redis", url: "${{REDIS_URL}}" }} }}""",
+        "from-env.json5",
+    )
+    without = write_config(
+        f"""{{ channels: {{ messenger: {{ {messenger} }} }},
+             state: {{ backend: "redis", url: "redis://db:6379/0" }} }}""",
+        "without.json5",
+    )
+    assert warnings_of(from_env, env) == []
+    assert warnings_of(without, env) == []

@@ -136,8 +136,34 @@ INVALID = [
     pytest.param(
         f'{{ channels: {{ messenger: {{ {GOOD} }} }}, state: {{ backend: "redis" }} }}',
         "state.url: is required: backend 'redis' keeps the state on a Redis server; set it to "
-        "the server's URL, such as redis://localhost:6379/0 (rediss:// for TLS)",
+        "the server's URL, such as redis://localhost:6379/0 (rediss:// for TLS, "
+        "unix:///path/to/redis.sock for a socket)",
         id="redis-without-url",
+    ),
+    pytest.param(
+        f"""{{ channels: {{ messenger: {{ {GOOD} }} }},
+             state: {{ backend: "redis", url: "http://localhost:6379/0" }} }}""",
+        "state.url: invalid value: a redis://, rediss:// (TLS) or unix:// URL, such as "
+        "redis://localhost:6379/0",
+        id="redis-url-of-another-scheme",
+    ),
+    pytest.param(
+        f"""{{ channels: {{ messenger: {{ {GOOD} }} }},
+             state: {{ backend: "redis", url: "redis://db:6379/0", prefix: "{{bot}}:" }} }}""",
+        "state.prefix: invalid value '{bot}:': no { or }: Redis Cluster hashes the part between "
+        "braces, which would put every key of the store in one slot (one node)",
+        id="redis-prefix-with-braces",
+    ),
+    pytest.param(
+        f"""{{ channels: {{ messenger: {{ {GOOD} }} }},
+             state: {{ backend: "redis", url: "redis://localhost:6379/0", prefix: "" }} }}""",
+        "state.prefix: must not be empty",
+        id="redis-prefix-empty",
+    ),
+    pytest.param(
+        f"""{{ channels: {{ messenger: {{ {GOOD} }} }}, state: {{ prefix: "bot:" }} }}""",
+        "state.prefix: is only used with backend 'redis'",
+        id="sqlite-with-prefix",
     ),
     pytest.param(
         f'{{ channels: {{ messenger: {{ {GOOD}, graphApiVersion: "25" }} }} }}',

@@ -194,7 +194,38 @@ def test_redis_state_and_flow_lists(write_config: WriteConfig) -> None:
     assert config.state.path is None
     assert config.state.url is not None
     assert "pw" not in repr(config.state)
+    assert config.state.prefix == "runtime:"  # the default: several bots set their own
     assert config.flow_sources == ("flows/", "extra/*.json5")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://localhost:6379/0",
+        "rediss://user:pw@redis.example.com:6380/2",
+        "unix:///run/redis/redis.sock?db=1",
+    ],
+)
+def test_redis_urls_of_each_scheme_with_a_prefix(write_config: WriteConfig, url: str) -> None:
+    path = write_config(
+        f"""{{ channels: {{ messenger: {{ pageAccessToken: "t", verifyToken: "v" }} }},
+             state: {{ backend: "redis", url: "{url}", prefix: "shop-bot:" }} }}"""
+    )
+    state = load(path).state
+    assert state.url is not None
+    assert state.url.reveal() == url
+    assert state.prefix == "shop-bot:"
+
+
+def test_a_redis_url_from_the_environment(write_config: WriteConfig) -> None:
+    path = write_config(
+        """{ channels: { messenger: { pageAccessToken: "t", verifyToken: "v" } },
+             state: { backend: "redis", url: "${REDIS_URL}" } }"""
+    )
+    state = load(path, {"REDIS_URL": "redis://:pw@db:6379/3"}).state
+    assert state.url is not None
+    assert state.url.reveal() == "redis://:pw@db:6379/3"
+    assert state.prefix == "runtime:"
 
 
 def test_memory_state_needs_no_path_nor_url(write_config: WriteConfig) -> None:
