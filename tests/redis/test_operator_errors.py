@@ -12,6 +12,7 @@ import pytest
 
 from runtime.errors import StoreError
 from runtime.session import Session
+from runtime.store.redis_connection import redacted_url
 from runtime.store.redis_store import RedisStore
 from tests.fakes.processes import free_port
 from tests.messenger.conftest import single_page, write_bot
@@ -143,3 +144,21 @@ def test_without_redis_py_the_line_says_what_to_install(tmp_path: Path) -> None:
         f"runtime serve: the Redis store {url.replace(PASSWORD, '***')} needs redis-py: "
         'pip install "messenger-runtime[redis]"'
     )
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"),
+        (f"redis://:{PASSWORD}@db:6379/0", "redis://:***@db:6379/0"),
+        (f"rediss://bot:{PASSWORD}@db:6380/1", "rediss://bot:***@db:6380/1"),
+        (f"redis://{PASSWORD}@db/0", "redis://***@db/0"),  # a password where the user goes
+        (f"redis://db:{PASSWORD}/0", "redis://db:***/0"),  # ... or where the port goes
+        (
+            f"unix:///run/redis.sock?db=2&password={PASSWORD}",
+            "unix:///run/redis.sock?db=2&password=***",
+        ),
+    ],
+)
+def test_the_url_is_shown_without_its_password(url: str, shown: str) -> None:
+    assert redacted_url(url) == shown
