@@ -83,8 +83,18 @@ class PersonKeys:
         return f"{self.tag}:outbox:{account_id}"
 
     def message(self, message_id: int) -> str:
-        """HASH of one outbox message."""
+        """HASH of one outbox message (`owner`, `until`: its lease, when leased)."""
         return f"{self.tag}:message:{message_id}"
+
+    def dead_letter(self, dead_letter_id: int) -> str:
+        """HASH of one dead letter: the message's fields, `failed_at`, `error`."""
+        return f"{self.tag}:dead:{dead_letter_id}"
+
+    def queues(self, account_id: str) -> str:
+        """HASH of their queues' state on the account: the index fences (`inbox_floor`,
+        `outbox_floor`) and the leases each worker holds on their rows (`held:<worker>`),
+        as `redis_lua.py` says."""
+        return f"{self.tag}:queues:{account_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,8 +118,13 @@ class Keys:
         return f"{self.prefix}cache:{kind}:{key}"
 
     # -- the store's own keys: one slot ------------------------------------------------------
+    @property
+    def global_prefix(self) -> str:
+        """What every global key starts with (the index script builds names from it)."""
+        return f"{self.prefix}{{global}}:"
+
     def _global(self, name: str) -> str:
-        return f"{self.prefix}{{global}}:{name}"
+        return f"{self.global_prefix}{name}"
 
     @property
     def inbox_ids(self) -> str:
@@ -123,31 +138,39 @@ class Keys:
 
     @property
     def events(self) -> str:
-        """HASH event id -> person_id: whose slot an inbox event is in."""
+        """HASH event id -> person_id: whose slot an inbox event is in (written before the
+        event, removed after it: `count_inbound` is its length)."""
         return self._global("events")
 
     @property
     def messages(self) -> str:
-        """HASH message id -> person_id: whose slot an outbox message is in."""
+        """HASH message id -> person_id: whose slot an outbox message is in (written before
+        the message, removed after it: `count_outbound` is its length)."""
         return self._global("messages")
 
     @property
-    def inbox_people(self) -> str:
-        """ZSET person_id -> when to look at their inbox again (claims)."""
-        return self._global("inbox-people")
+    def inbox_index(self) -> IndexKeys:
+        """The people with inbox events, for claims (`redis_index.py`)."""
+        return IndexKeys(self._global("inbox"))
 
     @property
-    def outbox_people(self) -> str:
-        """ZSET person_id -> when to look at their outbox again (claims)."""
-        return self._global("outbox-people")
+    def outbox_index(self) -> IndexKeys:
+        """The people with outbox messages, for claims (`redis_index.py`)."""
+        return IndexKeys(self._global("outbox"))
+
+    @property
+    def index_tokens(self) -> str:
+        """Counter: the last fence token an index announcement got (`redis_index.py`)."""
+        return self._global("ids:token")
 
     @property
     def lease_owners(self) -> str:
-        """SET of workers that may hold a lease."""
+        """SET of workers holding a lease: those whose `held_by` set is not empty."""
         return self._global("lease-owners")
 
     def held_by(self, worker: str) -> str:
-        """SET of person_ids whose rows `worker` may hold a lease on."""
+        """SET of person_ids whose rows `worker` holds a lease on (run out or not): added
+        before the lease is taken, removed after the worker holds nothing of theirs."""
         return self._global(f"held:{worker}")
 
     @property
@@ -186,5 +209,34 @@ class Keys:
 
     @property
     def dead_letters(self) -> str:
-        """HASH dead letter id -> its JSON."""
+        """HASH dead letter id -> person_id: whose slot a dead letter is in (written before
+        it, removed after it; an id whose letter is gone is skipped)."""
         return self._global("dead-letters")
+
+
+@dataclass(frozen=True, slots=True)
+class IndexKeys:
+    """The global index of the people with work in one queue (inbox or outbox), for claims;
+    `redis_index.py` says how it is kept."""
+
+    name: str  # `<prefix>{global}:<queue>`
+
+    @property
+    def ready(self) -> str:
+        """ZSET person_id -> their oldest row's id: people a claim looks at, oldest first."""
+        return f"{self.name}:ready"
+
+    @property
+    def parked(self) -> str:
+        """ZSET person_id -> a time: people not to look at before then (busy, not due)."""
+        return f"{self.name}:parked"
+
+    @property
+    def order(self) -> str:
+        """HASH person_id -> their oldest row's id as last known (a parked person's place)."""
+        return f"{self.name}:order"
+
+    @property
+    def marks(self) -> str:
+        """HASH person_id -> the fence token of the person's last announcement."""
+        return f"{self.name}:marks"

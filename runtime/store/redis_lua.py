@@ -26,7 +26,10 @@ The person's `queues` hash (`PersonKeys.queues(account)`) holds, per (account, p
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
+from weakref import WeakKeyDictionary
+
+from runtime.store.redis_connection import RedisConnection
 
 OUTBOX_CLOSED: Final = "outbox-closed"  # what a script returns when `outbox_open` is false
 INBOX_CLOSED: Final = "inbox-closed"  # the same for the inbox
@@ -37,6 +40,19 @@ def compose(*parts: str) -> str:
     return "\n".join(dict.fromkeys(parts))
 
 
+_REGISTERED: WeakKeyDictionary[Any, dict[str, Any]] = WeakKeyDictionary()
+
+
+def registered(redis: RedisConnection, lua: str) -> Any:
+    """`lua` registered with the connection's client, once per client and script."""
+    client = redis.client
+    scripts = _REGISTERED.setdefault(client, {})
+    script = scripts.get(lua)
+    if script is None:
+        script = scripts[lua] = redis.script(lua)
+    return script
+
+
 # The names of redis_keys.PersonKeys, in Lua (keep them equal: tests/store compares them).
 PERSON_KEYS: Final = """
 local function k_inbox(tag, account) return tag .. ':inbox:' .. account end
@@ -45,11 +61,16 @@ local function k_outbox(tag, account) return tag .. ':outbox:' .. account end
 local function k_message(tag, id) return tag .. ':message:' .. id end
 local function k_queues(tag, account) return tag .. ':queues:' .. account end
 local function k_session(tag, session_key) return tag .. ':session:' .. session_key end
+local function k_dead(tag, id) return tag .. ':dead:' .. id end
+local function k_seen(tag, message_id) return tag .. ':seen:' .. message_id end
+local function k_last(tag, account) return tag .. ':last:' .. account end
 """
 
 # hold(tag, account, worker): `worker` took a lease on a row of this person.
 # unhold(tag, account, worker) -> true when `worker` now holds nothing of this person (on
 #   this account): the caller then drops them from `held_by(worker)` after the script.
+# holds(tag, account, worker) -> 1 when `worker` holds a lease on a row of theirs, else 0.
+# freed_of(tag, account, workers) -> those of `workers` holding nothing of theirs now.
 HOLDS: Final = compose(
     PERSON_KEYS,
     """
@@ -64,6 +85,19 @@ local function unhold(tag, account, worker)
     return true
   end
   return false
+end
+local function holds(tag, account, worker)
+  return redis.call('HEXISTS', k_queues(tag, account), 'held:' .. worker)
+end
+local function freed_of(tag, account, workers)
+  local freed, seen = {}, {}
+  for _, worker in ipairs(workers) do
+    if not seen[worker] and holds(tag, account, worker) == 0 then
+      table.insert(freed, worker)
+    end
+    seen[worker] = true
+  end
+  return freed
 end
 """,
 )
@@ -84,6 +118,52 @@ local function outbox_open(tag, account, token)
 end
 local function inbox_open(tag, account, token)
   return queue_open(tag, account, 'inbox_floor', token)
+end
+local function raise_floor(tag, account, field, token)
+  local queues = k_queues(tag, account)
+  local floor = redis.call('HGET', queues, field)
+  if floor == false or tonumber(token) > tonumber(floor) then
+    redis.call('HSET', queues, field, token)
+  end
+end
+""",
+)
+
+# inbox_head(tag, account, now) -> state, id, until
+#   The person's oldest inbox event and whether a claim may take it: 'empty' (no event),
+#   'busy' (leased until `until`, text), 'waiting' (replies to them wait in the outbox)
+#   or 'free'.
+# lease_event(tag, account, id, worker, lease_until) -> previous, event
+#   Leases event `id` to `worker`, taking it over from `previous` (a worker whose lease ran
+#   out, or false; see `freed_of`). `event`:
+#   {id, account, psid, body, received_at, session JSON or false, session key or ''};
+#   the session is read here when its key is in this person's slot (`session` field).
+TAKE_EVENT: Final = compose(
+    HOLDS,
+    FENCES,
+    """
+local function inbox_head(tag, account, now)
+  local first = redis.call('ZRANGE', k_inbox(tag, account), 0, 0)
+  if #first == 0 then return 'empty', false, false end
+  local id = first[1]
+  local lease = redis.call('HMGET', k_event(tag, id), 'owner', 'until')
+  if lease[1] and tonumber(lease[2]) > tonumber(now) then return 'busy', id, lease[2] end
+  if redis.call('ZCARD', k_outbox(tag, account)) > 0 then return 'waiting', id, false end
+  return 'free', id, false
+end
+local function lease_event(tag, account, id, worker, lease_until)
+  local key = k_event(tag, id)
+  local previous = redis.call('HGET', key, 'owner')
+  if previous ~= worker then
+    if previous then unhold(tag, account, previous) end
+    hold(tag, account, worker)
+  end
+  redis.call('HSET', key, 'owner', worker, 'until', lease_until)
+  local e = redis.call('HMGET', key, 'id', 'account', 'psid', 'body', 'received_at',
+    'session', 'session_key')
+  local session = false
+  if e[6] and e[6] ~= '' then session = redis.call('GET', e[6]) end
+  return previous, {e[1], e[2], e[3], e[4], e[5], session, e[7] or ''}
 end
 """,
 )
