@@ -5,7 +5,10 @@ A person's last message time, approval and block on an account are keys of their
 (`PersonKeys.last_inbound`, `approved`, `blocked`: the time as text), so `standing` is one
 read, and approving a pairing request (its code used up, the approval, the confirmation
 queued) or blocking (the block, the approval withdrawn, the requests and the replies waiting
-dropped) is one script there: all of it or none.
+dropped) is one script there: all of it or none. The outbox's global entries go around that
+script in `redis_outbox.py`'s order: the confirmation is announced (its id, its index entry)
+before the approval's script, its id withdrawn after a refused approval; a block's dropped
+replies are forgotten by the global slot after the block's script.
 
 The global `approved` and `blocked` ZSETs list them: an entry is written before the person's
 key and removed after it, so nobody approved or blocked is ever missing from a list; an entry
@@ -17,7 +20,8 @@ but unlisted: `standing` still reads their key, and `runtime pair approve` again
 
 from __future__ import annotations
 
-from typing import Final
+import json
+from typing import Any, Final
 
 from runtime.errors import StoreError
 from runtime.store.base import (
@@ -28,6 +32,14 @@ from runtime.store.base import (
     Standing,
 )
 from runtime.store.redis_keys import person_id, person_of
+from runtime.store.redis_lua import DROP_OUTBOX, ENQUEUE, OUTBOX_CLOSED, compose, registered
+from runtime.store.redis_outbox import (
+    Announced,
+    announce_outbound,
+    enqueue_announced,
+    outbox_dropped,
+    withdraw_outbound,
+)
 from runtime.store.redis_pairing import RedisPairing
 
 # KEYS last_inbound; ARGV at. An older time never wins.
@@ -39,25 +51,36 @@ end
 return 1
 """
 
-# KEYS pairings, approved; ARGV code, created_at, now. Uses up the request as it was read,
-# while it is pending, and approves its sender (the first approval's time stays). Returns the
-# request's `made`, or nil with nothing changed.
-APPROVE_PAIRING: Final = """
-local text = redis.call('HGET', KEYS[1], ARGV[1])
+# KEYS pairings, approved; ARGV code, created_at, now, then the confirmation's: tag,
+# account, psid, token ('' for none), messages JSON (`redis_lua.enqueue`'s). Uses up the
+# request as it was read, while it is pending, approves its sender (the first approval's
+# time stays) and queues the confirmation. Returns the request's `made`; nil with nothing
+# changed; OUTBOX_CLOSED, nothing changed, when the confirmation must be announced again.
+APPROVE_PAIRING: Final = compose(
+    ENQUEUE,
+    f"""
+local code, created_at, now = ARGV[1], ARGV[2], ARGV[3]
+local tag, account, psid, token = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+if token ~= '' and not outbox_open(tag, account, token) then return '{OUTBOX_CLOSED}' end
+local text = redis.call('HGET', KEYS[1], code)
 if not text then return false end
 local request = cjson.decode(text)
-if tonumber(request.created_at) ~= tonumber(ARGV[2])
-    or tonumber(request.expires_at) <= tonumber(ARGV[3]) then
+if tonumber(request.created_at) ~= tonumber(created_at)
+    or tonumber(request.expires_at) <= tonumber(now) then
   return false
 end
-redis.call('HDEL', KEYS[1], ARGV[1])
-redis.call('SET', KEYS[2], ARGV[3], 'NX')
+redis.call('HDEL', KEYS[1], code)
+redis.call('SET', KEYS[2], now, 'NX')
+if token ~= '' then enqueue(tag, account, psid, now, cjson.decode(ARGV[8]), false, false) end
 return request.made
-"""
+""",
+)
 
-# KEYS blocked, approved, pairings; ARGV at. Returns {1 if newly blocked else 0,
-# {code, made, ...} of the requests dropped}.
-BLOCK: Final = """
+# KEYS blocked, approved, pairings; ARGV at, tag, account. Returns {1 if newly blocked else
+# 0, {code, made, ...} of the requests dropped, the outbox ids dropped, the workers freed}.
+BLOCK: Final = compose(
+    DROP_OUTBOX,
+    """
 local new = redis.call('SET', KEYS[1], ARGV[1], 'NX') and 1 or 0
 redis.call('DEL', KEYS[2])
 local dropped = {}
@@ -67,8 +90,10 @@ for i = 1, #requests, 2 do
   table.insert(dropped, cjson.decode(requests[i + 1]).made)
 end
 redis.call('DEL', KEYS[3])
-return {new, dropped}
-"""
+local ids, freed = drop_outbox(ARGV[2], ARGV[3])
+return {new, dropped, ids, freed}
+""",
+)
 
 
 class RedisAccess(RedisPairing):
@@ -78,7 +103,7 @@ class RedisAccess(RedisPairing):
     async def record_inbound(self, account_id: str, psid: str, at: float) -> None:
         await self._redis.call(
             "record an inbound time",
-            self._redis.script(RECORD_INBOUND),
+            registered(self._redis, RECORD_INBOUND),
             [self._keys.person(psid).last_inbound(account_id)],
             [repr(at)],
         )
@@ -93,23 +118,59 @@ class RedisAccess(RedisPairing):
         self, request: PairingRequest, *, now: float, confirmation: NewOutbound | None
     ) -> bool:
         what = "approve a pairing request"
-        if confirmation is not None:  # until the outbox is on Redis (issue 16)
-            raise StoreError(f"cannot {what} with a confirmation: the Redis outbox is not here yet")
-        person = self._keys.person(request.psid)
+        if confirmation is not None and confirmation.psid != request.psid:
+            raise StoreError(f"cannot {what}: its confirmation must go to the request's sender")
         found = await self.find_pairing(request.code)
         if found is None or found.expires_at <= now or _made(found) != _made(request):
-            return False  # no list entry written for an approval that cannot happen
+            return False  # nothing announced, nothing listed, for an approval that cannot be
         await self._index("approved", request.account_id, request.psid, now)
-        made = await self._redis.call(
-            what,
-            self._redis.script(APPROVE_PAIRING),
-            [person.pairings(request.account_id), person.approved(request.account_id)],
-            [request.code, repr(request.created_at), repr(now)],
-        )
+        if confirmation is None:
+            made = await self._approve(request, now=now, confirmation=None, announced=None)
+        else:
+            first = await announce_outbound(
+                self._redis, self._keys, confirmation.account_id, confirmation.psid, 1
+            )
+            announced, made = await enqueue_announced(
+                self._redis,
+                self._keys,
+                first,
+                lambda again: self._approve(
+                    request, now=now, confirmation=confirmation, announced=again
+                ),
+            )
+            if made is None:  # its ids go; the index entry is dropped by the next claim
+                await withdraw_outbound(self._redis, self._keys, announced.ids)
         if made is None:
             return False
         await self._unindex(request.code, str(made))
         return True
+
+    async def _approve(
+        self,
+        request: PairingRequest,
+        *,
+        now: float,
+        confirmation: NewOutbound | None,
+        announced: Announced | None,
+    ) -> Any:
+        """The approval's script, with the confirmation `announced` (or none)."""
+        person = self._keys.person(request.psid)
+        tail: list[object] = [person.tag, "", "", "", "[]"]
+        if confirmation is not None and announced is not None:
+            message = [str(announced.ids[0]), confirmation.body, confirmation.endpoint]
+            tail = [
+                person.tag,
+                confirmation.account_id,
+                confirmation.psid,
+                announced.token,
+                json.dumps([message]),
+            ]
+        return await self._redis.call(
+            "approve a pairing request",
+            registered(self._redis, APPROVE_PAIRING),
+            [person.pairings(request.account_id), person.approved(request.account_id)],
+            [request.code, repr(request.created_at), repr(now), *tail],
+        )
 
     async def approve_sender(self, account_id: str, psid: str, at: float) -> None:
         await self._index("approved", account_id, psid, at)
@@ -143,15 +204,17 @@ class RedisAccess(RedisPairing):
     async def block_sender(self, account_id: str, psid: str, at: float) -> bool:
         person = self._keys.person(psid)
         await self._index("blocked", account_id, psid, at)
-        new, dropped = await self._redis.call(
+        new, dropped, ids, freed = await self._redis.call(
             "block a sender",
-            self._redis.script(BLOCK),
+            registered(self._redis, BLOCK),
             [person.blocked(account_id), person.approved(account_id), person.pairings(account_id)],
-            [repr(at)],
+            [repr(at), person.tag, account_id],
         )
         await self._unlist("approved", account_id, psid)
         for code, made in zip(dropped[::2], dropped[1::2], strict=True):
             await self._unindex(code, made)
+        if ids or freed:
+            await outbox_dropped(self._redis, self._keys, account_id, psid, ids, freed)
         return bool(new)
 
     async def unblock_sender(self, account_id: str, psid: str) -> bool:

@@ -36,6 +36,7 @@ from runtime.store.base import KEEP_EXPIRED_PAIRINGS, PairingRequest
 from runtime.store.redis_caches import EXPIRY_MARGIN
 from runtime.store.redis_connection import RedisConnection
 from runtime.store.redis_keys import Keys
+from runtime.store.redis_lua import registered
 
 PURGE_BATCH: Final = 100  # requests expired a day, forgotten by each create
 EVICT_ROUNDS: Final = 4  # an account's excess is looked at again after an entry was stale
@@ -270,7 +271,7 @@ class RedisPairing:
         keys = self._keys
         reserved = await self._redis.call(
             what,
-            self._redis.script(RESERVE),
+            registered(self._redis, RESERVE),
             [keys.pairing_codes, keys.pairing_expiry, keys.pairing_ids],
             [
                 request.code,
@@ -291,7 +292,7 @@ class RedisPairing:
         kept_for = request.expires_at - now + KEEP_EXPIRED_PAIRINGS + EXPIRY_MARGIN
         await self._redis.call(
             what,
-            self._redis.script(WRITE),
+            registered(self._redis, WRITE),
             [keys.person(request.psid).pairings(request.account_id)],
             [request.code, request_json(request, made), max(1, int(kept_for * 1000))],
         )
@@ -318,7 +319,7 @@ class RedisPairing:
         what = "list pairing requests"
         listed = await self._redis.call(
             what,
-            self._redis.script(PENDING),
+            registered(self._redis, PENDING),
             [self._keys.pairing_codes, self._keys.pairing_expiry],
             [repr(now)],
         )
@@ -357,7 +358,7 @@ class RedisPairing:
             return None
         text = await self._redis.call(
             what,
-            self._redis.script(TAKE),
+            registered(self._redis, TAKE),
             [self._keys.person(entry.psid).pairings(entry.account_id)],
             [code, entry.made],
         )
@@ -375,7 +376,7 @@ class RedisPairing:
         """Forget a code's entry, after its request is gone (if it is still that request's)."""
         await self._redis.call(
             "forget a pairing code",
-            self._redis.script(UNINDEX),
+            registered(self._redis, UNINDEX),
             [self._keys.pairing_codes, self._keys.pairing_expiry],
             [code, made],
         )
@@ -385,7 +386,7 @@ class RedisPairing:
     ) -> bool:
         updated = await self._redis.call(
             what,
-            self._redis.script(UPDATE),
+            registered(self._redis, UPDATE),
             [self._keys.person(entry.psid).pairings(entry.account_id)],
             [code, entry.made, field, value, bound],
         )
@@ -395,7 +396,7 @@ class RedisPairing:
         """Remove a request that expired by `until`; True unless it is there and kept."""
         dropped = await self._redis.call(
             "forget an expired pairing request",
-            self._redis.script(DROP_EXPIRED),
+            registered(self._redis, DROP_EXPIRED),
             [self._keys.person(entry.psid).pairings(entry.account_id)],
             [code, entry.made, repr(until)],
         )
@@ -410,7 +411,7 @@ class RedisPairing:
         for _ in range(EVICT_ROUNDS):
             excess = await self._redis.call(
                 what,
-                self._redis.script(EXCESS),
+                registered(self._redis, EXCESS),
                 [self._keys.pairing_codes, self._keys.pairing_expiry],
                 [request.account_id, repr(now), room, *skip],
             )
@@ -421,7 +422,7 @@ class RedisPairing:
                 if await self._update(what, code, entry, "expires_at", repr(now), bound=repr(now)):
                     await self._redis.call(
                         what,
-                        self._redis.script(EXPIRED),
+                        registered(self._redis, EXPIRED),
                         [self._keys.pairing_codes, self._keys.pairing_expiry],
                         [code, entry.made, repr(now)],
                     )
