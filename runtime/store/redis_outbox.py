@@ -495,7 +495,7 @@ class RedisOutbox:
 
     async def retry_outbound(self, message_id: int, *, at: float, error: str) -> None:
         what = "schedule an outbound retry"
-        for (account_id, psid, _), _ids in (await self._locate([message_id], None, what)).items():
+        for account_id, psid, _ in await self._locate([message_id], None, what):
             keys = self._keys.person(psid)
             await self._redis.call(
                 what,
@@ -503,6 +503,10 @@ class RedisOutbox:
                 [keys.outbox(account_id)],
                 [keys.tag, str(message_id), repr(at), error, repr(at + RETRY_LEASE_GRACE)],
             )
+            # its lease may now end sooner than the person was parked for: look again
+            after = IndexOps()
+            after.wake("outbox", person_id(account_id, psid))
+            await after.run(self._redis, self._keys, what)
 
     async def dead_letter_outbound(
         self, message_id: int, *, now: float, error: str, then: Lease | None = None

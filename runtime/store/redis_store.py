@@ -11,16 +11,20 @@ from __future__ import annotations
 from runtime.store.redis_access import RedisAccess
 from runtime.store.redis_caches import RedisCaches
 from runtime.store.redis_connection import RedisConnection
+from runtime.store.redis_inbox import AcceptOrder, RedisInbox
 from runtime.store.redis_keys import DEFAULT_PREFIX, Keys
+from runtime.store.redis_leases import RedisLeases
+from runtime.store.redis_outbox import RedisOutbox
 from runtime.store.redis_sessions import RedisSessions
 
 
-class RedisStore(RedisSessions, RedisAccess, RedisCaches):
+class RedisStore(RedisSessions, RedisAccess, RedisInbox, RedisOutbox, RedisLeases, RedisCaches):
     """A `Store` on Redis, shared by any number of processes on any number of hosts."""
 
     def __init__(self, url: str, *, prefix: str = DEFAULT_PREFIX) -> None:
         self._redis = RedisConnection(url)
         self._keys = Keys(prefix)
+        self._accept_order = AcceptOrder()
 
     async def open(self) -> None:
         await self._redis.open()

@@ -424,9 +424,15 @@ class TestInbox:
     async def test_posts_accepted_at_once_each_get_their_own_events_once(
         self, store: Store
     ) -> None:
-        """Twenty POSTs in flight together (the SQLite store writes them in one transaction)."""
+        """Twenty POSTs in flight together (the SQLite store writes them in one transaction).
+
+        A message id is one sender's message, redelivered in other POSTs: the Redis store
+        finds it in that sender's keys."""
         batches = [
-            [inbound(f"u{n}", f"{n}-a", f"m{n}a"), inbound(f"u{n}", f"{n}-b", f"m{n % 5}shared")]
+            [
+                inbound(f"u{n}", f"{n}-a", f"m{n}a"),
+                inbound(f"u{n % 5}", f"{n}-b", f"m{n % 5}shared"),
+            ]
             for n in range(20)
         ]
         results = [

@@ -1,0 +1,517 @@
+"""The Redis store's inbox role: webhook events kept once, each person's processed in order.
+
+A person's inbox on an account is a ZSET of event ids (`PersonKeys.inbox`) and a hash an
+event (`PersonKeys.event`: its fields, the session key, `owner`/`until` while leased).
+Message ids seen are a key each in the person's slot (`PersonKeys.seen`: the last sighting,
+in the caller's time; Redis forgets it a while after the dedupe ttl), so deduplicating,
+keeping, leasing and the 24-hour window are one script. Message ids belong to one sender,
+so a person's slot is where a redelivery is found. The session of the usual key
+(`...:messenger:dm:<psid>`) is in the same slot: claimed and finished with the event.
+
+The global keys change next to each script, in the order `redis_index.py` gives:
+
+- accepting: the ids (in order within a call, and across the calls of one process), the
+  `events` entries and the inbox announcement first; then each person's script (refused,
+  nothing written, when a claim closed the announcement: announced again); then the ids
+  of the redeliveries are forgotten and a person leased at once is parked until the lease
+  ends. A crash between leaves `events` entries of no event (`count_inbound` counts them)
+  and an entry a claim drops.
+- finishing: the session's listing, the replies' ids and outbox announcement first; then
+  the person's script (the session, the replies leased to the worker, the event gone, or
+  nothing when the event is no longer the worker's); then the event's id is forgotten and
+  the person woken when no reply holds their next event back. A crash between leaves the
+  person parked until the lease's end at most.
+- completing, releasing: the person's script, then the id forgotten, the person woken.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Sequence
+from typing import Any, Final
+
+from runtime.errors import StoreError
+from runtime.session import Session
+from runtime.store.base import Accepted, InboundEvent, Lease, NewInbound, NewOutbound
+from runtime.store.redis_connection import RedisConnection
+from runtime.store.redis_index import IndexOps, Looked, claim_people, new
+from runtime.store.redis_keys import Keys, person_id, person_of
+from runtime.store.redis_lua import (
+    ENQUEUE,
+    INBOX_CLOSED,
+    OUTBOX_CLOSED,
+    TAKE_EVENT,
+    compose,
+    registered,
+)
+from runtime.store.redis_outbox import Announced, announce_outbound
+from runtime.store.redis_rows import events_of, in_slot
+
+# A person whose next event waits for their replies is looked at again after this long,
+# should the worker sending them die before it wakes them (sent replies wake them at once).
+WAITING_RECHECK: Final = 60.0
+# Redis forgets a message id this long after the caller's dedupe ttl ran out: a caller's
+# clock a little behind Redis's never finds an id gone before its time.
+SEEN_MARGIN: Final = 60.0
+
+# KEYS[1]: the person's inbox. ARGV: tag, account, psid, now, dedupe ttl, token, worker
+# ('' for no lease), lease_until, events JSON ([[id, message id or '', body, at or '',
+# session key or '', the session's Redis key when in this slot or ''], ...]), margin.
+# -> INBOX_CLOSED, or {kept ids, the event leased or false, 1 when the inbox is empty,
+#    whether the worker holds a lease of theirs}.
+_ACCEPT: Final = compose(
+    TAKE_EVENT,
+    """
+local tag, account, psid, now, ttl, token, worker, lease_until =
+  ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+if not inbox_open(tag, account, token) then return 'inbox-closed' end
+local inbox = k_inbox(tag, account)
+local waiting = redis.call('ZCARD', inbox) > 0
+  or redis.call('ZCARD', k_outbox(tag, account)) > 0
+local cutoff = tonumber(now) - tonumber(ttl)
+local kept, claimed, latest = {}, false, false
+for _, e in ipairs(cjson.decode(ARGV[9])) do
+  local id, message_id = e[1], e[2]
+  local keep = true
+  if message_id ~= '' then
+    local key = k_seen(tag, message_id)
+    local seen = redis.call('GET', key)
+    local last = now
+    if seen and tonumber(seen) >= cutoff then
+      keep = false
+      if tonumber(seen) > tonumber(now) then last = seen end
+    end
+    local keep_ms = (tonumber(last) - tonumber(now) + tonumber(ttl) + tonumber(ARGV[10])) * 1000
+    redis.call('SET', key, last, 'PX', math.max(1, math.floor(keep_ms)))
+  end
+  if keep then
+    redis.call('HSET', k_event(tag, id), 'id', id, 'account', account, 'psid', psid,
+      'body', e[3], 'received_at', now, 'session_key', e[5], 'session', e[6])
+    redis.call('ZADD', inbox, id, id)
+    table.insert(kept, id)
+    if worker ~= '' and not waiting then
+      local _
+      _, claimed = lease_event(tag, account, id, worker, lease_until)
+    end
+    waiting = true
+    if e[4] ~= '' and (not latest or tonumber(e[4]) > tonumber(latest)) then latest = e[4] end
+  end
+end
+if latest then
+  local last = redis.call('GET', k_last(tag, account))
+  if not last or tonumber(latest) > tonumber(last) then
+    redis.call('SET', k_last(tag, account), latest)
+  end
+end
+local empty = 0
+if redis.call('ZCARD', inbox) == 0 then
+  raise_floor(tag, account, 'inbox_floor', token)
+  empty = 1
+end
+local holding = 0
+if worker ~= '' then holding = holds(tag, account, worker) end
+return {kept, claimed, empty, holding}
+""",
+)
+
+# KEYS[1]: the person's inbox. ARGV: tag, account, token, worker, now, lease_until.
+# -> {state, until, oldest id, holds, freed workers, event}: `redis_index.Looked`.
+_CLAIM: Final = compose(
+    TAKE_EVENT,
+    """
+local tag, account, token, worker, now, lease_until =
+  ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local state, id, busy_until = inbox_head(tag, account, now)
+if state == 'empty' then
+  raise_floor(tag, account, 'inbox_floor', token)
+  return {'empty', false, false, holds(tag, account, worker), {}, false}
+end
+if state ~= 'free' then
+  return {state, busy_until, id, holds(tag, account, worker), {}, false}
+end
+local previous, event = lease_event(tag, account, id, worker, lease_until)
+local owners = {}
+if previous then table.insert(owners, previous) end
+return {'claimed', lease_until, id, 1, freed_of(tag, account, owners), event}
+""",
+)
+
+# KEYS[1]: the person's inbox. ARGV: tag, account, psid, event id, worker, now,
+# lease_until, outbox token, inbox token, the session's Redis key ('' for none), the
+# session JSON, replies JSON ([[id, body, endpoint], ...]).
+# -> 'not-yours', OUTBOX_CLOSED, or {'done', their next event id or false, holds}.
+_FINISH: Final = compose(
+    ENQUEUE,
+    TAKE_EVENT,
+    """
+local tag, account, psid, id, worker, now, lease_until =
+  ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+local key = k_event(tag, id)
+if redis.call('HGET', key, 'owner') ~= worker then return 'not-yours' end
+local replies = cjson.decode(ARGV[12])
+if #replies > 0 and not outbox_open(tag, account, ARGV[8]) then return 'outbox-closed' end
+if ARGV[10] ~= '' then redis.call('SET', ARGV[10], ARGV[11]) end
+enqueue(tag, account, psid, now, replies, worker, lease_until)
+redis.call('DEL', key)
+redis.call('ZREM', k_inbox(tag, account), id)
+unhold(tag, account, worker)
+local rest = redis.call('ZRANGE', k_inbox(tag, account), 0, 0)
+if #rest == 0 then raise_floor(tag, account, 'inbox_floor', ARGV[9]) end
+return {'done', rest[1] or false, holds(tag, account, worker)}
+""",
+)
+
+# KEYS[1]: the person's inbox. ARGV: tag, account, event id, inbox token, forget (1: the
+# event is done, 0: only its lease is given back).
+# -> {their next event id or false, freed workers}.
+_LET_GO: Final = compose(
+    TAKE_EVENT,
+    """
+local tag, account, id = ARGV[1], ARGV[2], ARGV[3]
+local key = k_event(tag, id)
+local owner = redis.call('HGET', key, 'owner')
+local owners = {}
+if owner then
+  unhold(tag, account, owner)
+  table.insert(owners, owner)
+end
+if ARGV[5] == '1' then
+  redis.call('DEL', key)
+  redis.call('ZREM', k_inbox(tag, account), id)
+elseif redis.call('EXISTS', key) == 1 then
+  redis.call('HDEL', key, 'owner', 'until')
+end
+local rest = redis.call('ZRANGE', k_inbox(tag, account), 0, 0)
+if #rest == 0 then raise_floor(tag, account, 'inbox_floor', ARGV[4]) end
+return {rest[1] or false, freed_of(tag, account, owners)}
+""",
+)
+
+_NOT_YOURS: Final = "not-yours"
+Sender = tuple[str, str]
+
+
+class AcceptOrder:
+    """The order of this process's `accept_inbound` calls: their ids are given one call at
+    a time, and a sender's events land in their slot in the order of their ids (so of two
+    POSTs carrying one message id, the first keeps it), while other senders land at once.
+    """
+
+    def __init__(self) -> None:
+        self.giving_ids = asyncio.Lock()
+        self._last: dict[Sender, asyncio.Future[None]] = {}
+
+    def queue(self, sender: Sender) -> tuple[asyncio.Future[None] | None, asyncio.Future[None]]:
+        """Under `giving_ids`: what this call's landing for `sender` waits for, and its own
+        turn, to be done when it landed (`done`)."""
+        before = self._last.get(sender)
+        mine: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._last[sender] = mine
+        return before, mine
+
+    def done(self, sender: Sender, mine: asyncio.Future[None]) -> None:
+        if not mine.done():
+            mine.set_result(None)
+        if self._last.get(sender) is mine:
+            del self._last[sender]
+
+
+class RedisInbox:
+    """`accept_inbound` ... `count_inbound`, for `RedisStore`, on its `_redis`."""
+
+    _redis: RedisConnection
+    _keys: Keys
+    _accept_order: AcceptOrder
+
+    async def accept_inbound(
+        self,
+        events: Sequence[NewInbound],
+        *,
+        now: float,
+        dedupe_ttl: float,
+        lease: Lease | None = None,
+    ) -> Accepted:
+        what = "accept inbound events"
+        if not events:
+            self._redis.client  # noqa: B018 (a closed store says so)
+            return Accepted(ids=())
+        by_sender: dict[Sender, list[int]] = {}
+        for index, event in enumerate(events):
+            by_sender.setdefault((event.account_id, event.psid), []).append(index)
+        ops = IndexOps()
+        first_at = ops.new_ids("inbox", len(events))
+        token_at: dict[Sender, int] = {}
+        for (account_id, psid), indexes in by_sender.items():
+            person = person_id(account_id, psid)
+            ops.rows("events", person, [new(index) for index in indexes])
+            token_at[(account_id, psid)] = ops.announce("inbox", person, new(indexes[0]))
+        if lease is not None:
+            ops.hold(lease.worker, [person_id(*sender) for sender in by_sender])
+        order = self._accept_order
+        async with order.giving_ids:
+            results = await ops.run(self._redis, self._keys, what)
+            turns = {sender: order.queue(sender) for sender in by_sender}
+        first = int(results[first_at])
+
+        async def land(sender: Sender, indexes: list[int]) -> tuple[int, list[Any]]:
+            before, mine = turns[sender]
+            try:
+                if before is not None:
+                    await asyncio.wait([before])  # its outcome is its caller's
+                return await land_now(sender, indexes)
+            finally:
+                order.done(sender, mine)
+
+        async def land_now(sender: Sender, indexes: list[int]) -> tuple[int, list[Any]]:
+            token = int(results[token_at[sender]])
+            batch = [(first + index, events[index]) for index in indexes]
+            while True:
+                answer = await self._accept_script(sender, batch, token, now, dedupe_ttl, lease)
+                if answer != INBOX_CLOSED:
+                    return token, answer
+                again = IndexOps()
+                at = again.announce("inbox", person_id(*sender), first + indexes[0])
+                token = int((await again.run(self._redis, self._keys, what))[at])
+
+        try:
+            answers = await asyncio.gather(*(land(s, ids) for s, ids in by_sender.items()))
+        finally:  # a landing cancelled before it began holds no one up
+            for sender, (_, mine) in turns.items():
+                order.done(sender, mine)
+        after = IndexOps()
+        kept: set[int] = set()
+        claimed: list[Sequence[Any]] = []
+        for sender, (token, answer) in zip(by_sender, answers, strict=True):
+            kept_ids, event, empty, holding = answer
+            kept.update(int(event_id) for event_id in kept_ids)
+            person = person_id(*sender)
+            if event is not None and lease is not None:
+                claimed.append(event)
+                after.park("inbox", person, str(token), repr(lease.until))
+            elif empty:
+                after.drop("inbox", person, str(token))
+            if lease is not None and not holding:
+                after.free(lease.worker, [person])
+        ids = [first + index for index in range(len(events))]
+        after.unrows("events", [event_id for event_id in ids if event_id not in kept])
+        await after.run(self._redis, self._keys, what)
+        leased = await events_of(self._redis, self._keys, claimed, what)
+        return Accepted(
+            ids=tuple(event_id for event_id in ids if event_id in kept),
+            claimed=tuple(sorted(leased, key=lambda event: event.id)),
+        )
+
+    async def _accept_script(
+        self,
+        sender: Sender,
+        batch: Sequence[tuple[int, NewInbound]],
+        token: int,
+        now: float,
+        dedupe_ttl: float,
+        lease: Lease | None,
+    ) -> Any:
+        account_id, psid = sender
+        keys = self._keys.person(psid)
+        rows = [
+            [
+                str(event_id),
+                event.message_id or "",
+                event.body,
+                "" if event.at is None else repr(event.at),
+                event.session_key or "",
+                self._session_in_slot(event.session_key, psid),
+            ]
+            for event_id, event in batch
+        ]
+        return await self._redis.call(
+            "accept inbound events",
+            registered(self._redis, _ACCEPT),
+            [keys.inbox(account_id)],
+            [
+                keys.tag,
+                account_id,
+                psid,
+                repr(now),
+                repr(dedupe_ttl),
+                token,
+                "" if lease is None else lease.worker,
+                "" if lease is None else repr(lease.until),
+                json.dumps(rows),
+                repr(SEEN_MARGIN),
+            ],
+        )
+
+    def _session_in_slot(self, session_key: str | None, psid: str) -> str:
+        """The session's Redis key, when its scripts may read it with the person's events."""
+        if session_key is None or not in_slot(self._keys, session_key, psid):
+            return ""
+        return self._keys.session(session_key)
+
+    async def claim_inbound(
+        self, worker: str, *, now: float, lease: float, limit: int
+    ) -> list[InboundEvent]:
+        what = "claim inbound events"
+        until = repr(now + lease)
+        recheck = repr(now + WAITING_RECHECK)
+
+        async def look(person: str, token: str) -> Looked:
+            account_id, psid = person_of(person)
+            keys = self._keys.person(psid)
+            state, when, oldest, holding, freed, row = await self._redis.call(
+                what,
+                registered(self._redis, _CLAIM),
+                [keys.inbox(account_id)],
+                [keys.tag, account_id, token, worker, repr(now), until],
+            )
+            return Looked(
+                state=state,
+                until=recheck if state == "waiting" else when,
+                oldest=None if oldest is None else int(oldest),
+                freed=freed,
+                holds=bool(holding),
+                row=row,
+            )
+
+        taken = await claim_people(
+            self._redis,
+            self._keys,
+            "inbox",
+            worker,
+            now=now,
+            lease=lease,
+            limit=max(limit, 0),
+            look=look,
+            what=what,
+        )
+        rows = [looked.row for looked in taken if looked.row is not None]
+        events = await events_of(self._redis, self._keys, rows, what)
+        return sorted(events, key=lambda event: event.id)
+
+    async def complete_inbound(self, event_id: int) -> None:
+        await self._let_go(event_id, forget=True, what="complete an inbound event")
+
+    async def release_inbound(self, event_id: int) -> None:
+        await self._let_go(event_id, forget=False, what="release an inbound event")
+
+    async def _let_go(self, event_id: int, *, forget: bool, what: str) -> None:
+        ops = IndexOps()
+        at = ops.locate("events", [event_id], queue="inbox")
+        [(person, token)] = (await ops.run(self._redis, self._keys, what))[at]
+        if not person:
+            return
+        account_id, psid = person_of(person)
+        keys = self._keys.person(psid)
+        oldest, freed = await self._redis.call(
+            what,
+            registered(self._redis, _LET_GO),
+            [keys.inbox(account_id)],
+            [keys.tag, account_id, str(event_id), token, "1" if forget else "0"],
+        )
+        after = IndexOps()
+        if forget:
+            after.unrows("events", [event_id])
+        if oldest is None:
+            after.drop("inbox", person, token)
+        else:
+            after.wake("inbox", person, int(oldest))
+        for worker in freed:
+            after.free(worker, [person])
+        await after.run(self._redis, self._keys, what)
+
+    async def finish_inbound(
+        self,
+        event_id: int,
+        *,
+        session: Session | None,
+        outbound: Sequence[NewOutbound],
+        now: float,
+        worker: str,
+        lease: float,
+    ) -> list[int] | None:
+        what = "finish an inbound event"
+        senders = {(message.account_id, message.psid) for message in outbound}
+        if len(senders) > 1:
+            raise StoreError(
+                f"cannot {what}: a turn's replies go to its sender, these go to {len(senders)}"
+            )
+        ops = IndexOps()
+        at = ops.locate("events", [event_id], queue="inbox")
+        if session is not None:
+            ops.session(session.key, session.updated_at)
+        [(person, inbox_token)] = (await ops.run(self._redis, self._keys, what))[at]
+        if not person:
+            return None
+        account_id, psid = person_of(person)
+        if senders and senders != {(account_id, psid)}:
+            raise StoreError(f"cannot {what}: a turn's replies go to its sender, {psid}")
+        announced = Announced(account_id, psid, (), 0)
+        if outbound:
+            announced = await announce_outbound(
+                self._redis, self._keys, account_id, psid, len(outbound), worker=worker
+            )
+        session_key = ""
+        if session is not None:
+            if in_slot(self._keys, session.key, psid):
+                session_key = self._keys.session(session.key)
+            else:  # a session of another form: not in the person's slot, saved first
+                await self._redis.run(
+                    what, self._redis.client.set(self._keys.session(session.key), session.to_json())
+                )
+        replies = [
+            [str(message_id), message.body, message.endpoint]
+            for message_id, message in zip(announced.ids, outbound, strict=True)
+        ]
+        keys = self._keys.person(psid)
+        while True:
+            answer = await self._redis.call(
+                what,
+                registered(self._redis, _FINISH),
+                [keys.inbox(account_id)],
+                [
+                    keys.tag,
+                    account_id,
+                    psid,
+                    str(event_id),
+                    worker,
+                    repr(now),
+                    repr(now + lease),
+                    announced.token,
+                    inbox_token,
+                    session_key,
+                    "" if session is None else session.to_json(),
+                    json.dumps(replies),
+                ],
+            )
+            if answer != OUTBOX_CLOSED:
+                break
+            announced = await announce_outbound(
+                self._redis,
+                self._keys,
+                account_id,
+                psid,
+                len(outbound),
+                worker=worker,
+                ids=announced.ids,
+            )
+        after = IndexOps()
+        if answer == _NOT_YOURS:
+            if announced.ids:
+                after.unrows("messages", announced.ids)
+            await after.run(self._redis, self._keys, what)
+            return None
+        _, oldest, holding = answer
+        after.unrows("events", [event_id])
+        if oldest is None:
+            after.drop("inbox", person, inbox_token)
+        elif not outbound:
+            after.wake("inbox", person, int(oldest))
+        if not holding:
+            after.free(worker, [person])
+        await after.run(self._redis, self._keys, what)
+        return list(announced.ids)
+
+    async def count_inbound(self) -> int:
+        client = self._redis.client
+        count: int = await self._redis.run("count inbound events", client.hlen(self._keys.events))
+        return count
