@@ -14,8 +14,8 @@ The global keys change next to each script, in the order `redis_index.py` gives:
   `events` entries and the inbox announcement first; then each person's script (refused,
   nothing written, when a claim closed the announcement: announced again); then the ids
   of the redeliveries are forgotten and a person leased at once is parked until the lease
-  ends. A crash between leaves `events` entries of no event (`count_inbound` counts them)
-  and an entry a claim drops.
+  ends. A crash between leaves `events` entries of no event (`count_inbound` counts the
+  events themselves) and an entry a claim drops.
 - finishing: the session's listing, the replies' ids and outbox announcement first; then
   the person's script (the session, the replies leased to the worker, the event gone, or
   nothing when the event is no longer the worker's); then the event's id is forgotten and
@@ -36,7 +36,7 @@ from runtime.session import Session
 from runtime.store.base import Accepted, InboundEvent, Lease, NewInbound, NewOutbound
 from runtime.store.redis_connection import RedisConnection
 from runtime.store.redis_index import IndexOps, Looked, claim_people, new
-from runtime.store.redis_keys import Keys, person_id, person_of
+from runtime.store.redis_keys import Keys, PersonKeys, person_id, person_of
 from runtime.store.redis_lua import (
     ENQUEUE,
     INBOX_CLOSED,
@@ -46,7 +46,7 @@ from runtime.store.redis_lua import (
     registered,
 )
 from runtime.store.redis_outbox import Announced, announce_outbound
-from runtime.store.redis_rows import events_of, in_slot
+from runtime.store.redis_rows import count_present, events_of, in_slot
 
 # A person whose next event waits for their replies is looked at again after this long,
 # should the worker sending them die before it wakes them (sent replies wake them at once).
@@ -512,6 +512,6 @@ class RedisInbox:
         return list(announced.ids)
 
     async def count_inbound(self) -> int:
-        client = self._redis.client
-        count: int = await self._redis.run("count inbound events", client.hlen(self._keys.events))
-        return count
+        return await count_present(
+            self._redis, self._keys, self._keys.events, PersonKeys.event, "count inbound events"
+        )

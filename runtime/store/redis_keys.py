@@ -139,13 +139,14 @@ class Keys:
     @property
     def events(self) -> str:
         """HASH event id -> person_id: whose slot an inbox event is in (written before the
-        event, removed after it: `count_inbound` is its length)."""
+        event, removed after it; `count_inbound` counts those whose event is there)."""
         return self._global("events")
 
     @property
     def messages(self) -> str:
         """HASH message id -> person_id: whose slot an outbox message is in (written before
-        the message, removed after it: `count_outbound` is its length)."""
+        the message, removed after it; `count_outbound` counts those whose message is
+        there)."""
         return self._global("messages")
 
     @property

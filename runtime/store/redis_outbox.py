@@ -18,8 +18,8 @@ and after it, in the order `redis_index.py` gives:
   after it is requeued or found gone.
 
 A crash between the person's script and the global one after it leaves an id in `messages`
-whose message is gone: `count_outbound` counts it one too many, and a renewal reports it
-lost; nothing is sent twice and nothing waits for it.
+whose message is gone (or never came): `count_outbound` counts the messages themselves, a
+renewal reports it lost; nothing is sent twice and nothing waits for it.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from runtime.store.base import (
 )
 from runtime.store.redis_connection import RedisConnection
 from runtime.store.redis_index import IndexOps, Looked, claim_people, new
-from runtime.store.redis_keys import Keys, person_id, person_of
+from runtime.store.redis_keys import Keys, PersonKeys, person_id, person_of
 from runtime.store.redis_lua import (
     ENQUEUE,
     FENCES,
@@ -53,6 +53,7 @@ from runtime.store.redis_lua import (
 from runtime.store.redis_rows import (
     DEAD_FIELDS,
     MESSAGE_FIELDS,
+    count_present,
     dead_letter_of,
     events_of,
     message_of,
@@ -586,11 +587,13 @@ class RedisOutbox:
         return bool(result != OUTBOX_GONE)
 
     async def count_outbound(self) -> int:
-        client = self._redis.client
-        count: int = await self._redis.run(
-            "count outbound messages", client.hlen(self._keys.messages)
+        return await count_present(
+            self._redis,
+            self._keys,
+            self._keys.messages,
+            PersonKeys.message,
+            "count outbound messages",
         )
-        return count
 
 
 def _then_args(then: Lease | None) -> list[str]:

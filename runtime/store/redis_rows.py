@@ -7,13 +7,13 @@ An inbox event comes back as `{id, account, psid, body, received_at, session, se
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 from runtime.session import Session
 from runtime.store.base import DeadLetter, InboundEvent, OutboundMessage
 from runtime.store.redis_connection import RedisConnection
-from runtime.store.redis_keys import Keys
+from runtime.store.redis_keys import Keys, PersonKeys, person_of
 
 MESSAGE_FIELDS: Final = (
     "id",
@@ -99,3 +99,24 @@ def dead_letter_of(row: Sequence[Any]) -> DeadLetter:
         attempts=int(attempts),
         error=error,
     )
+
+
+async def count_present(
+    redis: RedisConnection,
+    keys: Keys,
+    listing: str,
+    key_of: Callable[[PersonKeys, int], str],
+    what: str,
+) -> int:
+    """How many of the rows a global listing (id -> person) names are in their person's
+    keys: an id whose row a crash left unwritten, or forgot without its listing, is not
+    counted (one round trip to read the listing, one for every row at once)."""
+    client = redis.client
+    listed: dict[str, str] = await redis.run(what, client.hgetall(listing))
+    if not listed:
+        return 0
+    pipeline = client.pipeline(transaction=False)
+    for row_id, person in listed.items():
+        pipeline.exists(key_of(keys.person(person_of(person)[1]), int(row_id)))
+    found: list[int] = await redis.run(what, pipeline.execute())
+    return sum(found)
