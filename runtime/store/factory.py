@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import cast
-
 from runtime.config.model import StateBackend, StateSettings
 from runtime.errors import StoreError
 from runtime.store.base import Store
@@ -28,10 +26,7 @@ async def open_store(settings: StateSettings) -> Store:
         from runtime.store.redis_keys import DEFAULT_PREFIX
         from runtime.store.redis_store import RedisStore
 
-        # a cast while its roles land one module at a time (issue 16): gone once it is whole
-        store = cast(
-            Store, RedisStore(settings.url.reveal(), prefix=settings.prefix or DEFAULT_PREFIX)
-        )
+        store = RedisStore(settings.url.reveal(), prefix=settings.prefix or DEFAULT_PREFIX)
     elif settings.backend is StateBackend.REDIS:
         raise StoreError(
             "state.backend 'redis' needs state.url, the Redis server's URL (it is empty, or "
