@@ -53,7 +53,8 @@ def registered(redis: RedisConnection, lua: str) -> Any:
     return script
 
 
-# The names of redis_keys.PersonKeys, in Lua (keep them equal: tests/store compares them).
+# The names of redis_keys.PersonKeys, in Lua. Keep them equal: the contract tests read
+# with one what the other wrote (sessions, events and messages counted, dead letters).
 PERSON_KEYS: Final = """
 local function k_inbox(tag, account) return tag .. ':inbox:' .. account end
 local function k_event(tag, id) return tag .. ':event:' .. id end
