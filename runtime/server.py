@@ -17,7 +17,7 @@ import os
 import signal
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,7 @@ from runtime.messenger.webhook import (
     parse_body,
     to_envelope,
 )
+from runtime.outage import Outage
 from runtime.people import UserProfiles
 from runtime.profile_keeper import ProfileKeeper
 from runtime.reload import Reloader
@@ -84,6 +85,13 @@ class Runtime:
     warnings: tuple[Problem, ...] = ()  # the config's and flows' warnings, as built
     sighup_before: Any = None  # what SIGHUP did before this app took it over
     page_profiles: ProfileKeeper | None = None  # in one worker of the server only
+    # webhook POSTs answered 503 since the store stopped answering: one line, not one a POST
+    refusals: Outage = field(
+        default_factory=lambda: Outage(
+            logger,
+            "webhook POSTs kept again; %d were answered 503 meanwhile (Meta delivers them again)",
+        )
+    )
 
     def swap(self, bot: Bot) -> None:
         """The reload: one reference; a turn in flight keeps the Bot it started with."""
@@ -167,6 +175,7 @@ async def _start(app: Sanic[Any, Any]) -> None:
         # a person's replies have left: the store leased their next event for this worker
         next_lease=partial(lease_from_now, state.worker_id, state.lease),
         on_settled=lambda events: state.worker.hand(events) if state.worker is not None else None,
+        lease=state.lease,
     )
     state.sender.start()
     state.people = UserProfiles(state.store, state.client)
@@ -414,8 +423,11 @@ async def _receive(request: Request, account_id: str | None = None) -> HTTPRespo
             await state.worker.accept(events, now=now, dedupe_ttl=DEDUPE_TTL)
         except StoreError as err:
             # not kept, so not acknowledged: Meta delivers it again later
-            logger.error("webhook POST not kept (%d events): %s", len(events), err)
+            state.refusals.failed(
+                err, "webhook POST not kept (%d events), answered 503", len(events)
+            )
             return response.text("state store unavailable", status=503)
+        state.refusals.answered()
     return response.text("EVENT_RECEIVED")
 
 

@@ -65,6 +65,7 @@ from runtime.messenger.payloads import (
     sender_action_request,
 )
 from runtime.messenger.sender import SenderPool, SendJob
+from runtime.outage import Outage
 from runtime.pairing import APPROVED_MESSAGE
 from runtime.people import UserProfiles
 from runtime.session import Session
@@ -128,6 +129,9 @@ class InboxWorker:
         self._running: dict[int, asyncio.Task[None]] = {}  # by event id
         self._calling = 0  # running events waiting for an `http` call's answer
         self._next_poll = 0.0
+        # a store that does not answer: one line when it stops, one when it answers again
+        self._claims = Outage(logger, "the inbox can be read again, after %d failed tries")
+        self._orphans = Outage(logger, "the outbox can be read again, after %d failed tries")
 
     # -- what reaches the worker ---------------------------------------------------------------
     async def accept(
@@ -213,10 +217,10 @@ class InboxWorker:
                 self._next_poll = loop.time() + POLL_SECONDS
                 loop.call_at(self._next_poll, self._ready.set)
                 self._claim_wanted = True
-                await self._store_call(self._resend_orphaned_replies())
+                await self._store_call(self._resend_orphaned_replies(), self._orphans)
             if self._claim_wanted:
                 self._claim_wanted = False
-                await self._store_call(self._claim())
+                await self._store_call(self._claim(), self._claims)
             self._start_waiting()
             await self._ready.wait()
 
@@ -228,11 +232,13 @@ class InboxWorker:
         while self._waiting and self._busy() < self._capacity:
             self._start(self._waiting.popleft())
 
-    async def _store_call(self, call: Awaitable[None]) -> None:
+    async def _store_call(self, call: Awaitable[None], outage: Outage) -> None:
         try:
             await call
         except StoreError as err:
-            logger.error("cannot read the inbox: %s", err)
+            outage.failed(err, "the worker waits for the store (trying every %.0fs)", POLL_SECONDS)
+        else:
+            outage.answered()
 
     async def _claim(self) -> None:
         room = self._capacity - self._busy() - len(self._waiting)

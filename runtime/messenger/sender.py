@@ -33,6 +33,7 @@ from typing import Any
 
 from runtime.config.model import Account
 from runtime.errors import GraphAPIError, GraphUnavailableError, StoreError
+from runtime.leases import LEASE_SECONDS
 from runtime.media import AttachmentIds
 from runtime.messenger.batch import MAX_CALLS, BatchCall, CallOutcome
 from runtime.messenger.endpoints import MESSAGES, PASS_THREAD_CONTROL
@@ -49,6 +50,7 @@ from runtime.store.base import InboundEvent, Lease, Store
 logger = logging.getLogger("runtime.send")
 
 DEFAULT_SHARDS = 16  # sender coroutines, each owning the queue of the PSIDs that hash to it
+STORE_RETRY_SECONDS = 1.0  # how often a send the store did not record is recorded again
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +95,7 @@ class SenderPool:
         next_lease: Callable[[], Lease] | None = None,
         on_settled: Callable[[list[InboundEvent]], None] | None = None,
         attachments: AttachmentIds | None = None,
+        lease: float = LEASE_SECONDS,
     ) -> None:
         """`on_settled` is called each time replies leave the outbox (sent or dead-lettered),
         with the people's next events, which the store leased by `next_lease()` in the same
@@ -100,7 +103,7 @@ class SenderPool:
         the inbox worker takes it at once.
 
         `attachments` uploads the files messages send (by default, through `client` and
-        `store`).
+        `store`). `lease` is how long a claimed reply stays this worker's (`_cross_off`).
         """
         self._client = client
         self._attachments = attachments or AttachmentIds(client, store, clock=clock)
@@ -110,6 +113,7 @@ class SenderPool:
         self._accounts = accounts
         self._retry = retry or RetryPolicy()
         self._clock = clock
+        self._lease = lease
         self._queues: list[asyncio.Queue[SendJob]] = [asyncio.Queue() for _ in range(shards)]
         self._tasks: list[asyncio.Task[None]] = []
         self._queued: set[int] = set()  # outbox ids in a queue or being sent
@@ -243,7 +247,7 @@ class SenderPool:
                 again.append(job)
                 retried.append((job, error))
             if delivered:
-                self._settled(await self._store.complete_outbound(*delivered, then=self._then()))
+                self._settled(await self._cross_off(account, delivered))
             waiting = again
             if not retried:
                 failures = 0
@@ -341,6 +345,45 @@ class SenderPool:
             failures,
             delay,
         )
+
+    async def _cross_off(self, account: Account, ids: list[int]) -> list[InboundEvent]:
+        """Forget sent replies (`complete_outbound`); the people's next events, leased.
+
+        A reply sent but not crossed off is sent again once its lease runs out. So while the
+        store does not answer (Redis restarting, a failover), this tries again every
+        STORE_RETRY_SECONDS, one line saying so: the replies stay held here meanwhile, and
+        the lease keeper renews their leases as soon as the store is back. Raises the
+        StoreError after a lease's time, or once another worker has taken them all over:
+        by then a reply may be sent twice, as after a crash.
+        """
+        failed_since: float | None = None
+        while True:
+            try:
+                settled = await self._store.complete_outbound(*ids, then=self._then())
+            except StoreError as err:
+                ids = [outbox_id for outbox_id in ids if outbox_id not in self._lost]
+                now = time.monotonic()
+                if failed_since is None:
+                    failed_since = now
+                    logger.error(
+                        "account %s: %d sent messages not crossed off the outbox: %s; trying "
+                        "again every %.0fs",
+                        account.label,
+                        len(ids),
+                        err,
+                        STORE_RETRY_SECONDS,
+                    )
+                if not ids or now - failed_since >= self._lease:
+                    raise
+                await asyncio.sleep(STORE_RETRY_SECONDS)
+                continue
+            if failed_since is not None:
+                logger.info(
+                    "account %s: %d sent messages crossed off the outbox: the store answers again",
+                    account.label,
+                    len(ids),
+                )
+            return settled
 
     def _then(self) -> Lease | None:
         """The lease the store takes a person's next event with, once their replies left."""
