@@ -110,6 +110,6 @@ def require_shared_state(config: Config, command: str) -> None:
     if config.state.backend is StateBackend.MEMORY:
         raise Error(
             f"state.backend 'memory' lives inside the server process, out of {command}'s "
-            "reach: use 'sqlite' (the default) to pair, send, hand over, or read the outbox "
-            "or the sessions from here"
+            "reach: use 'sqlite' (the default) or 'redis' to pair, send, hand over, or read "
+            "the outbox or the sessions from here"
         )
