@@ -76,7 +76,13 @@ def start_redis(folder: Path, cpus: str | None) -> tuple[subprocess.Popen[bytes]
     command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
     command += ["--appendonly", "no", "--dir", str(folder)]
     process = rig.spawn(command, cpus=cpus, log=log)
-    rig.wait_listening(port, process, log, within=10)
+    deadline = time.monotonic() + 10
+    ping = ["redis-cli", "-p", str(port), "ping"]
+    while subprocess.run(ping, capture_output=True, text=True).stdout.strip() != "PONG":
+        if process.poll() is not None or time.monotonic() > deadline:
+            rig.stop(process)
+            raise RuntimeError(f"redis-server did not start on port {port}: {log.read_text()}")
+        time.sleep(0.05)
     return process, f"redis://127.0.0.1:{port}/0"
 
 
@@ -265,8 +271,10 @@ def table(summary: dict[str, Figures], rate: float) -> str:
     ]
     for name, title in ROWS:
         cells = [_number(getattr(summary[t], name)) for t in titles]
-        ratio = getattr(summary[titles[1]], name) / getattr(base, name) if name != "lost" else 0
-        shown = f"{ratio:.2f}" if name != "lost" and ratio == ratio else ""
+        base_value = getattr(base, name)
+        shown = ""
+        if name != "lost" and base_value:
+            shown = f"{getattr(summary[titles[1]], name) / base_value:.2f}"
         lines.append(f"| {title.format(rate=f'{rate:g}')} | " + " | ".join(cells) + f" | {shown} |")
     return "\n".join(lines)
 
