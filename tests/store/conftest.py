@@ -15,6 +15,7 @@ from tests.redis_servers import RedisServer, unique_prefix
 
 NewStore = Callable[[], Store]
 
+
 @pytest.fixture(params=["sqlite", "memory", "redis"])
 def new_store(request: pytest.FixtureRequest, tmp_path: Path) -> NewStore:
     """Make a store of the backend under test, not yet open."""
