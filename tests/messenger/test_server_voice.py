@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import re
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -168,7 +170,7 @@ async def test_a_broken_edit_undone_is_ok_again_with_the_version_unchanged(
 # -- `runtime serve` as users run it -------------------------------------------------------
 
 
-def stop_once_up(server: Server, workers: int = 1) -> int:
+def stop_once_up(server: Server, workers: int = 1, *, within: float = 20.0) -> int:
     """Stop the server once every worker is up: /healthz answers a little before a worker
     takes SIGTERM (a SIGTERM in between ends or hangs it: a Sanic start-up race)."""
     server.wait_ready()
@@ -176,7 +178,7 @@ def stop_once_up(server: Server, workers: int = 1) -> int:
     while server.log.read_text().count("Worker ready") < workers:
         assert time.monotonic() < deadline, server.log.read_text()
         time.sleep(0.05)
-    return server.stop()
+    return server.stop(within=within)
 
 
 def serve_on(port: int, config: Path, *options: str) -> list[str]:
@@ -232,6 +234,9 @@ def test_no_hint_at_sanic_options_on_a_terminal(tmp_path: Path, graph: FakeGraph
     port = free_port()
     log = tmp_path / "serve.log"
     primary, secondary = os.openpty()
+    # a terminal is read: what the server writes to it must never fill the pty and block it
+    drain = threading.Thread(target=_read_until_closed, args=(primary,), daemon=True)
+    drain.start()
     try:
         with log.open("w") as err:
             process = subprocess.Popen(
@@ -242,7 +247,7 @@ def test_no_hint_at_sanic_options_on_a_terminal(tmp_path: Path, graph: FakeGraph
                 text=True,
             )
         try:
-            assert stop_once_up(Server(process, port, log)) == 0
+            assert stop_terminal_server(Server(process, port, log)) == 0
         finally:
             if process.poll() is None:
                 process.kill()
@@ -255,6 +260,23 @@ def test_no_hint_at_sanic_options_on_a_terminal(tmp_path: Path, graph: FakeGraph
     assert "--dev" not in text_seen
     assert "--debug" not in text_seen
     assert "PRODUCTION mode" not in text_seen
+
+
+def stop_terminal_server(server: Server) -> int:
+    """`stop_once_up`, with a second SIGTERM if the first is lost: about one start in
+    twenty under load, a single-worker server whose stdout is a terminal misses a SIGTERM
+    that comes just after "Worker ready" (a Sanic start-up race, not what this test is
+    about: the closing note of issue 16 has it)."""
+    try:
+        return stop_once_up(server, within=5.0)
+    except subprocess.TimeoutExpired:
+        return server.stop()
+
+
+def _read_until_closed(descriptor: int) -> None:
+    with contextlib.suppress(OSError):
+        while os.read(descriptor, 4096):
+            pass
 
 
 def post(server: Server, data: dict[str, object]) -> httpx.Response:
