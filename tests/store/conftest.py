@@ -11,7 +11,7 @@ from runtime.store.base import Store
 from runtime.store.memory import MemoryStore
 from runtime.store.redis_store import RedisStore
 from runtime.store.sqlite import SQLiteStore
-from tests.redis_servers import RedisServer, unique_prefix
+from tests.redis_servers import RedisCluster, RedisServer, unique_prefix
 
 NewStore = Callable[[], Store]
 
@@ -31,6 +31,28 @@ def new_store(request: pytest.FixtureRequest, tmp_path: Path) -> NewStore:
 @pytest.fixture
 async def store(new_store: NewStore) -> AsyncIterator[Store]:
     store = new_store()
+    await store.open()
+    yield store
+    await store.close()
+
+
+# -- Redis only: a store of its own prefix on the shared server, or on the 3-node cluster ----
+@pytest.fixture
+def prefix() -> str:
+    return unique_prefix()
+
+
+@pytest.fixture
+async def server_store(redis_server: RedisServer, prefix: str) -> AsyncIterator[RedisStore]:
+    store = RedisStore(redis_server.url, prefix=prefix)
+    await store.open()
+    yield store
+    await store.close()
+
+
+@pytest.fixture
+async def cluster_store(redis_cluster: RedisCluster, prefix: str) -> AsyncIterator[RedisStore]:
+    store = RedisStore(redis_cluster.url, prefix=prefix)
     await store.open()
     yield store
     await store.close()

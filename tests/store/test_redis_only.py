@@ -12,31 +12,10 @@ import redis.asyncio
 from runtime.store.base import Standing
 from runtime.store.redis_keys import Keys
 from runtime.store.redis_store import RedisStore
-from tests.redis_servers import RedisCluster, RedisServer, redis_binaries, unique_prefix
+from tests.redis_servers import RedisCluster, RedisServer, redis_binaries
 from tests.store.records import HOUR, outbound, pairing
 
 PEOPLE = [f"p{number}" for number in range(6)]  # their slots are on all three nodes
-
-
-@pytest.fixture
-def prefix() -> str:
-    return unique_prefix()
-
-
-@pytest.fixture
-async def cluster_store(redis_cluster: RedisCluster, prefix: str) -> AsyncIterator[RedisStore]:
-    store = RedisStore(redis_cluster.url, prefix=prefix)
-    await store.open()
-    yield store
-    await store.close()
-
-
-@pytest.fixture
-async def server_store(redis_server: RedisServer, prefix: str) -> AsyncIterator[RedisStore]:
-    store = RedisStore(redis_server.url, prefix=prefix)
-    await store.open()
-    yield store
-    await store.close()
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import Awaitable
 from typing import TypeVar
 
 import pytest
@@ -45,25 +45,9 @@ def session_of(psid: str, step: int) -> Session:
 
 
 @pytest.fixture
-def prefix() -> str:
-    return unique_prefix()
-
-
-@pytest.fixture
-async def cluster_store(redis_cluster: RedisCluster, prefix: str) -> AsyncIterator[RedisStore]:
-    store = RedisStore(redis_cluster.url, prefix=prefix)
-    await store.open()
-    yield store
-    await store.close()
-
-
-@pytest.fixture
-async def host(redis_server: RedisServer, prefix: str) -> AsyncIterator[RedisStore]:
+def host(server_store: RedisStore) -> RedisStore:
     """A host that stays up: it takes over what a dead one left."""
-    store = RedisStore(redis_server.url, prefix=prefix)
-    await store.open()
-    yield store
-    await store.close()
+    return server_store
 
 
 class DiesAfter(RedisConnection):
