@@ -264,12 +264,8 @@ class RedisAccess(RedisPairing):
             for account, psid in map(person_of, members)
             if account_id in (None, account)
         ]
-        if not people:
-            return []
-        pipeline = self._redis.client.pipeline(transaction=False)
-        for account, psid in people:
-            pipeline.get(self._person_key(which, account, psid))
-        times: list[str | None] = await self._redis.run(what, pipeline.execute())
+        keys = [self._person_key(which, account, psid) for account, psid in people]
+        times = await self._redis.get_all(what, keys)
         return [
             (account, psid, float(at))
             for (account, psid), at in zip(people, times, strict=True)

@@ -168,6 +168,16 @@ class RedisConnection:
         """Await a redis-py call; its failure is a StoreError: "cannot <what> ...: why"."""
         return await self._checked(call, f"cannot {what} in the Redis store {self.where}")
 
+    async def get_all(self, what: str, keys: Sequence[str]) -> list[str | None]:
+        """GET each key (of any slots: not atomic) in one round trip; None where absent."""
+        if not keys:
+            return []
+        pipeline = self.client.pipeline(transaction=False)
+        for key in keys:
+            pipeline.get(key)
+        values: list[str | None] = await self.run(what, pipeline.execute())
+        return values
+
     async def _checked(self, call: Awaitable[T], failed: str) -> T:
         """`call`'s result; redis-py's error as a StoreError, `failed` then why."""
         try:

@@ -46,16 +46,15 @@ class RedisSessions:
         listed = await self._redis.run(
             "list sessions", client.zrange(self._keys.sessions, 0, -1, withscores=True)
         )
-        # the index orders by time; ties by key, as SQLite does
-        keys = [key for key, _ in sorted(listed, key=lambda pair: (pair[1], pair[0]))]
-        texts = await self._read_all("list sessions", [self._keys.session(key) for key in keys])
+        keys = [self._keys.session(key) for key, _ in listed]
+        texts = await self._redis.get_all("list sessions", keys)
         sessions = [
             session
             for text in texts
             if text is not None
             and account_id in (None, (session := Session.from_json(text)).account_id)
         ]
-        times = await self._read_all(
+        times = await self._redis.get_all(
             "list sessions",
             [self._keys.person(s.psid).last_inbound(s.account_id) for s in sessions],
         )
@@ -63,14 +62,5 @@ class RedisSessions:
             StoredSession(session=s, last_inbound=None if at is None else float(at))
             for s, at in zip(sessions, times, strict=True)
         ]
+        # by the sessions' own times (the index's may be a crash behind), ties by key
         return sorted(stored, key=lambda found: (found.session.updated_at, found.session.key))
-
-    async def _read_all(self, what: str, keys: list[str]) -> list[str | None]:
-        """GET each key (of any slots) in one round trip."""
-        if not keys:
-            return []
-        pipeline = self._redis.client.pipeline(transaction=False)
-        for key in keys:
-            pipeline.get(key)
-        values: list[str | None] = await self._redis.run(what, pipeline.execute())
-        return values
