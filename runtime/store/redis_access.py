@@ -193,9 +193,11 @@ class RedisAccess(RedisPairing):
     # -- standing and blocks -------------------------------------------------------------------
     async def standing(self, account_id: str, psid: str) -> Standing:
         person = self._keys.person(psid)
-        blocked, approved = await self._redis.run(
+        blocked, approved = await self._redis.command(
             "read a sender's standing",
-            self._redis.client.mget([person.blocked(account_id), person.approved(account_id)]),
+            "MGET",
+            person.blocked(account_id),
+            person.approved(account_id),
         )
         if blocked is not None:
             return Standing.BLOCKED

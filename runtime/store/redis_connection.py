@@ -21,6 +21,7 @@ from typing import Any, NamedTuple, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from runtime.errors import StoreError
+from runtime.store.redis_pipeline import AutoPipeline
 
 T = TypeVar("T")
 
@@ -83,6 +84,7 @@ class RedisConnection:
         self.url = url
         self.where = redacted_url(url)
         self._client: Any = None
+        self._pipeline: AutoPipeline | None = None
         self._py: _RedisPy | None = None
         self.cluster = False  # found at `open`: the server runs in cluster mode
 
@@ -133,6 +135,7 @@ class RedisConnection:
             await client.aclose()
             raise
         self._client = client
+        self._pipeline = AutoPipeline(client, redis.exceptions)
 
     async def _refuse_replica(self, client: Any, opening: str) -> None:
         """A replica takes no writes (READONLY), or loses them at its next sync."""
@@ -145,6 +148,9 @@ class RedisConnection:
             )
 
     async def close(self) -> None:
+        if self._pipeline is not None:
+            await self._pipeline.drain()
+            self._pipeline = None
         client, self._client = self._client, None
         if client is not None:
             await client.aclose()
@@ -158,11 +164,22 @@ class RedisConnection:
         """A Lua script, run atomically on one hash slot: `await self.call(script, keys, args)`."""
         return self.client.register_script(lua)
 
+    @property
+    def pipeline(self) -> AutoPipeline:
+        if self._pipeline is None:
+            raise StoreError(f"the Redis store at {self.where} is not open")
+        return self._pipeline
+
     async def call(
         self, what: str, script: Any, keys: Sequence[str], args: Sequence[object]
     ) -> Any:
-        """Run a script made by `script` on these keys (all in one hash slot)."""
-        return await self.run(what, script(keys=list(keys), args=list(args)))
+        """Run a script made by `script` on these keys (all in one hash slot), in the
+        pipeline of the loop's turn (`redis_pipeline.py`)."""
+        return await self.run(what, self.pipeline.script(script, keys, args))
+
+    async def command(self, what: str, *args: object) -> Any:
+        """Run one command (`"MGET", key, ...`) in the pipeline of the loop's turn."""
+        return await self.run(what, self.pipeline.command(*args))
 
     async def run(self, what: str, call: Awaitable[T]) -> T:
         """Await a redis-py call; its failure is a StoreError: "cannot <what> ...: why"."""
