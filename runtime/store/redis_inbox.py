@@ -45,7 +45,12 @@ from runtime.store.redis_lua import (
     compose,
     registered,
 )
-from runtime.store.redis_outbox import Announced, announce_outbound
+from runtime.store.redis_outbox import (
+    Announced,
+    announce_in,
+    announce_outbound,
+    withdraw_outbound,
+)
 from runtime.store.redis_rows import count_present, events_of, in_slot
 
 # A person whose next event waits for their replies is looked at again after this long,
@@ -439,17 +444,22 @@ class RedisInbox:
         at = ops.locate("events", [event_id], queue="inbox")
         if session is not None:
             ops.session(session.key, session.updated_at)
-        [(person, inbox_token)] = (await ops.run(self._redis, self._keys, what))[at]
-        if not person:
-            return None
-        account_id, psid = person_of(person)
-        if senders and senders != {(account_id, psid)}:
-            raise StoreError(f"cannot {what}: a turn's replies go to its sender, {psid}")
-        announced = Announced(account_id, psid, (), 0)
-        if outbound:
-            announced = await announce_outbound(
-                self._redis, self._keys, account_id, psid, len(outbound), worker=worker
+        announcing = None
+        if outbound:  # their sender is the event's (checked below): announced at once
+            [(sender_account, sender_psid)] = senders
+            announcing = announce_in(ops, sender_account, sender_psid, len(outbound), worker=worker)
+        results = await ops.run(self._redis, self._keys, what)
+        [(person, inbox_token)] = results[at]
+        announced = Announced("", "", (), 0) if announcing is None else announcing(results)
+        if not person or (senders and senders != {person_of(person)}):
+            if announced.ids:  # the index entry stays: a claim finds the outbox empty
+                await withdraw_outbound(self._redis, self._keys, announced.ids)
+            if not person:
+                return None
+            raise StoreError(
+                f"cannot {what}: a turn's replies go to its sender, {person_of(person)[1]}"
             )
+        account_id, psid = person_of(person)
         session_key = ""
         if session is not None:
             if in_slot(self._keys, session.key, psid):

@@ -90,17 +90,37 @@ async def announce_outbound(
     The script must check `outbox_open(tag, account, token)` before any write and return
     OUTBOX_CLOSED when it fails; `enqueue_announced` runs that loop.
     """
-    person = person_id(account_id, psid)
     ops = IndexOps()
+    announced = announce_in(ops, account_id, psid, count, worker=worker, ids=ids)
+    return announced(await ops.run(redis, keys, "keep outbound messages"))
+
+
+def announce_in(
+    ops: IndexOps,
+    account_id: str,
+    psid: str,
+    count: int,
+    *,
+    worker: str | None = None,
+    ids: Sequence[int] = (),
+) -> Callable[[Sequence[Any]], Announced]:
+    """`announce_outbound`'s operations added to `ops` (to share its round trip with
+    others); what they announced, from the results of `ops.run`."""
+    person = person_id(account_id, psid)
     first = ops.new_ids("outbox", count) if not ids else None
     named: list[int | str] = list(ids) if ids else [new(n) for n in range(count)]
     ops.rows("messages", person, named)
     token = ops.announce("outbox", person, named[0])
     if worker is not None:
         ops.hold(worker, [person])
-    results = await ops.run(redis, keys, "keep outbound messages")
-    given = tuple(ids) if first is None else tuple(range(results[first], results[first] + count))
-    return Announced(account_id, psid, given, int(results[token]))
+
+    def announced(results: Sequence[Any]) -> Announced:
+        given = (
+            tuple(ids) if first is None else tuple(range(results[first], results[first] + count))
+        )
+        return Announced(account_id, psid, given, int(results[token]))
+
+    return announced
 
 
 async def enqueue_announced(
