@@ -49,17 +49,19 @@ Rows = Literal["events", "messages", "dead_letters"]
 
 PROMOTE_AT_MOST: Final = 1000  # parked people a claim moves back to `ready` at once
 
-# One script runs a list of operations on the global slot, in order, and returns each
-# one's result: a pre-step and a post-step are one round trip each.
-INDEX_OPS: Final = """
-local prefix = ARGV[1]
-local function g(name) return prefix .. name end
+# The index's rules, as Lua functions on the global slot: `run_ops(ops)` runs a list of
+# operations in order and returns each one's result. `INDEX_OPS` runs them as a script of
+# their own (a pre-step and a post-step are one round trip each); on a single server
+# (not a Cluster) a person's script may compose them and run its post-step itself
+# (`redis_outbox._COMPLETE`), setting `index_prefix` first.
+INDEX_FUNCTIONS: Final = """
+local index_prefix = ''  -- set by the script's body: key names are built at call time
+local function g(name) return index_prefix .. name end
 local function ix(queue)
   local base = g(queue)
   return {ready = base .. ':ready', parked = base .. ':parked', order = base .. ':order',
           marks = base .. ':marks'}
 end
-local tokens = g('ids:token')
 
 local function announce(x, p, order)
   local known = redis.call('HGET', x.order, p)
@@ -67,7 +69,7 @@ local function announce(x, p, order)
     redis.call('HSET', x.order, p, order)
     known = order
   end
-  local token = redis.call('INCR', tokens)
+  local token = redis.call('INCR', g('ids:token'))
   redis.call('HSET', x.marks, p, token)
   redis.call('ZADD', x.ready, known, p)
   redis.call('ZREM', x.parked, p)
@@ -77,14 +79,14 @@ end
 local function wake(x, p, order)
   if redis.call('HEXISTS', x.marks, p) == 0 then return false end
   if order ~= '' then redis.call('HSET', x.order, p, order) end
-  local token = redis.call('INCR', tokens)
+  local token = redis.call('INCR', g('ids:token'))
   redis.call('HSET', x.marks, p, token)
   redis.call('ZADD', x.ready, redis.call('HGET', x.order, p) or 0, p)
   redis.call('ZREM', x.parked, p)
   return token
 end
 
-local function hold(worker, people)
+local function hold_index(worker, people)
   redis.call('SADD', g('lease-owners'), worker)
   for _, p in ipairs(people) do redis.call('SADD', g('held:' .. worker), p) end
 end
@@ -102,7 +104,7 @@ local function select(x, now, reserve_until, count, promote, worker)
     redis.call('ZADD', x.parked, reserve_until, p)
     table.insert(out, p)
     table.insert(out, redis.call('HGET', x.marks, p) or '0')
-    hold(worker, {p})
+    hold_index(worker, {p})
   end
   return out
 end
@@ -121,6 +123,26 @@ local function settle(x, p, token, how, value, order)
   return true
 end
 
+local function free(worker, people)
+  local held = g('held:' .. worker)
+  for _, p in ipairs(people) do redis.call('SREM', held, p) end
+  if redis.call('SCARD', held) == 0 then redis.call('SREM', g('lease-owners'), worker) end
+end
+
+-- After a person's outbox lost messages (sent, dead): `next_id` their next message ('' for
+-- none), `freed` the workers holding nothing of theirs now, `holding` whether `worker`
+-- (`then`'s, or '') still holds a lease of theirs.
+local function after_sent_index(p, token, worker, next_id, holding, freed)
+  if next_id == '' then
+    settle(ix('outbox'), p, token, 'drop', '', '')
+    wake(ix('inbox'), p, '')
+  else
+    wake(ix('outbox'), p, next_id)
+  end
+  for _, w in ipairs(freed) do free(w, {p}) end
+  if worker ~= '' and tonumber(holding) == 0 then free(worker, {p}) end
+end
+
 -- '#n' names the n-th id after the first the last 'ids' operation gave
 local first = 0
 local function v(text)
@@ -128,8 +150,9 @@ local function v(text)
   return text
 end
 
+local function run_ops(ops)
 local results = {}
-for i, op in ipairs(cjson.decode(ARGV[2])) do
+for i, op in ipairs(ops) do
   local name, result = op[1], false
   if name == 'ids' then
     first = redis.call('INCRBY', g('ids:' .. op[2]), op[3]) - op[3] + 1
@@ -145,7 +168,7 @@ for i, op in ipairs(cjson.decode(ARGV[2])) do
       local token = '0'
       if p ~= '' then
         if op[3] ~= '' then token = redis.call('HGET', ix(op[3]).marks, p) or '0' end
-        if op[4] ~= '' then hold(op[4], {p}) end
+        if op[4] ~= '' then hold_index(op[4], {p}) end
         if op[5] ~= '' then redis.call('HSET', g(op[5]), op[j], p) end
       end
       table.insert(found, {p, token})
@@ -162,18 +185,29 @@ for i, op in ipairs(cjson.decode(ARGV[2])) do
   elseif name == 'settle' then
     result = settle(ix(op[2]), op[3], op[4], op[5], op[6], op[7])
   elseif name == 'hold' then
-    hold(op[2], {unpack(op, 3)})
+    hold_index(op[2], {unpack(op, 3)})
   elseif name == 'free' then
-    local held = g('held:' .. op[2])
-    for j = 3, #op do redis.call('SREM', held, op[j]) end
-    if redis.call('SCARD', held) == 0 then redis.call('SREM', g('lease-owners'), op[2]) end
+    free(op[2], {unpack(op, 3)})
+  elseif name == 'after_sent' then
+    after_sent_index(op[2], op[3], op[4], op[5], op[6], {unpack(op, 7)})
   elseif name == 'session' then
     redis.call('ZADD', g('sessions'), op[3], op[2])
   end
   results[i] = result
 end
 return results
+end
 """
+
+# One script runs a list of operations on the global slot. ARGV: the global prefix, the
+# operations JSON.
+INDEX_OPS: Final = (
+    INDEX_FUNCTIONS
+    + """
+index_prefix = ARGV[1]
+return run_ops(cjson.decode(ARGV[2]))
+"""
+)
 
 
 class IndexOps:
@@ -262,6 +296,22 @@ class IndexOps:
     def free(self, worker: str, people: Sequence[str]) -> int:
         """`worker` holds nothing more of these people."""
         return self._add("free", worker, *people)
+
+    def after_sent(
+        self,
+        person: str,
+        token: str,
+        worker: str,
+        next_id: int | str | None,
+        holding: int,
+        freed: Sequence[str],
+    ) -> int:
+        """After messages left `person`'s outbox (their script's answer: `next_id`, their
+        next message; `freed`; whether `worker`, `then`'s or '', still `holding` a lease):
+        their outbox dropped and inbox woken, or their outbox woken; workers freed."""
+        return self._add(
+            "after_sent", person, token, worker, "" if next_id is None else next_id, holding, *freed
+        )
 
     def session(self, key: str, updated_at: float) -> int:
         """List a session (before it is written: `redis_sessions.py`)."""

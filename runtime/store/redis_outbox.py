@@ -17,6 +17,10 @@ and after it, in the order `redis_index.py` gives:
 - a dead letter is listed in `dead_letters` before the message becomes one, forgotten
   after it is requeued or found gone.
 
+On a single server (not a Cluster) every key is on one server, so sending does the global
+step after in its own script (`_COMPLETE` composes `redis_index.INDEX_FUNCTIONS`): the same
+rules, one round trip fewer, and nothing in between for a crash.
+
 A crash between the person's script and the global one after it leaves an id in `messages`
 whose message is gone (or never came): `count_outbound` counts the messages themselves, a
 renewal reports it lost; nothing is sent twice and nothing waits for it.
@@ -39,7 +43,7 @@ from runtime.store.base import (
     OutboundMessage,
 )
 from runtime.store.redis_connection import RedisConnection
-from runtime.store.redis_index import IndexOps, Looked, claim_people, new
+from runtime.store.redis_index import INDEX_FUNCTIONS, IndexOps, Looked, claim_people, new
 from runtime.store.redis_keys import Keys, PersonKeys, person_id, person_of
 from runtime.store.redis_lua import (
     ENQUEUE,
@@ -259,13 +263,17 @@ end
 )
 
 # KEYS[1]: the person's outbox. ARGV: tag, account, token, then_worker ('' for none),
-# then_now, then_until, ids... -> after_sent's answer.
+# then_now, then_until, person id, global prefix, ids... -> after_sent's answer. With a
+# global prefix (a single server, not a Cluster: `RedisConnection.cluster`), the script
+# also does the global post-step (`redis_index.INDEX_FUNCTIONS`: the ids forgotten,
+# `after_sent_index`), which is otherwise the caller's, in a script of its own.
 _COMPLETE: Final = compose(
     _AFTER_SENT,
+    INDEX_FUNCTIONS,
     """
 local tag, account = ARGV[1], ARGV[2]
 local owners = {}
-for i = 7, #ARGV do
+for i = 9, #ARGV do
   local key = k_message(tag, ARGV[i])
   local owner = redis.call('HGET', key, 'owner')
   if owner then
@@ -275,7 +283,13 @@ for i = 7, #ARGV do
   redis.call('DEL', key)
   redis.call('ZREM', k_outbox(tag, account), ARGV[i])
 end
-return after_sent(tag, account, ARGV[3], ARGV[4], ARGV[5], ARGV[6], owners)
+local answer = after_sent(tag, account, ARGV[3], ARGV[4], ARGV[5], ARGV[6], owners)
+if ARGV[8] ~= '' then
+  index_prefix = ARGV[8]
+  for i = 9, #ARGV do redis.call('HDEL', g('messages'), ARGV[i]) end
+  after_sent_index(ARGV[7], ARGV[3], ARGV[4], answer[1] or '', answer[4], answer[2])
+end
+return answer
 """,
 )
 
@@ -443,6 +457,7 @@ class RedisOutbox:
             return []
         what = "complete outbound messages"
         people = await self._locate(message_ids, then, what)
+        here = not self._redis.cluster  # the scripts do the global post-step themselves
         answers = await asyncio.gather(
             *(
                 self._redis.call(
@@ -454,16 +469,20 @@ class RedisOutbox:
                         account_id,
                         token,
                         *_then_args(then),
+                        person_id(account_id, psid),
+                        self._keys.global_prefix if here else "",
                         *[str(message_id) for message_id in ids],
                     ],
                 )
                 for (account_id, psid, token), ids in people.items()
             )
         )
-        after = IndexOps()
-        after.unrows("messages", message_ids)
-        rows = self._after_sent(after, list(people), answers, then)
-        await after.run(self._redis, self._keys, what)
+        rows = [answer[2] for answer in answers if answer[2] is not None]
+        if not here:
+            after = IndexOps()
+            after.unrows("messages", message_ids)
+            self._after_sent(after, list(people), answers, then)
+            await after.run(self._redis, self._keys, what)
         return await events_of(self._redis, self._keys, rows, what)
 
     async def _locate(
@@ -499,17 +518,9 @@ class RedisOutbox:
         `then` leased."""
         rows = []
         for (account_id, psid, token), answer in zip(people, answers, strict=True):
-            person = person_id(account_id, psid)
             next_id, freed, event, holding = answer
-            if next_id is None:
-                after.drop("outbox", person, token)
-                after.wake("inbox", person)
-            else:
-                after.wake("outbox", person, int(next_id))
-            for worker in freed:
-                after.free(worker, [person])
-            if then is not None and not holding:
-                after.free(then.worker, [person])
+            worker = "" if then is None else then.worker
+            after.after_sent(person_id(account_id, psid), token, worker, next_id, holding, freed)
             if event is not None:
                 rows.append(event)
         return rows
