@@ -132,6 +132,25 @@ end
 -- After a person's outbox lost messages (sent, dead): `next_id` their next message ('' for
 -- none), `freed` the workers holding nothing of theirs now, `holding` whether `worker`
 -- (`then`'s, or '') still holds a lease of theirs.
+-- After a turn's script (`redis_inbox._FINISH`): `done` ('1' when the event was the
+-- worker's and is gone, '0' when not: its announced replies' ids are forgotten), `oldest`
+-- their next event ('' for none), `replies` ('1' when the turn had replies: they wake the
+-- inbox once sent), `holding` whether `worker` still holds a lease of theirs.
+local function after_finish_index(p, token, worker, event_id, done, oldest, replies, holding,
+                                  reply_ids)
+  if done ~= '1' then
+    for _, id in ipairs(reply_ids) do redis.call('HDEL', g('messages'), id) end
+    return
+  end
+  redis.call('HDEL', g('events'), event_id)
+  if oldest == '' then
+    settle(ix('inbox'), p, token, 'drop', '', '')
+  elseif replies ~= '1' then
+    wake(ix('inbox'), p, oldest)
+  end
+  if tonumber(holding) == 0 then free(worker, {p}) end
+end
+
 local function after_sent_index(p, token, worker, next_id, holding, freed)
   if next_id == '' then
     settle(ix('outbox'), p, token, 'drop', '', '')
@@ -188,6 +207,8 @@ for i, op in ipairs(ops) do
     hold_index(op[2], {unpack(op, 3)})
   elseif name == 'free' then
     free(op[2], {unpack(op, 3)})
+  elseif name == 'after_finish' then
+    after_finish_index(op[2], op[3], op[4], op[5], op[6], op[7], op[8], op[9], {unpack(op, 10)})
   elseif name == 'after_sent' then
     after_sent_index(op[2], op[3], op[4], op[5], op[6], {unpack(op, 7)})
   elseif name == 'session' then
@@ -296,6 +317,34 @@ class IndexOps:
     def free(self, worker: str, people: Sequence[str]) -> int:
         """`worker` holds nothing more of these people."""
         return self._add("free", worker, *people)
+
+    def after_finish(
+        self,
+        person: str,
+        token: str,
+        worker: str,
+        event_id: int,
+        *,
+        done: bool,
+        oldest: int | str | None,
+        replies: Sequence[int],
+        holding: int,
+    ) -> int:
+        """After a turn's script: the event's id forgotten, their inbox dropped or woken
+        (not while replies hold it back), `worker` freed; or, when the event was not the
+        worker's (`done` false), the ids of its announced replies forgotten."""
+        return self._add(
+            "after_finish",
+            person,
+            token,
+            worker,
+            event_id,
+            int(done),
+            "" if oldest is None else oldest,
+            int(bool(replies)),
+            holding,
+            *replies,
+        )
 
     def after_sent(
         self,
