@@ -174,8 +174,15 @@ class RedisConnection:
         self, what: str, script: Any, keys: Sequence[str], args: Sequence[object]
     ) -> Any:
         """Run a script made by `script` on these keys (all in one hash slot), in the
-        pipeline of the loop's turn (`redis_pipeline.py`)."""
-        return await self.run(what, self.pipeline.script(script, keys, args))
+        store's next pipeline (`redis_pipeline.py`)."""
+        return await self.submit(what, script, keys, args)
+
+    def submit(
+        self, what: str, script: Any, keys: Sequence[str], args: Sequence[object]
+    ) -> Awaitable[Any]:
+        """`call`, its place in the pipeline taken now, before this returns: the server runs
+        it after every call made before it (an order `accept_inbound` relies on)."""
+        return self.run(what, self.pipeline.script(script, keys, args))
 
     async def command(self, what: str, *args: object) -> Any:
         """Run one command (`"MGET", key, ...`) in the pipeline of the loop's turn."""

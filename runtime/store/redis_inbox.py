@@ -216,18 +216,20 @@ Sender = tuple[str, str]
 
 
 class AcceptOrder:
-    """The order of this process's `accept_inbound` calls: their ids are given one call at
-    a time, and a sender's events land in their slot in the order of their ids (so of two
-    POSTs carrying one message id, the first keeps it), while other senders land at once.
+    """The order of this process's `accept_inbound` calls: a sender's events land in their
+    slot in the order of their ids (so of two POSTs carrying one message id, the first
+    keeps it), while other senders land at once. The ids are given by the index script in
+    the order the calls are made (`RedisConnection.submit`), and each call takes its turn
+    here in that same order, with no await between the two: no lock is held across a round
+    trip, so accepts are not one at a time.
     """
 
     def __init__(self) -> None:
-        self.giving_ids = asyncio.Lock()
         self._last: dict[Sender, asyncio.Future[None]] = {}
 
     def queue(self, sender: Sender) -> tuple[asyncio.Future[None] | None, asyncio.Future[None]]:
-        """Under `giving_ids`: what this call's landing for `sender` waits for, and its own
-        turn, to be done when it landed (`done`)."""
+        """Right after the call's ids were asked for: what its landing for `sender` waits
+        for, and its own turn, to be done when it landed (`done`)."""
         before = self._last.get(sender)
         mine: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._last[sender] = mine
@@ -272,10 +274,8 @@ class RedisInbox:
         if lease is not None:
             ops.hold(lease.worker, [person_id(*sender) for sender in by_sender])
         order = self._accept_order
-        async with order.giving_ids:
-            results = await ops.run(self._redis, self._keys, what)
-            turns = {sender: order.queue(sender) for sender in by_sender}
-        first = int(results[first_at])
+        given = ops.submit(self._redis, self._keys, what)  # the ids: in the order of calls
+        turns = {sender: order.queue(sender) for sender in by_sender}  # the same order
 
         async def land(sender: Sender, indexes: list[int]) -> tuple[int, list[Any]]:
             before, mine = turns[sender]
@@ -298,8 +298,10 @@ class RedisInbox:
                 token = int((await again.run(self._redis, self._keys, what))[at])
 
         try:
+            results = await given
+            first = int(results[first_at])
             answers = await asyncio.gather(*(land(s, ids) for s, ids in by_sender.items()))
-        finally:  # a landing cancelled before it began holds no one up
+        finally:  # a landing cancelled (or failed) before it began holds no one up
             for sender, (_, mine) in turns.items():
                 order.done(sender, mine)
         after = IndexOps()

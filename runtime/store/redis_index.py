@@ -368,14 +368,20 @@ class IndexOps:
 
     async def run(self, redis: RedisConnection, keys: Keys, what: str) -> list[Any]:
         """Run the operations gathered, as one script on the global slot; their results."""
+        results: list[Any] = await self.submit(redis, keys, what)
+        return results
+
+    def submit(self, redis: RedisConnection, keys: Keys, what: str) -> Awaitable[list[Any]]:
+        """`run`, its place among the store's calls taken now (`RedisConnection.submit`)."""
         if not self._ops:
-            return []
+            return _nothing()
         script = registered(redis, INDEX_OPS)
         anchor = keys.index_tokens  # routes the script to the global slot
-        results: list[Any] = await redis.call(
-            what, script, [anchor], [keys.global_prefix, json.dumps(self._ops)]
-        )
-        return results
+        return redis.submit(what, script, [anchor], [keys.global_prefix, json.dumps(self._ops)])
+
+
+async def _nothing() -> list[Any]:
+    return []
 
 
 def new(n: int) -> str:

@@ -9,20 +9,23 @@ current turn (`loop.call_soon`), after no wait; under load a call waits for at m
 pipeline ahead of it, about one round trip.
 
 Nothing else changes for a call: each script still runs atomically on its own (a pipeline is
-no transaction), one coroutine's calls still run in the order it awaits them, and an error
-is the call's own (a script's error goes to its caller only; a lost connection fails every
-call of the batch, as it would have failed each). On a Redis Cluster, redis-py's cluster
-pipeline sends each node its share of the batch, the nodes at once.
+no transaction), and an error is the call's own (a script's error goes to its caller only; a
+lost connection fails every call of the batch, as it would have failed each). Calls reach
+the server in the order they are made, batch after batch (`accept_inbound` relies on it to
+give ids in order without a lock). On a Redis Cluster, redis-py's cluster pipeline sends each
+node its share of the batch, the nodes at once; a call redirected (MOVED, ASK: a resharding)
+goes again on its own, after its batch.
 
 A script the server does not know (NOSCRIPT: the first call after a start, a restart or a
-`SCRIPT FLUSH`) is loaded and its call sent again; the batch's other calls go on.
+`SCRIPT FLUSH`) is loaded and its calls sent again before the next batch leaves: after the
+calls of their own batch, before any later one.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final
 
 IN_FLIGHT: Final = 1  # pipelines on their way at once; the next gathers meanwhile
@@ -34,7 +37,6 @@ class _Call:
     args: tuple[Any, ...]  # the command, as redis-py's execute_command takes it
     answer: asyncio.Future[Any]
     script: Any = None  # the redis-py Script of an EVALSHA, to load it on NOSCRIPT
-    loaded: bool = field(default=False)  # sent again after loading its script
 
 
 class AutoPipeline:
@@ -47,21 +49,18 @@ class AutoPipeline:
         self._pending: list[_Call] = []
         self._flushing = False
         self._sending: set[asyncio.Task[None]] = set()
-        self._loading: set[asyncio.Task[None]] = set()
 
     def script(self, script: Any, keys: Sequence[str], args: Sequence[object]) -> Any:
         """EVALSHA of a registered script (`client.register_script`); awaitable answer."""
-        call = self._call(("EVALSHA", script.sha, len(keys), *keys, *args))
-        call.script = script
-        return call.answer
+        return self._call(("EVALSHA", script.sha, len(keys), *keys, *args), script).answer
 
     def command(self, *args: object) -> Any:
         """Any command (`"MGET", key, key`); awaitable answer, as redis-py parses it."""
-        return self._call(tuple(args)).answer
+        return self._call(tuple(args), None).answer
 
-    def _call(self, args: tuple[Any, ...]) -> _Call:
+    def _call(self, args: tuple[Any, ...], script: Any) -> _Call:
         loop = asyncio.get_running_loop()
-        call = _Call(args, loop.create_future())
+        call = _Call(args, loop.create_future(), script)
         self._pending.append(call)
         if not self._flushing and len(self._sending) < IN_FLIGHT:
             self._flushing = True
@@ -83,11 +82,39 @@ class AutoPipeline:
             asyncio.get_running_loop().call_soon(self._flush)
 
     async def _send(self, batch: list[_Call]) -> None:
+        answers = await self._execute(batch)
+        if answers is None:
+            return
+        unknown: dict[str, Any] = {}  # scripts to load, each once for all its calls
+        again: list[_Call] = []
+        for call, answer in zip(batch, answers, strict=True):
+            if call.script is not None and isinstance(answer, self._errors.NoScriptError):
+                unknown[call.script.sha] = call.script
+                again.append(call)
+            else:
+                _settle(call, answer)
+        if not again:
+            return
+        # loaded and sent again before the next batch leaves: later calls stay later
+        try:
+            for script in unknown.values():
+                await self._client.script_load(script.script)
+        except Exception as err:
+            for call in again:
+                _settle(call, err)
+            return
+        answers = await self._execute(again)
+        for call, answer in zip(again, answers or (), strict=True):
+            _settle(call, answer)
+
+    async def _execute(self, batch: list[_Call]) -> list[Any] | None:
+        """The batch's answers (an error among them is its call's own); None when the
+        batch failed as a whole, each call then failed with the error."""
         pipeline = self._client.pipeline(transaction=False)
         for call in batch:
             pipeline.execute_command(*call.args)
         try:
-            answers = await pipeline.execute(raise_on_error=False)
+            answers: list[Any] = await pipeline.execute(raise_on_error=False)
         except asyncio.CancelledError:  # the store is closing
             for call in batch:
                 call.answer.cancel()
@@ -95,49 +122,16 @@ class AutoPipeline:
         except Exception as err:  # the connection, not one call: every call fails
             for call in batch:
                 _settle(call, err)
-            return
-        unknown: dict[str, list[_Call]] = {}  # by script: loaded once for all its calls
-        for call, answer in zip(batch, answers, strict=True):
-            if self._unknown_script(call, answer):
-                unknown.setdefault(call.script.sha, []).append(call)
-            else:
-                _settle(call, answer)
-        for calls in unknown.values():
-            task = asyncio.create_task(self._load_and_resend(calls))
-            self._loading.add(task)  # not among the batches in flight: it waits for one
-            task.add_done_callback(self._loading.discard)
+            return None
+        return answers
 
     async def drain(self) -> None:
         """Wait for the batches on their way (before the client closes)."""
-        while self._pending or self._sending or self._loading:
+        while self._pending or self._sending:
             if self._pending and not self._flushing:
                 self._flush()
-            await asyncio.gather(*self._sending, *self._loading, return_exceptions=True)
+            await asyncio.gather(*self._sending, return_exceptions=True)
             await asyncio.sleep(0)
-
-    def _unknown_script(self, call: _Call, answer: object) -> bool:
-        return (
-            call.script is not None
-            and not call.loaded
-            and isinstance(answer, self._errors.NoScriptError)
-        )
-
-    async def _load_and_resend(self, calls: list[_Call]) -> None:
-        """Load the script these calls found unknown, then send them again (once)."""
-        try:
-            await self._client.script_load(calls[0].script.script)
-        except Exception as err:
-            for call in calls:
-                _settle(call, err)
-            return
-        resent = []
-        for call in calls:
-            again = self._call(call.args)
-            again.script, again.loaded = call.script, True
-            resent.append(again.answer)
-        answers = await asyncio.gather(*resent, return_exceptions=True)
-        for call, answer in zip(calls, answers, strict=True):
-            _settle(call, answer)
 
 
 def _settle(call: _Call, answer: object) -> None:
