@@ -129,9 +129,6 @@ local function free(worker, people)
   if redis.call('SCARD', held) == 0 then redis.call('SREM', g('lease-owners'), worker) end
 end
 
--- After a person's outbox lost messages (sent, dead): `next_id` their next message ('' for
--- none), `freed` the workers holding nothing of theirs now, `holding` whether `worker`
--- (`then`'s, or '') still holds a lease of theirs.
 -- After a turn's script (`redis_inbox._FINISH`): `done` ('1' when the event was the
 -- worker's and is gone, '0' when not: its announced replies' ids are forgotten), `oldest`
 -- their next event ('' for none), `replies` ('1' when the turn had replies: they wake the
@@ -151,6 +148,9 @@ local function after_finish_index(p, token, worker, event_id, done, oldest, repl
   if tonumber(holding) == 0 then free(worker, {p}) end
 end
 
+-- After a person's outbox lost messages (sent, dead): `next_id` their next message ('' for
+-- none), `freed` the workers holding nothing of theirs now, `holding` whether `worker`
+-- (`then`'s, or '') still holds a lease of theirs.
 local function after_sent_index(p, token, worker, next_id, holding, freed)
   if next_id == '' then
     settle(ix('outbox'), p, token, 'drop', '', '')
