@@ -467,7 +467,9 @@ class RedisInbox:
         announcing = None
         if outbound:  # their sender is the event's (checked below): announced at once
             [(sender_account, sender_psid)] = senders
-            announcing = announce_in(ops, sender_account, sender_psid, len(outbound), worker=worker)
+            announcing = announce_in(
+                ops, sender_account, sender_psid, len(outbound), worker=worker, until=now + lease
+            )
         results = await ops.run(self._redis, self._keys, what)
         [(person, inbox_token)] = results[at]
         announced = Announced("", "", (), 0) if announcing is None else announcing(results)
@@ -524,6 +526,7 @@ class RedisInbox:
                 psid,
                 len(outbound),
                 worker=worker,
+                until=now + lease,
                 ids=announced.ids,
             )
         done = answer != _NOT_YOURS

@@ -63,16 +63,24 @@ local function ix(queue)
           marks = base .. ':marks'}
 end
 
-local function announce(x, p, order)
+-- `leased_until` ('' for none): the work is leased to its announcer until then, so a person not
+-- indexed yet is parked till then (nobody could claim it sooner) rather than ready, where
+-- every claim would look at them meanwhile; one indexed already stays as ready as they were
+local function announce(x, p, order, leased_until)
   local known = redis.call('HGET', x.order, p)
-  if (not known) or tonumber(order) < tonumber(known) then
+  local new = not known
+  if new or tonumber(order) < tonumber(known) then
     redis.call('HSET', x.order, p, order)
     known = order
   end
   local token = redis.call('INCR', g('ids:token'))
   redis.call('HSET', x.marks, p, token)
-  redis.call('ZADD', x.ready, known, p)
-  redis.call('ZREM', x.parked, p)
+  if new and leased_until ~= '' then
+    redis.call('ZADD', x.parked, leased_until, p)
+  else
+    redis.call('ZADD', x.ready, known, p)
+    redis.call('ZREM', x.parked, p)
+  end
   return token
 end
 
@@ -194,7 +202,7 @@ for i, op in ipairs(ops) do
     end
     result = found
   elseif name == 'announce' then
-    result = announce(ix(op[2]), op[3], v(op[4]))
+    result = announce(ix(op[2]), op[3], v(op[4]), op[5])
   elseif name == 'wake' then
     result = wake(ix(op[2]), op[3], op[4])
   elseif name == 'mark' then
@@ -277,9 +285,14 @@ class IndexOps:
         copy = "" if copy_to is None else _ROW_KEYS[copy_to]
         return self._add("locate", _ROW_KEYS[rows], queue or "", hold or "", copy, *ids)
 
-    def announce(self, queue: Queue, person: str, oldest: int | str) -> int:
-        """Work of `person` is on its way, its oldest row `oldest`: their fence token."""
-        return self._add("announce", queue, person, oldest)
+    def announce(
+        self, queue: Queue, person: str, oldest: int | str, *, leased_until: float | None = None
+    ) -> int:
+        """Work of `person` is on its way, its oldest row `oldest`: their fence token. With
+        `leased_until`, the work will be leased to its announcer till then: a person not
+        indexed yet is looked at then, not at every claim before."""
+        until = "" if leased_until is None else repr(leased_until)
+        return self._add("announce", queue, person, oldest, until)
 
     def wake(self, queue: Queue, person: str, oldest: int | None = None) -> int:
         """The person's work may be claimable now: look at them at the next claim."""

@@ -84,18 +84,20 @@ async def announce_outbound(
     count: int,
     *,
     worker: str | None = None,
+    until: float | None = None,
     ids: Sequence[int] = (),
 ) -> Announced:
     """Before a person's script enqueues `count` messages (`redis_lua.ENQUEUE`): their ids,
     the `messages` entries and the outbox index entry, in one global script. `worker`: the
-    worker that will hold them leased. `ids`: announce these again (a retry after the
+    worker that will hold them leased, `until` till when (claims leave the person alone
+    till then). `ids`: announce these again (a retry after the
     script returned OUTBOX_CLOSED) instead of new ones.
 
     The script must check `outbox_open(tag, account, token)` before any write and return
     OUTBOX_CLOSED when it fails; `enqueue_announced` runs that loop.
     """
     ops = IndexOps()
-    announced = announce_in(ops, account_id, psid, count, worker=worker, ids=ids)
+    announced = announce_in(ops, account_id, psid, count, worker=worker, until=until, ids=ids)
     return announced(await ops.run(redis, keys, "keep outbound messages"))
 
 
@@ -106,6 +108,7 @@ def announce_in(
     count: int,
     *,
     worker: str | None = None,
+    until: float | None = None,
     ids: Sequence[int] = (),
 ) -> Callable[[Sequence[Any]], Announced]:
     """`announce_outbound`'s operations added to `ops` (to share its round trip with
@@ -114,7 +117,7 @@ def announce_in(
     first = ops.new_ids("outbox", count) if not ids else None
     named: list[int | str] = list(ids) if ids else [new(n) for n in range(count)]
     ops.rows("messages", person, named)
-    token = ops.announce("outbox", person, named[0])
+    token = ops.announce("outbox", person, named[0], leased_until=until)
     if worker is not None:
         ops.hold(worker, [person])
 
