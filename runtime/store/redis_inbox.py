@@ -65,11 +65,15 @@ SEEN_MARGIN: Final = 60.0
 
 # KEYS[1]: the person's inbox. ARGV: tag, account, psid, now, dedupe ttl, token, worker
 # ('' for no lease), lease_until, events JSON ([[id, message id or '', body, at or '',
-# session key or '', the session's Redis key when in this slot or ''], ...]), margin.
+# session key or '', the session's Redis key when in this slot or ''], ...]), margin,
+# person id, global prefix ('' on a Cluster: there the caller does the global step after).
+# With a global prefix (a single server) the script does it itself
+# (`redis_index.after_accept_index`): one round trip fewer.
 # -> INBOX_CLOSED, or {kept ids, the event leased or false, 1 when the inbox is empty,
 #    whether the worker holds a lease of theirs}.
 _ACCEPT: Final = compose(
     TAKE_EVENT,
+    INDEX_FUNCTIONS,
     """
 local tag, account, psid, now, ttl, token, worker, lease_until =
   ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
@@ -119,6 +123,17 @@ if redis.call('ZCARD', inbox) == 0 then
 end
 local holding = 0
 if worker ~= '' then holding = holds(tag, account, worker) end
+if ARGV[12] ~= '' then
+  index_prefix = ARGV[12]
+  local dropped, given = {}, {}
+  for _, id in ipairs(kept) do given[id] = true end
+  for _, e in ipairs(cjson.decode(ARGV[9])) do
+    if not given[e[1]] then table.insert(dropped, e[1]) end
+  end
+  local leased_until = ''
+  if claimed then leased_until = lease_until end
+  after_accept_index(ARGV[11], token, worker, leased_until, tostring(empty), holding, dropped)
+end
 return {kept, claimed, empty, holding}
 """,
 )
@@ -304,23 +319,26 @@ class RedisInbox:
         finally:  # a landing cancelled (or failed) before it began holds no one up
             for sender, (_, mine) in turns.items():
                 order.done(sender, mine)
-        after = IndexOps()
         kept: set[int] = set()
         claimed: list[Sequence[Any]] = []
-        for sender, (token, answer) in zip(by_sender, answers, strict=True):
+        after = IndexOps()  # on a Cluster; on a single server each script did its share
+        for (sender, indexes), (token, answer) in zip(by_sender.items(), answers, strict=True):
             kept_ids, event, empty, holding = answer
             kept.update(int(event_id) for event_id in kept_ids)
-            person = person_id(*sender)
             if event is not None and lease is not None:
                 claimed.append(event)
-                after.park("inbox", person, str(token), repr(lease.until))
-            elif empty:
-                after.drop("inbox", person, str(token))
-            if lease is not None and not holding:
-                after.free(lease.worker, [person])
-        ids = [first + index for index in range(len(events))]
-        after.unrows("events", [event_id for event_id in ids if event_id not in kept])
+            if self._redis.cluster:
+                after.after_accept(
+                    person_id(*sender),
+                    str(token),
+                    "" if lease is None else lease.worker,
+                    leased_until=None if event is None or lease is None else lease.until,
+                    empty=bool(empty),
+                    holding=holding,
+                    dropped=[first + i for i in indexes if first + i not in kept],
+                )
         await after.run(self._redis, self._keys, what)
+        ids = [first + index for index in range(len(events))]
         leased = await events_of(self._redis, self._keys, claimed, what)
         return Accepted(
             ids=tuple(event_id for event_id in ids if event_id in kept),
@@ -364,6 +382,8 @@ class RedisInbox:
                 "" if lease is None else repr(lease.until),
                 json.dumps(rows),
                 repr(SEEN_MARGIN),
+                person_id(account_id, psid),
+                "" if self._redis.cluster else self._keys.global_prefix,
             ],
         )
 

@@ -137,6 +137,20 @@ local function free(worker, people)
   if redis.call('SCARD', held) == 0 then redis.call('SREM', g('lease-owners'), worker) end
 end
 
+-- After an accept's script (`redis_inbox._ACCEPT`), for one sender: `leased_until` when it
+-- leased their event to `worker` ('' when not), `empty` ('1' when their inbox is empty),
+-- `holding` whether `worker` (or '') holds a lease of theirs, `dropped` the ids it gave
+-- events it did not keep (redeliveries).
+local function after_accept_index(p, token, worker, leased_until, empty, holding, dropped)
+  if leased_until ~= '' then
+    settle(ix('inbox'), p, token, 'park', leased_until, '')
+  elseif empty == '1' then
+    settle(ix('inbox'), p, token, 'drop', '', '')
+  end
+  if worker ~= '' and tonumber(holding) == 0 then free(worker, {p}) end
+  for _, id in ipairs(dropped) do redis.call('HDEL', g('events'), id) end
+end
+
 -- After a turn's script (`redis_inbox._FINISH`): `done` ('1' when the event was the
 -- worker's and is gone, '0' when not: its announced replies' ids are forgotten), `oldest`
 -- their next event ('' for none), `replies` ('1' when the turn had replies: they wake the
@@ -215,6 +229,8 @@ for i, op in ipairs(ops) do
     hold_index(op[2], {unpack(op, 3)})
   elseif name == 'free' then
     free(op[2], {unpack(op, 3)})
+  elseif name == 'after_accept' then
+    after_accept_index(op[2], op[3], op[4], op[5], op[6], op[7], {unpack(op, 8)})
   elseif name == 'after_finish' then
     after_finish_index(op[2], op[3], op[4], op[5], op[6], op[7], op[8], op[9], {unpack(op, 10)})
   elseif name == 'after_sent' then
@@ -330,6 +346,25 @@ class IndexOps:
     def free(self, worker: str, people: Sequence[str]) -> int:
         """`worker` holds nothing more of these people."""
         return self._add("free", worker, *people)
+
+    def after_accept(
+        self,
+        person: str,
+        token: str,
+        worker: str,
+        *,
+        leased_until: float | None,
+        empty: bool,
+        holding: int,
+        dropped: Sequence[int],
+    ) -> int:
+        """After an accept's script, for one sender: their inbox entry parked till the lease
+        it took ends (`leased_until`), or dropped when their inbox is `empty`; `worker`
+        freed when it holds nothing of theirs; the ids of events not kept forgotten."""
+        until = "" if leased_until is None else repr(leased_until)
+        return self._add(
+            "after_accept", person, token, worker, until, int(empty), holding, *dropped
+        )
 
     def after_finish(
         self,
