@@ -85,6 +85,7 @@ class RedisConnection:
         self.where = redacted_url(url)
         self._client: Any = None
         self._pipeline: AutoPipeline | None = None
+        self._in_order: AutoPipeline | None = None  # for `submit`
         self._py: _RedisPy | None = None
         self.cluster = False  # found at `open`: the server runs in cluster mode
 
@@ -136,6 +137,7 @@ class RedisConnection:
             raise
         self._client = client
         self._pipeline = AutoPipeline(client, redis.exceptions)
+        self._in_order = AutoPipeline(client, redis.exceptions, in_order=True)
 
     async def _refuse_replica(self, client: Any, opening: str) -> None:
         """A replica takes no writes (READONLY), or loses them at its next sync."""
@@ -148,9 +150,10 @@ class RedisConnection:
             )
 
     async def close(self) -> None:
-        if self._pipeline is not None:
-            await self._pipeline.drain()
-            self._pipeline = None
+        for pipeline in (self._pipeline, self._in_order):
+            if pipeline is not None:
+                await pipeline.drain()
+        self._pipeline = self._in_order = None
         client, self._client = self._client, None
         if client is not None:
             await client.aclose()
@@ -164,29 +167,29 @@ class RedisConnection:
         """A Lua script, run atomically on one hash slot: `await self.call(script, keys, args)`."""
         return self.client.register_script(lua)
 
-    @property
-    def pipeline(self) -> AutoPipeline:
-        if self._pipeline is None:
+    def _opened(self, pipeline: AutoPipeline | None) -> AutoPipeline:
+        if pipeline is None:
             raise StoreError(f"the Redis store at {self.where} is not open")
-        return self._pipeline
+        return pipeline
 
     async def call(
         self, what: str, script: Any, keys: Sequence[str], args: Sequence[object]
     ) -> Any:
-        """Run a script made by `script` on these keys (all in one hash slot), in the
-        store's next pipeline (`redis_pipeline.py`)."""
-        return await self.submit(what, script, keys, args)
+        """Run a script made by `script` on these keys (all in one hash slot), in one of the
+        store's next pipelines (`redis_pipeline.py`)."""
+        return await self.run(what, self._opened(self._pipeline).script(script, keys, args))
 
-    def submit(
+    def call_in_order(
         self, what: str, script: Any, keys: Sequence[str], args: Sequence[object]
     ) -> Awaitable[Any]:
-        """`call`, its place in the pipeline taken now, before this returns: the server runs
-        it after every call made before it (an order `accept_inbound` relies on)."""
-        return self.run(what, self.pipeline.script(script, keys, args))
+        """`call`, its place taken now, before this returns, in a pipeline of its own kind:
+        the server runs it after every `call_in_order` made before it (`accept_inbound`
+        gives ids in that order)."""
+        return self.run(what, self._opened(self._in_order).script(script, keys, args))
 
     async def command(self, what: str, *args: object) -> Any:
-        """Run one command (`"MGET", key, ...`) in the pipeline of the loop's turn."""
-        return await self.run(what, self.pipeline.command(*args))
+        """Run one command (`"MGET", key, ...`) in one of the store's next pipelines."""
+        return await self.run(what, self._opened(self._pipeline).command(*args))
 
     async def run(self, what: str, call: Awaitable[T]) -> T:
         """Await a redis-py call; its failure is a StoreError: "cannot <what> ...: why"."""

@@ -234,7 +234,7 @@ class AcceptOrder:
     """The order of this process's `accept_inbound` calls: a sender's events land in their
     slot in the order of their ids (so of two POSTs carrying one message id, the first
     keeps it), while other senders land at once. The ids are given by the index script in
-    the order the calls are made (`RedisConnection.submit`), and each call takes its turn
+    the order the calls are made (`IndexOps.run_in_order`), and each call takes its turn
     here in that same order, with no await between the two: no lock is held across a round
     trip, so accepts are not one at a time.
     """
@@ -289,7 +289,7 @@ class RedisInbox:
         if lease is not None:
             ops.hold(lease.worker, [person_id(*sender) for sender in by_sender])
         order = self._accept_order
-        given = ops.submit(self._redis, self._keys, what)  # the ids: in the order of calls
+        given = ops.run_in_order(self._redis, self._keys, what)  # ids in the order of calls
         turns = {sender: order.queue(sender) for sender in by_sender}  # the same order
 
         async def land(sender: Sender, indexes: list[int]) -> tuple[int, list[Any]]:

@@ -416,16 +416,22 @@ class IndexOps:
 
     async def run(self, redis: RedisConnection, keys: Keys, what: str) -> list[Any]:
         """Run the operations gathered, as one script on the global slot; their results."""
-        results: list[Any] = await self.submit(redis, keys, what)
+        if not self._ops:
+            return []
+        results: list[Any] = await redis.call(what, *self._script(redis, keys))
         return results
 
-    def submit(self, redis: RedisConnection, keys: Keys, what: str) -> Awaitable[list[Any]]:
-        """`run`, its place among the store's calls taken now (`RedisConnection.submit`)."""
+    def run_in_order(self, redis: RedisConnection, keys: Keys, what: str) -> Awaitable[list[Any]]:
+        """`run`, its place among the in-order calls taken now (`RedisConnection.call_in_order`):
+        of two such calls, the first made runs first."""
         if not self._ops:
             return _nothing()
-        script = registered(redis, INDEX_OPS)
+        return redis.call_in_order(what, *self._script(redis, keys))
+
+    def _script(self, redis: RedisConnection, keys: Keys) -> tuple[Any, list[str], list[str]]:
         anchor = keys.index_tokens  # routes the script to the global slot
-        return redis.submit(what, script, [anchor], [keys.global_prefix, json.dumps(self._ops)])
+        args = [keys.global_prefix, json.dumps(self._ops)]
+        return registered(redis, INDEX_OPS), [anchor], args
 
 
 async def _nothing() -> list[Any]:

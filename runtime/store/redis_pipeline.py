@@ -2,19 +2,22 @@
 
 redis-py spends about 200 µs of the host's CPU on a call sent on its own (a connection taken
 from the pool and given back, a timeout armed, a retry wrapper, a write, a read); in a
-pipeline of tens, under 40 µs a call. So one pipeline is on its way at a time, and the calls
-made while it is (under load, every event in hand is at some step) leave together in the
-next: one write, one read of all the answers. A lone call leaves at the end of the loop's
+pipeline of tens, under 40 µs a call. So the calls made while pipelines are on their way
+(under load, every event in hand is at some step) leave together in the next: one write,
+one read of all the answers. Two pipelines are on their way at most, so Redis runs one while
+this process reads the answers of the other. A lone call leaves at the end of the loop's
 current turn (`loop.call_soon`), after no wait; under load a call waits for at most the
-pipeline ahead of it, about one round trip.
+pipelines ahead of it.
 
 Nothing else changes for a call: each script still runs atomically on its own (a pipeline is
-no transaction), and an error is the call's own (a script's error goes to its caller only; a
-lost connection fails every call of the batch, as it would have failed each). Calls reach
-the server in the order they are made, batch after batch (`accept_inbound` relies on it to
-give ids in order without a lock). On a Redis Cluster, redis-py's cluster pipeline sends each
-node its share of the batch, the nodes at once; a call redirected (MOVED, ASK: a resharding)
-goes again on its own, after its batch.
+no transaction), one coroutine's calls run in the order it awaits them, and an error is the
+call's own (a script's error goes to its caller only; a lost connection fails every call of
+the batch, as it would have failed each). Calls made at once may run in any order, as they
+did on pooled connections; an `in_order` pipeline (one on its way at a time) runs them in
+the order they are made, batch after batch (`accept_inbound` gives ids in that order,
+without a lock). On a Redis Cluster, redis-py's cluster pipeline sends each node its share
+of the batch, the nodes at once; a call redirected (MOVED, ASK: a resharding) goes again on
+its own, after its batch.
 
 A script the server does not know (NOSCRIPT: the first call after a start, a restart or a
 `SCRIPT FLUSH`) is loaded and its calls sent again before the next batch leaves: after the
@@ -28,7 +31,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-IN_FLIGHT: Final = 1  # pipelines on their way at once; the next gathers meanwhile
+# pipelines on their way at once: two keep both sides busy (Redis runs one batch while
+# this process reads the other's answers); one keeps the calls in the order they are made
+IN_FLIGHT: Final = 2
 MAX_BATCH: Final = 512  # calls a pipeline at most; the rest wait for the next
 
 
@@ -41,10 +46,12 @@ class _Call:
 
 class AutoPipeline:
     """Batches `script` and `command` calls into pipelines on `client` (redis-py's asyncio
-    `Redis` or `RedisCluster`); `errors` is `redis.exceptions`."""
+    `Redis` or `RedisCluster`); `errors` is `redis.exceptions`. `in_order`: one pipeline
+    on its way at a time, so the server runs the calls in the order they were made."""
 
-    def __init__(self, client: Any, errors: Any) -> None:
+    def __init__(self, client: Any, errors: Any, *, in_order: bool = False) -> None:
         self._client = client
+        self._in_flight = 1 if in_order else IN_FLIGHT
         self._errors = errors
         self._pending: list[_Call] = []
         self._flushing = False
@@ -62,14 +69,14 @@ class AutoPipeline:
         loop = asyncio.get_running_loop()
         call = _Call(args, loop.create_future(), script)
         self._pending.append(call)
-        if not self._flushing and len(self._sending) < IN_FLIGHT:
+        if not self._flushing and len(self._sending) < self._in_flight:
             self._flushing = True
             loop.call_soon(self._flush)
         return call
 
     def _flush(self) -> None:
         self._flushing = False
-        while self._pending and len(self._sending) < IN_FLIGHT:
+        while self._pending and len(self._sending) < self._in_flight:
             batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
             task = asyncio.create_task(self._send(batch))
             self._sending.add(task)  # kept until done: the loop holds tasks weakly

@@ -181,3 +181,19 @@ async def test_accepts_made_at_once_share_their_round_trips(
         assert reads < 200 / 4, f"{reads} reads for 200 accepts"
     finally:
         await store.close()
+
+
+async def test_calls_in_order_run_in_the_order_they_are_made(on_server: RedisConnection) -> None:
+    """Made a few at a time over many turns of the loop, while earlier ones are on their
+    way: the server still runs them in the order they were made (`accept_inbound` gives
+    a sender's events their ids this way)."""
+    key = f"{unique_prefix()}ordered"
+    script = on_server.script(COUNT)
+    await on_server.call("count", script, [key], ["ok"])  # known to the server: 1
+    answers = []
+    for n in range(300):
+        answers.append(on_server.call_in_order("count", script, [key], ["ok"]))
+        if n % 7 == 0:
+            await asyncio.sleep(0)
+    counted = await asyncio.gather(*answers)
+    assert [number for _, number in counted] == list(range(2, 302))
