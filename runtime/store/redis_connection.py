@@ -85,7 +85,7 @@ class RedisConnection:
         self.where = redacted_url(url)
         self._client: Any = None
         self._pipeline: AutoPipeline | None = None
-        self._in_order: AutoPipeline | None = None  # for `submit`
+        self._in_order: AutoPipeline | None = None  # for `call_in_order`
         self._py: _RedisPy | None = None
         self.cluster = False  # found at `open`: the server runs in cluster mode
 

@@ -90,8 +90,8 @@ async def announce_outbound(
     """Before a person's script enqueues `count` messages (`redis_lua.ENQUEUE`): their ids,
     the `messages` entries and the outbox index entry, in one global script. `worker`: the
     worker that will hold them leased, `until` till when (claims leave the person alone
-    till then). `ids`: announce these again (a retry after the
-    script returned OUTBOX_CLOSED) instead of new ones.
+    till then). `ids`: announce these again (a retry after the script returned
+    OUTBOX_CLOSED) instead of new ones.
 
     The script must check `outbox_open(tag, account, token)` before any write and return
     OUTBOX_CLOSED when it fails; `enqueue_announced` runs that loop.
