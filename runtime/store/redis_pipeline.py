@@ -27,9 +27,12 @@ calls of their own batch, before any later one.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
+
+logger = logging.getLogger("runtime.store")
 
 # pipelines on their way at once: two keep both sides busy (Redis runs one batch while
 # this process reads the other's answers); one keeps the calls in the order they are made
@@ -89,6 +92,14 @@ class AutoPipeline:
             asyncio.get_running_loop().call_soon(self._flush)
 
     async def _send(self, batch: list[_Call]) -> None:
+        try:
+            await self._send_and_settle(batch)
+        except Exception as err:  # a bug here: no caller is left waiting, and it is logged
+            for call in batch:
+                _settle(call, err)
+            logger.exception("a Redis pipeline of %d calls failed unexpectedly", len(batch))
+
+    async def _send_and_settle(self, batch: list[_Call]) -> None:
         answers = await self._execute(batch)
         if answers is None:
             return
@@ -111,7 +122,9 @@ class AutoPipeline:
                 _settle(call, err)
             return
         answers = await self._execute(again)
-        for call, answer in zip(again, answers or (), strict=True):
+        if answers is None:  # each call failed with the batch's error
+            return
+        for call, answer in zip(again, answers, strict=True):
             _settle(call, answer)
 
     async def _execute(self, batch: list[_Call]) -> list[Any] | None:
