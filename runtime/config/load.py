@@ -25,6 +25,7 @@ from runtime.config.model import (
     DEFAULT_GRAPH_API_VERSION,
     DEFAULT_HOST,
     DEFAULT_PORT,
+    DEFAULT_REDIS_PREFIX,
     DEFAULT_STATE_PATH,
     GRAPH_API_BASE_ENV,
     TOKEN_ENV,
@@ -38,7 +39,6 @@ from runtime.config.model import (
 from runtime.config.offline import StandInEnvironment, offline_warning
 from runtime.errors import ConfigError
 from runtime.secret import Secret
-from runtime.store.redis_keys import DEFAULT_PREFIX as DEFAULT_REDIS_PREFIX
 from runtime.validation.problems import Problem, missing_key
 from runtime.validation.schema import drop_invalid, validate_document
 

@@ -17,6 +17,7 @@ DEFAULT_GRAPH_API_VERSION = "v27.0"  # the newest, Nov 4, 2026
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
 DEFAULT_STATE_PATH = ".runtime/state.db"
+DEFAULT_REDIS_PREFIX = "runtime:"  # `state.prefix`: the start of every Redis key
 DEFAULT_FLOWS = ("flows/",)
 DEFAULT_USER_PROFILE_TTL = 24 * 3600.0
 TOKEN_ENV = "MESSENGER_PAGE_ACCESS_TOKEN"  # noqa: S105 - the variable's name, not a token

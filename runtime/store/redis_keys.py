@@ -25,7 +25,9 @@ import json
 from dataclasses import dataclass
 from typing import Final
 
-DEFAULT_PREFIX: Final = "runtime:"
+from runtime.config.model import DEFAULT_REDIS_PREFIX
+
+DEFAULT_PREFIX: Final = DEFAULT_REDIS_PREFIX  # the config's default, named once there
 _SESSION_PERSON: Final = ":messenger:dm:"
 
 
