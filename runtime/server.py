@@ -144,6 +144,7 @@ def create_app(
         warnings=built.warnings,
     )
     app.before_server_start(_start)
+    app.after_server_start(_watch_files)
     app.before_server_stop(_stop)
     app.add_route(_verify, WEBHOOK_PATH, methods=["GET"], name="verify")
     app.add_route(_verify, f"{WEBHOOK_PATH}/<account_id>", methods=["GET"], name="verify_account")
@@ -200,8 +201,7 @@ async def _start(app: Sanic[Any, Any]) -> None:
     )
     state.leases.start()
     state.reloader = Reloader(state.builder, current=lambda: state.bot, swap=state.swap)
-    state.reloader.start(watch=state.reload)
-    state.sighup_before = _take_sighup(state.reloader.request)
+    state.sighup_before = _take_sighup(state.reloader.request)  # kept until `_watch_files`
     if is_first_worker():  # the Messenger Profile is the page's: synced once per server
         state.page_profiles = ProfileKeeper(state.client, lambda: runtime_of(app).bot.accounts)
         state.page_profiles.start()
@@ -210,6 +210,16 @@ async def _start(app: Sanic[Any, Any]) -> None:
         logger.info("%s", describe_bot(bot))
     logger.debug("worker %s started, serving version %s", state.worker_id, bot.version)
     freeze_long_lived()
+
+
+async def _watch_files(app: Sanic[Any, Any]) -> None:
+    """Reload on SIGHUP and file changes, once the worker serves. Not before: the watcher
+    runs in one of anyio's worker threads, which only stop when the task that was running
+    the loop when they began ends; a SIGTERM during Sanic's start-up stops the loop before
+    that task ends, and the thread, not a daemon, then kept the process from exiting."""
+    state = runtime_of(app)
+    if state.reloader is not None:
+        state.reloader.start(watch=state.reload)
 
 
 def is_first_worker() -> bool:
