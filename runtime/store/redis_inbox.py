@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, Final
 
 from runtime.errors import StoreError
@@ -403,20 +404,15 @@ class RedisInbox:
         async def look(person: str, token: str) -> Looked:
             account_id, psid = person_of(person)
             keys = self._keys.person(psid)
-            state, when, oldest, holding, freed, row = await self._redis.call(
-                what,
-                registered(self._redis, _CLAIM),
-                [keys.inbox(account_id)],
-                [keys.tag, account_id, token, worker, repr(now), until],
+            looked = Looked.of(
+                await self._redis.call(
+                    what,
+                    registered(self._redis, _CLAIM),
+                    [keys.inbox(account_id)],
+                    [keys.tag, account_id, token, worker, repr(now), until],
+                )
             )
-            return Looked(
-                state=state,
-                until=recheck if state == "waiting" else when,
-                oldest=None if oldest is None else int(oldest),
-                freed=freed,
-                holds=bool(holding),
-                row=row,
-            )
+            return replace(looked, until=recheck) if looked.state == "waiting" else looked
 
         taken = await claim_people(
             self._redis,

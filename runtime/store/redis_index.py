@@ -468,6 +468,19 @@ class Looked:
     holds: bool
     row: Sequence[Any] | None = None
 
+    @classmethod
+    def of(cls, answer: Sequence[Any]) -> Looked:
+        """From a claim script's answer: {state, until, oldest id, holds, freed, row}."""
+        state, until, oldest, holding, freed, row = answer
+        return cls(
+            state=state,
+            until=until,
+            oldest=None if oldest is None else int(oldest),
+            freed=freed,
+            holds=bool(holding),
+            row=row,
+        )
+
 
 Look = Callable[[str, str], Awaitable[Looked]]  # (person_id, token) -> what its script found
 

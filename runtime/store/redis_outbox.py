@@ -424,19 +424,13 @@ class RedisOutbox:
         async def look(person: str, token: str) -> Looked:
             account_id, psid = person_of(person)
             keys = self._keys.person(psid)
-            state, when, oldest, holding, freed, row = await self._redis.call(
-                "claim outbound messages",
-                registered(self._redis, _CLAIM),
-                [keys.outbox(account_id)],
-                [keys.tag, account_id, token, worker, repr(now), until],
-            )
-            return Looked(
-                state=state,
-                until=when,
-                oldest=None if oldest is None else int(oldest),
-                freed=freed,
-                holds=bool(holding),
-                row=row,
+            return Looked.of(
+                await self._redis.call(
+                    "claim outbound messages",
+                    registered(self._redis, _CLAIM),
+                    [keys.outbox(account_id)],
+                    [keys.tag, account_id, token, worker, repr(now), until],
+                )
             )
 
         taken = await claim_people(
