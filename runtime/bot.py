@@ -133,6 +133,8 @@ class AskStep(StepBase):
 
     After `max_retries` wrong answers the wait is dropped: the `on_fail` flow runs, or,
     without one, that last answer is handled as any message (triggers, then the fallback).
+    With `timeout` (seconds), no answer within that time drops the wait and runs the
+    `on_timeout` flow (without one, the wait just ends).
     """
 
     prompt: Template
@@ -142,6 +144,8 @@ class AskStep(StepBase):
     quick_replies: tuple[QuickReplySpec, ...] = ()
     max_retries: int | None = None
     on_fail: str | None = None
+    timeout: float | None = None
+    on_timeout: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -160,11 +164,22 @@ class GotoStep(StepBase):
 class HandoverStep(StepBase):
     """Pass the thread to a human: `to` as written (`inbox`, or an app id), `target_app_id`
     the app it names, `note` the call's metadata. The turn ends here, and the bot answers
-    nothing more until the thread comes back."""
+    nothing more until the thread comes back, or, with `timeout` (seconds), until the bot
+    takes it back then."""
 
     to: str
     target_app_id: str
     note: Template | None = None
+    timeout: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DelayStep(StepBase):
+    """Wait `seconds`, then run the rest of the flow (the turn ends here). A message from
+    the person that starts or continues a flow meanwhile cancels the rest, unless `keep`."""
+
+    seconds: float
+    keep: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -195,18 +210,20 @@ Step = (
     | GotoStep
     | HandoverStep
     | HttpStep
+    | DelayStep
 )
 
 
 def jump_targets(step: Step) -> tuple[tuple[str, str], ...]:
     """The flows `step` may run next, each with the key that names it: a `goto`'s target,
-    an `http` step's `on_error`, an `ask`'s `on_fail`."""
+    an `http` step's `on_error`, an `ask`'s `on_fail` and `on_timeout`."""
     if isinstance(step, GotoStep):
         return (("goto", step.flow),)
     if isinstance(step, HttpStep) and step.on_error is not None:
         return (("http.on_error", step.on_error),)
-    if isinstance(step, AskStep) and step.on_fail is not None:
-        return (("on_fail", step.on_fail),)
+    if isinstance(step, AskStep):
+        targets = (("on_fail", step.on_fail), ("on_timeout", step.on_timeout))
+        return tuple((key, flow) for key, flow in targets if flow is not None)
     return ()
 
 

@@ -17,6 +17,7 @@ from typing import Any, Final
 
 from runtime.errors import StoreError
 from runtime.messenger.limits import LIMITS
+from runtime.timers import FiredTimer
 
 logger = logging.getLogger("runtime.envelope")
 
@@ -35,6 +36,7 @@ class EventKind(StrEnum):
     REFERRAL = "referral"  # an m.me link or an ad, in a thread that already exists
     OPTIN = "optin"  # a plugin opt-in or a notification-messages token
     THREAD_CONTROL = "thread_control"  # Conversation Routing: the thread changed hands
+    TIMER = "timer"  # a timer of the person's fell due (`runtime/timers.py`): not from them
 
 
 class ThreadAction(StrEnum):
@@ -94,7 +96,8 @@ class Envelope:
     `session_key` is `agent:<agentId>:messenger:dm:<psid>`; `payload` is the quick-reply
     payload of a message or the payload of a postback, whichever the event carries.
     `standby` marks an event of a thread another app owns (a human, usually): it is kept
-    and never answered. A THREAD_CONTROL event carries `thread_control` and no message.
+    and never answered. A THREAD_CONTROL event carries `thread_control` and no message; a
+    TIMER event carries `timer` (which of the person's timers fell due) and no message.
     """
 
     account_id: str
@@ -114,6 +117,7 @@ class Envelope:
     optin: Mapping[str, object] | None = None
     standby: bool = False
     thread_control: ThreadControl | None = None
+    timer: FiredTimer | None = None
 
     def __post_init__(self) -> None:
         """Cap what the person sent; one log line says who sent how much, never what.
@@ -146,9 +150,9 @@ class Envelope:
 
     @property
     def from_person(self) -> bool:
-        """Whether the person did this (a thread-control event is Meta's, about them): only
-        what they did opens the 24-hour window."""
-        return self.kind is not EventKind.THREAD_CONTROL
+        """Whether the person did this (a thread-control event is Meta's, about them; a
+        timer is the bot's): only what they did opens the 24-hour window."""
+        return self.kind not in (EventKind.THREAD_CONTROL, EventKind.TIMER)
 
     def as_context(self) -> dict[str, object]:
         """The `message` variable templates see."""
@@ -186,6 +190,7 @@ class Envelope:
             "optin": dict(self.optin) if self.optin else None,
             "standby": True if self.standby else None,
             "thread_control": self.thread_control.as_json() if self.thread_control else None,
+            "timer": self.timer.as_json() if self.timer else None,
         }
         data.update({key: value for key, value in optional.items() if value is not None})
         return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
@@ -197,6 +202,7 @@ class Envelope:
             attachments = tuple(Attachment(**item) for item in data.pop("attachments", ()))
             referral, optin = data.pop("referral", None), data.pop("optin", None)
             control = data.pop("thread_control", None)
+            timer = data.pop("timer", None)
             return cls(
                 **{**data, "kind": EventKind(data["kind"])},
                 attachments=attachments,
@@ -207,6 +213,9 @@ class Envelope:
                     if control
                     else None
                 ),
+                timer=FiredTimer(slot=str(timer["slot"]), due_at=float(timer["due_at"]))
+                if timer
+                else None,
             )
         except (ValueError, TypeError, KeyError) as err:
             raise StoreError(f"a stored inbound event cannot be read: {err}") from err

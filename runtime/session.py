@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from runtime.errors import StoreError
+from runtime.timers import Timer
 
 
 def session_key(agent_id: str, psid: str) -> str:
@@ -43,6 +44,12 @@ class Handover:
         )
 
 
+def timers_by_slot(timers: Iterable[Timer]) -> Mapping[str, Timer]:
+    """Timers as a session holds them: by slot, earliest due first."""
+    ordered = sorted(timers, key=lambda timer: (timer.due_at, timer.slot))
+    return MappingProxyType({timer.slot: timer for timer in ordered})
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Session:
     """One conversation's state: its variables and the `ask` step waiting for an answer.
@@ -51,7 +58,8 @@ class Session:
     `flow`/`step` name the `ask` that waits (both None when nothing waits); `retries` counts
     the answers that failed its validation. `handover` is set while a human has the thread:
     the bot answers nothing until it comes back. Sessions saved before handovers existed
-    have no `handover` key and load with None.
+    have no `handover` key and load with None. `timers` are the person's pending timers
+    by slot (`runtime/timers.py`), earliest first.
     """
 
     key: str
@@ -63,6 +71,7 @@ class Session:
     retries: int = 0
     updated_at: float = 0.0
     handover: Handover | None = None
+    timers: Mapping[str, Timer] = field(default_factory=lambda: MappingProxyType({}))
 
     def to_json(self) -> str:
         data: dict[str, object] = {
@@ -77,6 +86,8 @@ class Session:
         }
         if self.handover is not None:
             data["handover"] = self.handover.as_json()
+        if self.timers:
+            data["timers"] = [timer.as_json() for timer in self.timers.values()]
         return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
     @classmethod
@@ -94,6 +105,7 @@ class Session:
                 retries=int(data.get("retries", 0)),
                 updated_at=float(data.get("updated_at", 0.0)),
                 handover=Handover.from_json(handover) if handover else None,
+                timers=timers_by_slot(Timer.from_json(item) for item in data.get("timers", ())),
             )
         except (ValueError, KeyError, TypeError) as err:
             raise StoreError(f"a stored session cannot be read: {err}") from err

@@ -11,10 +11,13 @@ processes goes through `Store`, the union of the roles:
 - `Outbox`: the durable outbox of Graph API calls to make, each person's in order, and the
   dead letters;
 - `Leases`: which worker holds which inbox event and outbox message, renewed and released;
-- `Caches`: values worth keeping a while (profiles, attachment ids).
+- `Caches`: values worth keeping a while (profiles, attachment ids);
+- `Timers`: each person's pending timers, by due time, turned into inbox events when they
+  fall due (`runtime/timers.py`).
 
 The roles meet in a few calls that must be one transaction: a turn's finish (the session,
-its replies, the event), an approval (the code, the approval, the confirmation), a block
+its replies, its timers, the event), a timer falling due (the timer, its inbox event), an
+approval (the code, the approval, the confirmation), a block
 (the approval, the requests, the replies waiting). Each backend keeps them atomic its own
 way (a transaction; one Lua script on one person's keys); the contract tests of each role,
 in `tests/store/`, run against every backend.
@@ -164,12 +167,17 @@ def first_sightings(events: Sequence[NewInbound], unseen: set[str]) -> list[NewI
 class NewOutbound:
     """A Graph API call to make for a person: `body` is its JSON, without the access token;
     `endpoint` is where it goes (`runtime/messenger/endpoints.py`): a message or a sender
-    action by default, or a thread-control call that must leave in order with them."""
+    action by default, or a thread-control call that must leave in order with them.
+
+    `send_by` is when Meta's 24-hour window closes for it (Unix seconds): from then on the
+    sender does not try it, it becomes a dead letter saying so. None: no such limit.
+    """
 
     account_id: str
     psid: str
     body: str
     endpoint: str = MESSAGES
+    send_by: float | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -183,6 +191,7 @@ class OutboundMessage:
     attempts: int
     next_attempt_at: float
     last_error: str | None
+    send_by: float | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -198,6 +207,64 @@ class DeadLetter:
     attempts: int
     error: str
     endpoint: str = MESSAGES
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewTimer:
+    """A timer to keep for a person: when it falls due (`due_at`), `body` (an Envelope of
+    kind `timer`) becomes their inbox event, as if accepted then, its session read with it
+    by `session_key`. A person has one timer per `slot`: a new one replaces the old."""
+
+    account_id: str
+    psid: str
+    slot: str
+    due_at: float
+    body: str
+    session_key: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TimerRef:
+    """One person's timer, by slot: what a turn cancels."""
+
+    account_id: str
+    psid: str
+    slot: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TimerChanges:
+    """What a turn does to its person's timers: `cancelled` are removed, then `set` kept."""
+
+    set: tuple[NewTimer, ...] = ()
+    cancelled: tuple[TimerRef, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.set or self.cancelled)
+
+
+NO_TIMER_CHANGES = TimerChanges()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PendingTimer:
+    """A timer the store keeps, as `runtime timers` (and `list_timers`) show it."""
+
+    account_id: str
+    psid: str
+    slot: str
+    due_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Fired:
+    """What `fire_timers` did: how many timers became inbox events (`fired`), of those the
+    events it leased at once (`claimed`), and when the earliest timer left falls due
+    (`next_due`, None when none is left)."""
+
+    fired: int
+    claimed: tuple[InboundEvent, ...] = ()
+    next_due: float | None = None
 
 
 class SessionStore(Protocol):
@@ -328,9 +395,11 @@ class Inbox(Protocol):
         now: float,
         worker: str,
         lease: float,
+        timers: TimerChanges = NO_TIMER_CHANGES,
     ) -> list[int] | None:
         """Close a processed event in one transaction: save the session (if given), keep its
-        replies in the outbox leased to `worker` (who sends them now), forget the event.
+        replies in the outbox leased to `worker` (who sends them now), apply its `timers`
+        changes, forget the event.
 
         Either all of it happens or none: a crash leaves the event to be processed again,
         never a saved session without its replies. Returns the outbox ids, in order; None,
@@ -426,7 +495,30 @@ class Leases(Protocol):
         """
 
 
-class Store(SessionStore, AccessStore, Inbox, Outbox, Caches, Leases, Protocol):
+class Timers(Protocol):
+    """Each person's pending timers, by due time (`runtime/timers.py`)."""
+
+    async def change_timers(self, changes: TimerChanges) -> None:
+        """Cancel and set timers outside a turn, in one transaction (as `finish_inbound`)."""
+
+    async def fire_timers(self, *, now: float, limit: int, lease: Lease | None = None) -> Fired:
+        """Turn up to `limit` timers due by `now` into inbox events, earliest first, in one
+        transaction: each timer is gone and its `body` is its person's newest inbox event,
+        queued behind what they already have (so a timer fires once, however many workers
+        and hosts call this at once). Received at `now`; no dedupe, no 24-hour window.
+
+        With `lease`, the events a claim would offer at once are leased by it in the same
+        transaction and returned in `claimed` with their sessions, as `accept_inbound` does.
+        """
+
+    async def list_timers(self, account_id: str | None = None) -> list[PendingTimer]:
+        """Pending timers, of one account or of all, earliest due first."""
+
+    async def count_timers(self) -> int:
+        """Timers kept and not yet fired."""
+
+
+class Store(SessionStore, AccessStore, Inbox, Outbox, Caches, Leases, Timers, Protocol):
     """Async state store: every role. Every method is atomic on its own, across processes
     too."""
 

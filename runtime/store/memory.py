@@ -13,24 +13,30 @@ from runtime.errors import StoreError
 from runtime.session import Session
 from runtime.store.base import (
     KEEP_EXPIRED_PAIRINGS,
+    NO_TIMER_CHANGES,
     RETRY_LEASE_GRACE,
     Accepted,
     ApprovedSender,
     BlockedSender,
     DeadLetter,
+    Fired,
     InboundEvent,
     Lease,
     LostLeases,
     NewInbound,
     NewOutbound,
+    NewTimer,
     OutboundMessage,
     PairingRequest,
+    PendingTimer,
     Standing,
     StoredSession,
+    TimerChanges,
     first_sightings,
 )
 
 Sender = tuple[str, str]  # (account_id, psid)
+TimerKey = tuple[str, str, str]  # (account_id, psid, slot)
 Row = TypeVar("Row", InboundEvent, OutboundMessage)
 
 
@@ -65,6 +71,10 @@ class _State:
     outbox_leases: dict[int, _Lease] = field(default_factory=dict)
     dead_letters: dict[int, DeadLetter] = field(default_factory=dict)
     caches: dict[tuple[str, str], tuple[str, float]] = field(default_factory=dict)
+    timers: dict[TimerKey, NewTimer] = field(default_factory=dict)
+    # a heap of (due_at, key) over `timers`; an entry whose timer was replaced or cancelled
+    # since is skipped when it comes up
+    timers_by_due: list[tuple[float, TimerKey]] = field(default_factory=list)
     last_inbox_id: int = 0  # ids are never reused, as with AUTOINCREMENT
     last_outbox_id: int = 0  # shared by dead letters, which keep their outbox id
 
@@ -281,24 +291,9 @@ class MemoryStore:
         ids_kept: list[int] = []
         claimed: list[InboundEvent] = []
         for event in first_sightings(events, new):
-            sender = (event.account_id, event.psid)
-            waiting = bool(state.inbox_of.get(sender)) or state.replying[sender] > 0
-            event_id = state.next_inbox_id()
-            state.inbox_of.setdefault(sender, {})[event_id] = None
-            state.inbox[event_id] = InboundEvent(
-                id=event_id,
-                account_id=event.account_id,
-                psid=event.psid,
-                body=event.body,
-                received_at=now,
-            )
-            state.session_keys[event_id] = event.session_key
-            ids_kept.append(event_id)
-            if lease is not None and not waiting:
-                state.inbox_leases[event_id] = _Lease(lease.worker, lease.until)
-                claimed.append(_with_session(state, state.inbox[event_id]))
+            ids_kept.append(_queue_inbound(state, event, now, lease, claimed))
             if event.at is not None:
-                _record_inbound(state, sender, event.at)
+                _record_inbound(state, (event.account_id, event.psid), event.at)
         return Accepted(ids=tuple(ids_kept), claimed=tuple(claimed))
 
     async def claim_inbound(
@@ -325,6 +320,7 @@ class MemoryStore:
         now: float,
         worker: str,
         lease: float,
+        timers: TimerChanges = NO_TIMER_CHANGES,
     ) -> list[int] | None:
         state = await self._open_state("finish an inbound event")
         held = state.inbox_leases.get(event_id)
@@ -332,6 +328,7 @@ class MemoryStore:
             return None  # no longer this worker's: nothing of its turn is kept
         if session is not None:  # first: if it cannot be kept, nothing has changed
             state.sessions[session.key] = session.to_json()
+        _change_timers(state, timers)
         ids = _enqueue(state, outbound, now)
         for message_id in ids:
             state.outbox_leases[message_id] = _Lease(worker, now + lease)
@@ -426,6 +423,52 @@ class MemoryStore:
         state = await self._open_state("count outbound messages")
         return len(state.outbox)
 
+    # -- timers ------------------------------------------------------------------------------
+    async def change_timers(self, changes: TimerChanges) -> None:
+        state = await self._open_state("change timers")
+        _change_timers(state, changes)
+
+    async def fire_timers(self, *, now: float, limit: int, lease: Lease | None = None) -> Fired:
+        state = await self._open_state("fire timers")
+        fired = 0
+        claimed: list[InboundEvent] = []
+        heap = state.timers_by_due
+        while heap and fired < limit and heap[0][0] <= now:
+            due_at, key = heapq.heappop(heap)
+            timer = state.timers.get(key)
+            if timer is None or timer.due_at != due_at:
+                continue  # cancelled or set again since: its own entry stands for it
+            del state.timers[key]
+            event = NewInbound(
+                account_id=timer.account_id,
+                psid=timer.psid,
+                body=timer.body,
+                session_key=timer.session_key,
+            )
+            _queue_inbound(state, event, now, lease, claimed)
+            fired += 1
+        return Fired(fired=fired, claimed=tuple(claimed), next_due=_next_due(state))
+
+    async def list_timers(self, account_id: str | None = None) -> list[PendingTimer]:
+        state = await self._open_state("list timers")
+        return sorted(
+            (
+                PendingTimer(
+                    account_id=timer.account_id,
+                    psid=timer.psid,
+                    slot=timer.slot,
+                    due_at=timer.due_at,
+                )
+                for timer in state.timers.values()
+                if account_id in (None, timer.account_id)
+            ),
+            key=lambda timer: (timer.due_at, timer.account_id, timer.psid, timer.slot),
+        )
+
+    async def count_timers(self) -> int:
+        state = await self._open_state("count timers")
+        return len(state.timers)
+
     # -- caches ------------------------------------------------------------------------------
     async def cache_get(self, kind: str, key: str, *, now: float) -> str | None:
         state = await self._open_state("read a cache")
@@ -489,6 +532,54 @@ def _record_seen(state: _State, ids: Iterable[str], now: float, ttl: float) -> s
             seen[message_id] = now
             heapq.heappush(by_time, (now, message_id))
     return new
+
+
+def _queue_inbound(
+    state: _State,
+    event: NewInbound,
+    now: float,
+    lease: Lease | None,
+    claimed: list[InboundEvent],
+) -> int:
+    """Keep `event` as its sender's newest inbox event; lease it by `lease` (appended to
+    `claimed`) when a claim would offer it at once. Its id."""
+    sender = (event.account_id, event.psid)
+    waiting = bool(state.inbox_of.get(sender)) or state.replying[sender] > 0
+    event_id = state.next_inbox_id()
+    state.inbox_of.setdefault(sender, {})[event_id] = None
+    state.inbox[event_id] = InboundEvent(
+        id=event_id,
+        account_id=event.account_id,
+        psid=event.psid,
+        body=event.body,
+        received_at=now,
+    )
+    state.session_keys[event_id] = event.session_key
+    if lease is not None and not waiting:
+        state.inbox_leases[event_id] = _Lease(lease.worker, lease.until)
+        claimed.append(_with_session(state, state.inbox[event_id]))
+    return event_id
+
+
+def _change_timers(state: _State, changes: TimerChanges) -> None:
+    for ref in changes.cancelled:
+        state.timers.pop((ref.account_id, ref.psid, ref.slot), None)
+    for timer in changes.set:
+        key = (timer.account_id, timer.psid, timer.slot)
+        state.timers[key] = timer
+        heapq.heappush(state.timers_by_due, (timer.due_at, key))
+
+
+def _next_due(state: _State) -> float | None:
+    """The earliest due time of the timers kept (stale heap entries dropped on the way)."""
+    heap = state.timers_by_due
+    while heap:
+        due_at, key = heap[0]
+        timer = state.timers.get(key)
+        if timer is not None and timer.due_at == due_at:
+            return due_at
+        heapq.heappop(heap)
+    return None
 
 
 def _approve(state: _State, sender: Sender, at: float) -> None:
@@ -559,6 +650,7 @@ def _enqueue(state: _State, messages: Iterable[NewOutbound], now: float) -> list
             attempts=0,
             next_attempt_at=now,
             last_error=None,
+            send_by=message.send_by,
         )
         state.replying[(message.account_id, message.psid)] += 1
         ids.append(message_id)

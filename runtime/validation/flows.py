@@ -21,6 +21,7 @@ from runtime.bot import (
     ButtonsStep,
     CardsStep,
     CompiledFlow,
+    DelayStep,
     GotoStep,
     HandoverStep,
     HttpStep,
@@ -293,7 +294,7 @@ def _step_fields(step: Step) -> Iterator[_Field]:
         yield from _present(step, f"{path}.http.headers", *step.headers)
         if step.body is not None:
             yield from _body_fields(step, f"{path}.http.json", step.body.tree)
-    if not isinstance(step, SetStep | GotoStep | HandoverStep | HttpStep):
+    if not isinstance(step, SetStep | GotoStep | HandoverStep | HttpStep | DelayStep):
         for number, reply in enumerate(step.quick_replies):
             yield from _present(
                 reply,

@@ -41,6 +41,13 @@ class TestOutbox:
         ]
         assert await store.count_outbound() == 2
 
+    async def test_a_message_keeps_when_its_window_closes(self, store: Store) -> None:
+        late = NewOutbound(account_id="page-1", psid="u1", body="nudge", send_by=86_400.0)
+        [first, second] = await store.enqueue_outbound([late, outbound("u2", "free")], now=0.0)
+        await store.retry_outbound(first, at=1.0, error="(#2) Service temporarily unavailable")
+        claimed = await store.claim_outbound("w", now=100.0, lease=60.0, limit=10)
+        assert {m.id: m.send_by for m in claimed} == {first: 86_400.0, second: None}
+
     async def test_messages_sent_together_are_completed_together(self, store: Store) -> None:
         ids = await store.enqueue_outbound(
             [
