@@ -55,7 +55,7 @@ from runtime.store.redis_outbox import (
     announce_outbound,
     withdraw_outbound,
 )
-from runtime.store.redis_rows import count_present, events_of, in_slot
+from runtime.store.redis_rows import count_present, events_of, in_slot, outbound_row
 
 # A person whose next event waits for their replies is looked at again after this long,
 # should the worker sending them die before it wakes them (sent replies wake them at once).
@@ -163,7 +163,7 @@ return {'claimed', lease_until, id, 1, freed_of(tag, account, owners), event}
 
 # KEYS[1]: the person's inbox. ARGV: tag, account, psid, event id, worker, now,
 # lease_until, outbox token, inbox token, the session's Redis key ('' for none), the
-# session JSON, replies JSON ([[id, body, endpoint], ...]), person id, global prefix.
+# session JSON, replies JSON (`redis_rows.outbound_row`s), person id, global prefix.
 # -> 'not-yours', OUTBOX_CLOSED, or {'done', their next event id or false, holds}.
 # With a global prefix (a single server), the script does the global step after
 # (`redis_index.after_finish_index`) itself.
@@ -507,7 +507,7 @@ class RedisInbox:
                     what, self._redis.client.set(self._keys.session(session.key), session.to_json())
                 )
         replies = [
-            [str(message_id), message.body, message.endpoint]
+            outbound_row(message_id, message)
             for message_id, message in zip(announced.ids, outbound, strict=True)
         ]
         keys = self._keys.person(psid)

@@ -172,7 +172,8 @@ end
 # enqueue(tag, account, psid, now, messages, owner, lease_until)
 #   Appends messages to the outbox of (account, psid), in the order given.
 #   tag: PersonKeys.tag of psid. now: the caller's time, as text (created_at and
-#   next_attempt_at). messages: a Lua array of {id, body, endpoint}, ids already given by
+#   next_attempt_at). messages: a Lua array of {id, body, endpoint, send_by} (send_by: when
+#   Meta's 24-hour window closes for it, text; '' or absent for no limit), ids given by
 #   `redis_outbox.announce_outbound` (which wrote the global index entries first). owner,
 #   lease_until: the worker leasing them (who sends them at once) and until when (text),
 #   or false, false. Keys written (declare one of them in KEYS, in this person's slot):
@@ -189,6 +190,7 @@ local function enqueue(tag, account, psid, now, messages, owner, lease_until)
     local key = k_message(tag, id)
     redis.call('HSET', key, 'id', id, 'account', account, 'psid', psid, 'body', m[2],
       'endpoint', m[3], 'created_at', now, 'attempts', 0, 'next_attempt_at', now)
+    if m[4] and m[4] ~= '' then redis.call('HSET', key, 'send_by', m[4]) end
     if owner then
       redis.call('HSET', key, 'owner', owner, 'until', lease_until)
       hold(tag, account, owner)

@@ -61,6 +61,7 @@ from runtime.store.redis_rows import (
     dead_letter_of,
     events_of,
     message_of,
+    outbound_row,
 )
 
 T = TypeVar("T")
@@ -191,7 +192,7 @@ def _lua_names(fields: Sequence[str]) -> str:
 
 
 # KEYS[1]: the person's outbox. ARGV: tag, account, psid, now, token, messages JSON
-# ([[id, body, endpoint], ...]).
+# ([[id, body, endpoint, send_by], ...]: `redis_rows.outbound_row`).
 _ENQUEUE: Final = compose(
     ENQUEUE,
     """
@@ -399,7 +400,7 @@ class RedisOutbox:
     ) -> Any:
         person = self._keys.person(announced.psid)
         rows = [
-            [str(message_id), message.body, message.endpoint]
+            outbound_row(message_id, message)
             for message_id, message in zip(announced.ids, messages, strict=True)
         ]
         return await self._redis.call(

@@ -2,7 +2,8 @@
 
 An inbox event comes back as `{id, account, psid, body, received_at, session, session_key}`
 (`redis_lua.TAKE_EVENT`), an outbox message as `MESSAGE_FIELDS` in order, a dead letter as
-`DEAD_FIELDS`. Times are the caller's text, read back with float().
+`DEAD_FIELDS`. Times are the caller's text, read back with float(); a message's `send_by`
+is absent (None) when it has no 24-hour limit.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 from runtime.session import Session
-from runtime.store.base import DeadLetter, InboundEvent, OutboundMessage
+from runtime.store.base import DeadLetter, InboundEvent, NewOutbound, OutboundMessage
 from runtime.store.redis_connection import RedisConnection
 from runtime.store.redis_keys import Keys, PersonKeys, person_of
 
@@ -25,6 +26,7 @@ MESSAGE_FIELDS: Final = (
     "attempts",
     "next_attempt_at",
     "last_error",
+    "send_by",
 )
 DEAD_FIELDS: Final = (
     "id",
@@ -69,9 +71,15 @@ async def events_of(
     return events
 
 
+def outbound_row(message_id: int, message: NewOutbound) -> list[str]:
+    """A message as `redis_lua.ENQUEUE` takes it: [id, body, endpoint, send_by or '']."""
+    send_by = "" if message.send_by is None else repr(message.send_by)
+    return [str(message_id), message.body, message.endpoint, send_by]
+
+
 def message_of(row: Sequence[Any]) -> OutboundMessage:
     """An outbox message from its fields, in the order of `MESSAGE_FIELDS`."""
-    message_id, account_id, psid, body, endpoint, created_at, attempts, due, error = row
+    message_id, account_id, psid, body, endpoint, created_at, attempts, due, error, send_by = row
     return OutboundMessage(
         id=int(message_id),
         account_id=account_id,
@@ -82,6 +90,7 @@ def message_of(row: Sequence[Any]) -> OutboundMessage:
         attempts=int(attempts),
         next_attempt_at=float(due),
         last_error=error,
+        send_by=float(send_by) if send_by else None,
     )
 
 
