@@ -13,6 +13,7 @@ from runtime.errors import StoreError
 from runtime.session import Session
 from runtime.store import sqlite_schema as sql
 from runtime.store.base import (
+    NO_TIMER_CHANGES,
     RETRY_LEASE_GRACE,
     Accepted,
     DeadLetter,
@@ -21,6 +22,7 @@ from runtime.store.base import (
     NewInbound,
     NewOutbound,
     OutboundMessage,
+    TimerChanges,
     first_sightings,
 )
 from runtime.store.sqlite_access import SQLiteAccess
@@ -35,16 +37,19 @@ from runtime.store.sqlite_connection import (
     transaction,
 )
 from runtime.store.sqlite_leases import SQLiteLeases
+from runtime.store.sqlite_queue import queue_inbound
 from runtime.store.sqlite_sessions import SQLiteSessions
+from runtime.store.sqlite_timers import SQLiteTimers, change_timers_in
 
 
-class SQLiteStore(SQLiteSessions, SQLiteAccess, SQLiteCache, SQLiteLeases):
+class SQLiteStore(SQLiteSessions, SQLiteAccess, SQLiteCache, SQLiteLeases, SQLiteTimers):
     """A `Store` in one SQLite file, safe for several processes of one host at once.
 
     The inbox and the outbox are here; sessions are `SQLiteSessions`'s
     (`sqlite_sessions.py`), pairing requests, approvals and blocks `SQLiteAccess`'s
-    (`sqlite_access.py`), the caches `SQLiteCache`'s (`sqlite_cache.py`) and the leases
-    `SQLiteLeases`'s (`sqlite_leases.py`).
+    (`sqlite_access.py`), the caches `SQLiteCache`'s (`sqlite_cache.py`), the leases
+    `SQLiteLeases`'s (`sqlite_leases.py`) and the timers `SQLiteTimers`'s
+    (`sqlite_timers.py`); an event joins its person's inbox queue by `sqlite_queue.py`.
 
     Every call is one transaction on the file's own thread (`SQLiteConnection`); writes take
     the write lock up front, so two processes never both claim one event. A call cancelled
@@ -140,30 +145,19 @@ class SQLiteStore(SQLiteSessions, SQLiteAccess, SQLiteCache, SQLiteLeases):
         now: float,
         worker: str,
         lease: float,
+        timers: TimerChanges = NO_TIMER_CHANGES,
     ) -> list[int] | None:
         def work(conn: sqlite3.Connection) -> list[int] | None:
             if conn.execute(sql.FINISH_INBOUND, (event_id, worker)).rowcount == 0:
                 return None  # no longer this worker's: nothing of its turn is kept
             if session is not None:
                 conn.execute(sql.SAVE_SESSION, (session.key, session.to_json(), session.updated_at))
-            ids = [
-                insert(
-                    conn,
-                    sql.INSERT_OUTBOUND_LEASED,
-                    (
-                        msg.account_id,
-                        msg.psid,
-                        msg.endpoint,
-                        msg.body,
-                        now,
-                        now,
-                        worker,
-                        now + lease,
-                    ),
-                )
+            change_timers_in(conn, timers)
+            leased = {"worker": worker, "until": now + lease}
+            return [
+                insert(conn, sql.INSERT_OUTBOUND_LEASED, sql.outbound_params(msg, now) | leased)
                 for msg in outbound
             ]
-            return ids
 
         return await self._db.run("finish an inbound event", work)
 
@@ -177,12 +171,7 @@ class SQLiteStore(SQLiteSessions, SQLiteAccess, SQLiteCache, SQLiteLeases):
     async def enqueue_outbound(self, messages: Sequence[NewOutbound], *, now: float) -> list[int]:
         def work(conn: sqlite3.Connection) -> list[int]:
             return [
-                insert(
-                    conn,
-                    sql.INSERT_OUTBOUND,
-                    (msg.account_id, msg.psid, msg.endpoint, msg.body, now, now),
-                )
-                for msg in messages
+                insert(conn, sql.INSERT_OUTBOUND, sql.outbound_params(msg, now)) for msg in messages
             ]
 
         return await self._db.run("enqueue outbound messages", work)
@@ -265,34 +254,7 @@ def _accept_all(group: Sequence[_Accept], conn: sqlite3.Connection) -> list[Acce
         kept: list[int] = []
         claimed: list[InboundEvent] = []
         for event in first_sightings(accept.events, new):
-            lease = accept.lease
-            if lease is not None:
-                sender = {"account": event.account_id, "psid": event.psid}
-                if conn.execute(sql.SENDER_WAITING, sender).fetchone()[0]:
-                    lease = None  # their earlier event or reply goes first
-            params = (
-                event.account_id,
-                event.psid,
-                event.body,
-                accept.now,
-                event.session_key,
-                lease.worker if lease else None,
-                lease.until if lease else None,
-            )
-            event_id = insert(conn, sql.INSERT_INBOUND, params)
-            kept.append(event_id)
-            if lease is not None:
-                session = conn.execute(sql.LOAD_SESSION, (event.session_key,)).fetchone()
-                claimed.append(
-                    InboundEvent(
-                        id=event_id,
-                        account_id=event.account_id,
-                        psid=event.psid,
-                        body=event.body,
-                        received_at=accept.now,
-                        session=None if session is None else Session.from_json(session[0]),
-                    )
-                )
+            kept.append(queue_inbound(conn, event, accept.now, accept.lease, claimed))
             if event.at is not None:
                 conn.execute(sql.RECORD_INBOUND, (event.account_id, event.psid, event.at))
         results.append(Accepted(ids=tuple(kept), claimed=tuple(claimed)))

@@ -161,15 +161,7 @@ class SQLiteAccess:
                 return False
             conn.execute(APPROVE, (request.account_id, request.psid, now))
             if confirmation is not None:
-                params = (
-                    confirmation.account_id,
-                    confirmation.psid,
-                    confirmation.endpoint,
-                    confirmation.body,
-                    now,
-                    now,
-                )
-                insert(conn, schema.INSERT_OUTBOUND, params)
+                insert(conn, schema.INSERT_OUTBOUND, schema.outbound_params(confirmation, now))
             return True
 
         return await self._db.run("approve a pairing request", work)

@@ -15,7 +15,7 @@ import asyncio
 import random
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
@@ -197,7 +197,9 @@ def count(statement: str) -> Callable[[sqlite3.Connection], int]:
     return lambda conn: int(conn.execute(statement).fetchone()[0])
 
 
-def insert(conn: sqlite3.Connection, statement: str, params: Sequence[object]) -> int:
+def insert(
+    conn: sqlite3.Connection, statement: str, params: Sequence[object] | Mapping[str, object]
+) -> int:
     """Run an INSERT of one row and return the row's id."""
     row_id = conn.execute(statement, params).lastrowid
     if row_id is None:  # pragma: no cover - sqlite3 always sets it after an INSERT

@@ -5,10 +5,12 @@ The access role's statements (pairing, approvals, blocks) are in `sqlite_access.
 
 from __future__ import annotations
 
+from runtime.store.base import NewOutbound
+
 # `PRAGMA user_version` holds the number of the last migration applied to a database file.
 # To change the schema, append a migration (a tuple of statements) under the next number and
 # bump SCHEMA_VERSION; `open` applies the missing ones in order, in one transaction.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _V1: tuple[str, ...] = (
     # Dedupe: message ids already processed, and when they were last seen.
@@ -147,8 +149,30 @@ _V4: tuple[str, ...] = (
     "CREATE INDEX IF NOT EXISTS caches_by_expiry ON caches (expires_at)",
 )
 
+_V5: tuple[str, ...] = (
+    # When Meta's 24-hour window closes for an outbox message (NULL: no such limit). A dead
+    # letter keeps none: requeued by hand, it is sent whatever the time.
+    "ALTER TABLE outbox ADD COLUMN send_by REAL",
+    # Each person's pending timers, one per slot (`runtime/timers.py`): `body` becomes their
+    # inbox event when `due_at` comes, its session read by `session_key`.
+    """
+    CREATE TABLE IF NOT EXISTS timers (
+        account_id  TEXT NOT NULL,
+        psid        TEXT NOT NULL,
+        slot        TEXT NOT NULL,
+        due_at      REAL NOT NULL,
+        body        TEXT NOT NULL,
+        session_key TEXT NOT NULL,
+        PRIMARY KEY (account_id, psid, slot)
+    ) WITHOUT ROWID
+    """,
+    # The timers due, earliest first, are a range of this index (its entries end with the
+    # primary key, which breaks ties): the poll every second reads its first entry only.
+    "CREATE INDEX IF NOT EXISTS timers_by_due ON timers (due_at)",
+)
+
 # Migration number -> the statements that bring a database from the previous number to it.
-MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1, 2: _V2, 3: _V3, 4: _V4}
+MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5}
 
 # The statements SQLiteStore runs, grouped as the Store protocol groups its methods.
 
@@ -234,19 +258,21 @@ RELEASE_INBOUND = "UPDATE inbox SET lease_owner = NULL, lease_until = NULL WHERE
 COUNT_INBOUND = "SELECT count(*) FROM inbox"
 
 # -- durable outbox --------------------------------------------------------------------------
+# Their parameters are `outbound_params(message, now)`, plus `worker` and `until` when leased.
 INSERT_OUTBOUND = """
-    INSERT INTO outbox (account_id, psid, endpoint, body, created_at, next_attempt_at)
-    VALUES (?, ?, ?, ?, ?, ?)
+    INSERT INTO outbox (account_id, psid, endpoint, body, send_by, created_at, next_attempt_at)
+    VALUES (:account_id, :psid, :endpoint, :body, :send_by, :now, :now)
 """
 INSERT_OUTBOUND_LEASED = """
-    INSERT INTO outbox (account_id, psid, endpoint, body, created_at, next_attempt_at,
+    INSERT INTO outbox (account_id, psid, endpoint, body, send_by, created_at, next_attempt_at,
                         lease_owner, lease_until)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+    VALUES (:account_id, :psid, :endpoint, :body, :send_by, :now, :now, :worker, :until)
 """
 # As for the inbox, plus: a user's oldest message must be due, else none of theirs is offered.
 CLAIMABLE_OUTBOUND = """
     SELECT outbox.id, outbox.account_id, outbox.psid, outbox.endpoint, outbox.body,
-           outbox.created_at, outbox.attempts, outbox.next_attempt_at, outbox.last_error
+           outbox.created_at, outbox.attempts, outbox.next_attempt_at, outbox.last_error,
+           outbox.send_by
     FROM outbox
     JOIN (
         SELECT min(id) AS id FROM outbox
@@ -260,6 +286,20 @@ CLAIMABLE_OUTBOUND = """
 LEASE_OUTBOUND = "UPDATE outbox SET lease_owner = ?, lease_until = ? WHERE id = ?"
 COMPLETE_OUTBOUND = "DELETE FROM outbox WHERE id = ?"
 OUTBOUND_SENDER = "SELECT account_id, psid FROM outbox WHERE id = ?"
+
+
+def outbound_params(message: NewOutbound, now: float) -> dict[str, object]:
+    """The parameters of INSERT_OUTBOUND for `message`, made at `now`."""
+    return {
+        "account_id": message.account_id,
+        "psid": message.psid,
+        "endpoint": message.endpoint,
+        "body": message.body,
+        "send_by": message.send_by,
+        "now": now,
+    }
+
+
 RETRY_OUTBOUND = """
     UPDATE outbox
     SET attempts = attempts + 1, last_error = :error, next_attempt_at = :at,
@@ -277,7 +317,8 @@ LIST_DEAD_LETTERS = """
     SELECT id, account_id, psid, endpoint, body, created_at, failed_at, attempts, error
     FROM dead_letters ORDER BY failed_at, id
 """
-# A requeued message gets a new id, so it goes to the end of its user's queue.
+# A requeued message gets a new id, so it goes to the end of its user's queue; it has no
+# send_by: the owner who requeues it chose to send it now.
 REQUEUE = """
     INSERT INTO outbox (account_id, psid, endpoint, body, created_at, next_attempt_at)
     SELECT account_id, psid, endpoint, body, :now, :now FROM dead_letters WHERE id = :id
