@@ -9,6 +9,7 @@ import re
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,8 @@ import runtime
 from runtime.errors import StoreError
 from runtime.session import Session
 from runtime.store import sqlite_schema as sql
-from runtime.store.base import Accepted, Standing
+from runtime.store import sqlite_timers
+from runtime.store.base import Accepted, NewOutbound, NewTimer, Standing, TimerChanges
 from runtime.store.sqlite import SQLiteStore
 from tests.store.records import HOUR, inbound, outbound, pairing
 
@@ -187,6 +189,50 @@ async def test_a_version_3_file_keeps_its_waiting_replies_as_messages_after_the_
     assert pragmas(db_path) == ("wal", sql.SCHEMA_VERSION)
 
 
+async def test_a_version_4_file_keeps_its_replies_without_a_deadline_and_keeps_timers(
+    db_path: Path,
+) -> None:
+    db_path.parent.mkdir(parents=True)
+    conn = sqlite3.connect(db_path)
+    for number in (1, 2, 3, 4):
+        for statement in sql.MIGRATIONS[number]:
+            conn.execute(statement)
+    conn.execute(
+        "INSERT INTO outbox (account_id, psid, body, created_at, next_attempt_at)"
+        " VALUES ('page-1', 'u1', '{\"message\":{\"text\":\"hi\"}}', 1.0, 1.0)"
+    )
+    conn.execute("PRAGMA user_version = 4")
+    conn.commit()
+    conn.close()
+    store = SQLiteStore(db_path)
+    await store.open()
+    try:
+        [waiting] = await store.claim_outbound("w", now=2.0, lease=30.0, limit=10)
+        assert (waiting.psid, waiting.send_by) == ("u1", None)  # sent whenever it can be
+        due = NewTimer(
+            account_id="page-1", psid="u2", slot="ask", due_at=5.0, body="t", session_key="k"
+        )
+        await store.change_timers(TimerChanges(set=(due,)))
+        assert (await store.fire_timers(now=5.0, limit=10)).fired == 1
+    finally:
+        await store.close()
+    assert pragmas(db_path) == ("wal", sql.SCHEMA_VERSION)
+
+
+async def test_a_requeued_dead_letter_is_sent_whatever_its_window_said(db_path: Path) -> None:
+    store = SQLiteStore(db_path)
+    await store.open()
+    try:
+        late = NewOutbound(account_id="page-1", psid="u1", body="nudge", send_by=86_400.0)
+        [message_id] = await store.enqueue_outbound([late], now=0.0)
+        await store.dead_letter_outbound(message_id, now=90_000.0, error="the window closed")
+        assert await store.requeue_dead_letter(message_id, now=90_001.0)
+        [again] = await store.claim_outbound("w", now=90_001.0, lease=60.0, limit=10)
+        assert (again.body, again.send_by) == ("nudge", None)
+    finally:
+        await store.close()
+
+
 # -- the claim reads indexes, not tables -----------------------------------------------------
 def test_choosing_inbound_events_to_claim_reads_only_covering_indexes() -> None:
     conn = sqlite3.connect(":memory:")
@@ -208,6 +254,34 @@ def test_choosing_inbound_events_to_claim_reads_only_covering_indexes() -> None:
     # a table is read by id only (for the events chosen), never scanned
     scans = [line for line in plan if re.search(r"SCAN (inbox|outbox)\b(?! USING COVERING)", line)]
     assert not scans, plan
+
+
+def test_firing_timers_seeks_the_head_of_their_index_among_many(tmp_path: Path) -> None:
+    """The poll every second and a fire read only the timers due, never the whole table,
+    and never sort: the index gives them earliest first."""
+    conn = sqlite3.connect(tmp_path / "plans.db")
+    try:
+        for number in sorted(sql.MIGRATIONS):
+            for statement in sql.MIGRATIONS[number]:
+                conn.execute(statement)
+        conn.executemany(
+            sqlite_timers.SET,
+            [("page-1", f"u{n}", "ask", 1e9 + n, "{}", f"k{n}") for n in range(5000)],
+        )
+
+        def plan(statement: str, params: Mapping[str, object] | Sequence[object] = ()) -> list[str]:
+            return [row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {statement}", params)]
+
+        due = plan(sqlite_timers.DUE, {"now": 5.0, "limit": 10})
+        head = plan(sqlite_timers.NEXT_DUE)
+        cancel = plan(sqlite_timers.CANCEL, ("page-1", "u1", "ask"))
+    finally:
+        conn.close()
+    assert due == ["SEARCH timers USING INDEX timers_by_due (due_at<?)"], due
+    assert head == ["SEARCH timers USING COVERING INDEX timers_by_due"], head
+    assert cancel == ["SEARCH timers USING PRIMARY KEY (account_id=? AND psid=? AND slot=?)"], (
+        cancel
+    )
 
 
 # -- two processes at once -------------------------------------------------------------------
