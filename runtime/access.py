@@ -72,6 +72,7 @@ async def check_access(
     *,
     now: float,
     draw_code: Callable[[], str] = new_code,
+    pair: bool = True,
 ) -> Verdict:
     """Decide what to do with a sender's event under the account's policy.
 
@@ -81,6 +82,8 @@ async def check_access(
     is pending gets nothing, and the same code again only once its last sending is
     RESEND_INTERVAL old; after it expires (or is pushed out by MAX_PENDING newer ones) the
     next message gets a new code. `draw_code` makes new codes (tests pass their own).
+    With `pair=False` (an event the person did not send: a timer) a stranger is ignored,
+    never sent a code.
     """
     policy = account.dm_policy
     if policy is DmPolicy.DISABLED:
@@ -100,6 +103,8 @@ async def check_access(
         return Verdict(Admission.IGNORE)
     if standing is Standing.APPROVED:
         return Verdict(Admission.ADMIT)
+    if not pair:
+        return Verdict(Admission.IGNORE)
     return await _pairing_reply(store, bot, account, psid, now=now, draw_code=draw_code)
 
 

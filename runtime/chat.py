@@ -28,7 +28,7 @@ from typing import TextIO
 from runtime.bot import AskStep, Bot, HttpStep
 from runtime.config.model import Account
 from runtime.dialog.context import build_context
-from runtime.dialog.effects import HttpResult, app_name
+from runtime.dialog.effects import HttpResult, TakeThread, app_name
 from runtime.dialog.engine import continue_turn, run_turn
 from runtime.dialog.messages import (
     Button,
@@ -47,6 +47,7 @@ from runtime.http_calls import HttpCaller, describe_call
 from runtime.session import Session, session_key
 from runtime.store.base import Store
 from runtime.testing import events
+from runtime.testing.expectations import TAKEN_BACK
 
 CHAT_PSID = "chat-local"  # clearly not a real PSID (those are long numbers)
 HANDED_OVER = (
@@ -253,7 +254,10 @@ class TerminalChat:
         for message in turn.messages:
             self.say(self.render(message))
         for effect in turn.effects:
-            self.say(HANDED_OVER.format(owner=app_name(effect.target_app_id)))
+            if isinstance(effect, TakeThread):
+                self.say(TAKEN_BACK)
+            else:
+                self.say(HANDED_OVER.format(owner=app_name(effect.target_app_id)))
 
     async def hand_back(self) -> None:
         """`/back`: what a `pass_thread_control` back to the bot does on Messenger."""

@@ -9,9 +9,11 @@ to the app that lost the thread) means a human took it: the bot goes quiet as af
 Should Meta tell us of our own calls too, they change nothing: a pass to the app the
 session handed over to, or a take carrying the metadata `runtime handover take` sends.
 
-A wait for an `ask` is dropped when a handover starts: when the thread comes back, the
-person has been talking to a human, and their next message is no answer to the old
-question. Variables are kept.
+A wait for an `ask` is dropped when a handover starts (with its timeout): when the thread
+comes back, the person has been talking to a human, and their next message is no answer to
+the old question. Variables are kept. A `handover` step's `timeout` is a timer
+(`runtime/timers.py`): when it falls due with the human still holding the thread, the bot
+takes it back (`take_thread_control`); a thread back earlier drops it.
 
 `runtime handover list` and `take` work on the store, beside a running server: `take`
 queues its `take_thread_control` call in the outbox (the server sends it, in order with the
@@ -33,8 +35,9 @@ from runtime.errors import HandoverError
 from runtime.messenger.endpoints import TAKE_THREAD_CONTROL
 from runtime.pairing import check_account, the_one_account
 from runtime.session import Handover, Session, session_key
-from runtime.store.base import NewOutbound, Store
+from runtime.store.base import NewOutbound, Store, TimerChanges, TimerRef
 from runtime.tables import duration, table
+from runtime.timers import ASK_SLOT, HANDOVER_SLOT
 
 LIST_COMMAND: Final = "runtime handover list"
 TAKE_METADATA: Final = "taken back with runtime handover take"
@@ -80,7 +83,7 @@ def thread_change(session: Session | None, envelope: Envelope, *, now: float) ->
             return ThreadChange(
                 None, f"thread passed to {app_name(session.handover.app_id)}: {who}"
             )
-        back = replace(session, handover=None, updated_at=now)
+        back = replace(session, handover=None, updated_at=now).without_timers(HANDOVER_SLOT)
         return ThreadChange(back, f"handover ended: {who}; thread passed back{by}, the bot answers")
     if control.action is ThreadAction.TAKE:
         if control.metadata == TAKE_METADATA:  # `runtime handover take`, told to us too
@@ -90,7 +93,9 @@ def thread_change(session: Session | None, envelope: Envelope, *, now: float) ->
         base = session or Session(
             key=envelope.session_key, account_id=envelope.account_id, psid=envelope.psid
         )
-        taken = replace(base, handover=handover, flow=None, step=None, retries=0, updated_at=now)
+        taken = replace(
+            base, handover=handover, flow=None, step=None, retries=0, updated_at=now
+        ).without_timers(ASK_SLOT)
         by = f" by {app_name(owner)}" if owner else ""
         line = f"handover started: {who}; thread taken{by}, the bot stays quiet until it is back"
         return ThreadChange(taken, line)
@@ -145,7 +150,12 @@ async def take(
     body = json.dumps(take_thread_control_request(psid))
     call = NewOutbound(account_id=account_id, psid=psid, body=body, endpoint=TAKE_THREAD_CONTROL)
     await store.enqueue_outbound([call], now=now)
-    await store.save_session(replace(session, handover=None, updated_at=now))
+    await store.save_session(
+        replace(session, handover=None, updated_at=now).without_timers(HANDOVER_SLOT)
+    )
+    if HANDOVER_SLOT in session.timers:  # else it fires, finds no timer and does nothing
+        cancel = TimerRef(account_id=account_id, psid=psid, slot=HANDOVER_SLOT)
+        await store.change_timers(TimerChanges(cancelled=(cancel,)))
     return session
 
 

@@ -21,9 +21,10 @@ from runtime.config.model import Account, Config, DmPolicy
 from runtime.dialog.messages import TextMessage
 from runtime.errors import PairingError
 from runtime.messenger.payloads import MessagingType, message_request
-from runtime.messenger.proactive import WINDOW_SECONDS, UnknownAccountError
+from runtime.messenger.proactive import UnknownAccountError
 from runtime.store.base import ApprovedSender, NewOutbound, PairingRequest, Store
 from runtime.tables import ago, duration, table
+from runtime.window import WINDOW_SECONDS
 
 APPROVED_MESSAGE: Final = "You're approved! Say hi to start."
 LIST_COMMAND: Final = "runtime pair list messenger"

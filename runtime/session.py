@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 from runtime.errors import StoreError
@@ -72,6 +72,13 @@ class Session:
     updated_at: float = 0.0
     handover: Handover | None = None
     timers: Mapping[str, Timer] = field(default_factory=lambda: MappingProxyType({}))
+
+    def without_timers(self, *slots: str) -> Session:
+        """This session without its timers in `slots` (those it has)."""
+        if not any(slot in self.timers for slot in slots):
+            return self
+        kept = {slot: timer for slot, timer in self.timers.items() if slot not in slots}
+        return replace(self, timers=MappingProxyType(kept))
 
     def to_json(self) -> str:
         data: dict[str, object] = {

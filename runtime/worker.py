@@ -49,15 +49,19 @@ from typing import Any, Final
 from runtime.access import Admission, check_access
 from runtime.bot import Bot
 from runtime.config.model import Account
-from runtime.dialog.effects import Effect, HttpResult, PassThread, app_name
+from runtime.dialog.effects import Effect, HttpResult, PassThread, TakeThread, app_name
 from runtime.dialog.engine import Turn, continue_turn, run_turn
 from runtime.dialog.messages import OutMessage, TextMessage
 from runtime.envelope import Envelope, EventKind
 from runtime.errors import StoreError
-from runtime.handover import pass_thread_control_request, thread_change
+from runtime.handover import (
+    pass_thread_control_request,
+    take_thread_control_request,
+    thread_change,
+)
 from runtime.http_calls import HttpCaller, describe_call
 from runtime.leases import LEASE_SECONDS, lease_from_now
-from runtime.messenger.endpoints import MESSAGES, PASS_THREAD_CONTROL
+from runtime.messenger.endpoints import MESSAGES, PASS_THREAD_CONTROL, TAKE_THREAD_CONTROL
 from runtime.messenger.payloads import (
     MessagingType,
     SenderAction,
@@ -70,6 +74,9 @@ from runtime.pairing import APPROVED_MESSAGE
 from runtime.people import UserProfiles
 from runtime.session import Session
 from runtime.store.base import Accepted, InboundEvent, Lease, NewInbound, NewOutbound, Store
+from runtime.timer_changes import timer_changes
+from runtime.timers import HANDOVER_SLOT, Timer
+from runtime.window import window_closes
 
 logger = logging.getLogger("runtime.worker")
 
@@ -129,9 +136,12 @@ class InboxWorker:
         self._running: dict[int, asyncio.Task[None]] = {}  # by event id
         self._calling = 0  # running events waiting for an `http` call's answer
         self._next_poll = 0.0
+        self._fire_wanted = False  # timers may be due: fire them
+        self._next_timer: float | None = None  # the earliest timer known to fall due
         # a store that does not answer: one line when it stops, one when it answers again
         self._claims = Outage(logger, "the inbox can be read again, after %d failed tries")
         self._orphans = Outage(logger, "the outbox can be read again, after %d failed tries")
+        self._timers = Outage(logger, "timers can be fired again, after %d failed tries")
 
     # -- what reaches the worker ---------------------------------------------------------------
     async def accept(
@@ -217,12 +227,46 @@ class InboxWorker:
                 self._next_poll = loop.time() + POLL_SECONDS
                 loop.call_at(self._next_poll, self._ready.set)
                 self._claim_wanted = True
+                self._fire_wanted = True
                 await self._store_call(self._resend_orphaned_replies(), self._orphans)
+            if self._fire_wanted or self._timer_due():
+                self._fire_wanted = False
+                await self._store_call(self._fire_timers(), self._timers)
             if self._claim_wanted:
                 self._claim_wanted = False
                 await self._store_call(self._claim(), self._claims)
             self._start_waiting()
             await self._ready.wait()
+
+    # -- timers --------------------------------------------------------------------------------
+    def _timer_due(self) -> bool:
+        return self._next_timer is not None and self._clock() >= self._next_timer - POLL_SLACK
+
+    async def _fire_timers(self) -> None:
+        """Turn the timers due into inbox events: as many as there is room for, leased to
+        this worker when their person is free (`Store.fire_timers`); the rest wait for room,
+        or for another worker's poll."""
+        room = self._capacity - self._busy() - len(self._waiting)
+        if room <= 0:
+            self._fire_wanted = True  # the loop comes back when an event ends
+            return
+        fired = await self._store.fire_timers(
+            now=self._clock(), limit=room, lease=self.next_lease()
+        )
+        self.hand(fired.claimed)
+        if fired.fired >= room:
+            self._fire_wanted = True  # more may be due
+        self._next_timer = None
+        self._expect_timer(fired.next_due)
+
+    def _expect_timer(self, due: float | None) -> None:
+        """A timer falls due at `due`: fire it then, not at the next poll."""
+        if due is None or (self._next_timer is not None and self._next_timer <= due):
+            return
+        self._next_timer = due
+        wait = due - self._clock()
+        if wait < POLL_SECONDS:  # else a poll comes first, and sees to it
+            asyncio.get_running_loop().call_later(max(wait, 0.0), self._ready.set)
 
     def _busy(self) -> int:
         """Running events that count against CAPACITY: not those waiting for an API."""
@@ -274,7 +318,14 @@ class InboxWorker:
                     message.psid,
                 )
             self._sender.submit(
-                SendJob(message.account_id, message.psid, body, message.id, message.endpoint)
+                SendJob(
+                    message.account_id,
+                    message.psid,
+                    body,
+                    message.id,
+                    message.endpoint,
+                    message.send_by,
+                )
             )
 
     async def _process(self, event: InboundEvent) -> None:
@@ -306,14 +357,25 @@ class InboxWorker:
         if envelope.kind is EventKind.THREAD_CONTROL:
             await self._change_hands(event, account, envelope, now)
             return
+        timer = envelope.timer  # a timer of theirs fell due: no message, the bot's own turn
         with_human = event.session is not None and event.session.handover is not None
-        if with_human or envelope.standby:
+        if timer is not None and with_human and timer.slot != HANDOVER_SLOT:
+            await self._complete(event.id)
+            _log_timer(account.id, envelope.psid, f"{timer.slot} dropped: {WITH_HUMAN}")
+            return
+        if (with_human and timer is None) or envelope.standby:
             # kept on accept (the 24-hour window counts it), never answered; the session is
             # left as it is, so a `runtime handover take` meanwhile is not overwritten
             await self._complete(event.id)
             _log_turn(account.id, envelope.psid, WITH_HUMAN if with_human else STANDBY, 0, started)
             return
-        verdict = await check_access(self._store, bot, account, envelope.psid, now=now)
+        verdict = await check_access(
+            self._store, bot, account, envelope.psid, now=now, pair=timer is None
+        )
+        if timer is not None and verdict.admission is not Admission.ADMIT:
+            await self._complete(event.id)
+            _log_timer(account.id, envelope.psid, f"{timer.slot} dropped: {NOT_ADMITTED}")
+            return
         if verdict.admission is Admission.BLOCKED:
             await self._complete(event.id)  # the access line (debug) says it; no turn line
             return
@@ -326,14 +388,29 @@ class InboxWorker:
             if await self._finish(event, account, envelope.psid, None, (reply,), now, actions=()):
                 _log_turn(account.id, envelope.psid, PAIRING_REPLY, 1, started)
             return
+        # when Meta's 24-hour window closes for this turn's messages (the sender sends
+        # none past it): a day after this message, or after the last one, for a timer's
+        if timer is None:
+            send_by = window_closes(event.received_at)
+        else:
+            send_by = window_closes(await self._store.last_inbound(account.id, envelope.psid))
         user: Mapping[str, object] = {}
         if bot.user_fields and self._profiles is not None:
             user = await self._profiles.fields(account, envelope.psid, bot.user_fields, now=now)
         turn = run_turn(bot, envelope, event.session, now=now, user=user)
+        if timer is not None:
+            if turn.fired is None:  # answered, cancelled or set again since it was kept
+                await self._complete(event.id)
+                _log_timer(account.id, envelope.psid, f"{timer.slot} no longer pending")
+                return
+            _log_fired(account.id, envelope.psid, turn.fired, now)
+        # "seen" answers a message; typing only shows for messages that may still go out
+        seen = (SenderAction.MARK_SEEN,) if timer is None else ()
+        typing = (SenderAction.TYPING_ON,) if send_by is None or now < send_by else ()
         actions: tuple[SenderAction, ...] = ()
         if turn.call is not None:
             if account.sender_actions:  # the person sees the bot at work while the API answers
-                for action in (SenderAction.MARK_SEEN, SenderAction.TYPING_ON):
+                for action in (*seen, *typing):
                     self._submit_action(account.id, envelope.psid, action)
             turn = await self._make_calls(bot, account, envelope, turn, user)
             # the replies' lease starts when they are written, not before the calls: a turn
@@ -342,9 +419,7 @@ class InboxWorker:
             if account.sender_actions and not turn.messages:
                 actions = (SenderAction.TYPING_OFF,)  # the bubble goes: nothing comes
         elif account.sender_actions:
-            actions = (SenderAction.MARK_SEEN,)
-            if turn.messages:
-                actions += (SenderAction.TYPING_ON,)
+            actions = (*seen, *typing) if turn.messages else seen
         for note in turn.notes:
             logger.warning("%s", note)
         kept = await self._finish(
@@ -356,18 +431,13 @@ class InboxWorker:
             now,
             actions=actions,
             effects=turn.effects,
+            send_by=send_by,
         )
         if kept:
             flow = turn.flow or NO_FLOW
             _log_turn(account.id, envelope.psid, flow, len(turn.messages), started)
             for effect in turn.effects:
-                logger.info(
-                    "handover: account=%s psid=%s to %s; the bot stays quiet until the thread "
-                    "comes back",
-                    account.id,
-                    envelope.psid,
-                    app_name(effect.target_app_id),
-                )
+                _log_effect(account.id, envelope.psid, effect)
 
     async def _make_calls(
         self,
@@ -428,20 +498,30 @@ class InboxWorker:
         *,
         actions: tuple[SenderAction, ...],
         effects: tuple[Effect, ...] = (),
+        send_by: float | None = None,
     ) -> bool:
         """Close the event with its session and replies, then hand the turn's calls over;
         False if another worker took the event over meanwhile (nothing of this turn is kept).
 
         The sender actions go with the replies, submitted together, so that they leave in
         one batch request (a turn takes about a millisecond: nobody sees "seen" later). The
-        effects' calls are outbox rows after the replies, sent in order with them.
+        effects' calls are outbox rows after the replies, sent in order with them. The
+        timers the turn set or dropped (`Session.timers`) are written with it; the messages
+        carry `send_by`, when Meta's 24-hour window closes for them.
         """
         calls = [(MESSAGES, message_request(psid, message)) for message in messages]
         calls.extend(_effect_call(psid, effect) for effect in effects)
         outbound = [
-            NewOutbound(account_id=account.id, psid=psid, body=json.dumps(body), endpoint=endpoint)
+            NewOutbound(
+                account_id=account.id,
+                psid=psid,
+                body=json.dumps(body),
+                endpoint=endpoint,
+                send_by=send_by if endpoint == MESSAGES else None,
+            )
             for endpoint, body in calls
         ]
+        changes = timer_changes(event.session, session)
         ids = await self._store.finish_inbound(
             event.id,
             session=session,
@@ -449,6 +529,7 @@ class InboxWorker:
             now=now,
             worker=self._worker_id,
             lease=self._lease,
+            timers=changes,
         )
         if ids is None:
             logger.warning(
@@ -460,10 +541,12 @@ class InboxWorker:
             return False
         if not ids:
             self.wake()  # nothing to send holds their next event back: it may go now
+        if changes.set:
+            self._expect_timer(min(timer.due_at for timer in changes.set))
         for action in actions:
             self._submit_action(account.id, psid, action)
-        for outbox_id, (endpoint, body) in zip(ids, calls, strict=True):
-            self._sender.submit(SendJob(account.id, psid, body, outbox_id, endpoint))
+        for outbox_id, (endpoint, body), row in zip(ids, calls, outbound, strict=True):
+            self._sender.submit(SendJob(account.id, psid, body, outbox_id, endpoint, row.send_by))
         return True
 
 
@@ -471,7 +554,37 @@ def _effect_call(psid: str, effect: Effect) -> tuple[str, dict[str, Any]]:
     """The Graph API call that carries out a turn effect: its endpoint and body."""
     if isinstance(effect, PassThread):
         return PASS_THREAD_CONTROL, pass_thread_control_request(psid, effect)
+    if isinstance(effect, TakeThread):
+        return TAKE_THREAD_CONTROL, take_thread_control_request(psid, effect.metadata)
     raise TypeError(f"no Graph API call carries out {effect!r}")  # pragma: no cover
+
+
+def _log_effect(account_id: str, psid: str, effect: Effect) -> None:
+    who = f"account={_logfmt(account_id)} psid={_logfmt(psid)}"
+    if isinstance(effect, PassThread):
+        owner = app_name(effect.target_app_id)
+        logger.info(
+            "handover: %s to %s; the bot stays quiet until the thread comes back", who, owner
+        )
+    else:
+        logger.info("handover: %s timed out; the bot takes the thread back and answers", who)
+
+
+def _log_fired(account_id: str, psid: str, timer: Timer, now: float) -> None:
+    """`timer account=shop psid=... fired=ask_timeout at=flows.signup.steps.2 late_ms=180`"""
+    logger.info(
+        "timer account=%s psid=%s fired=%s at=%s late_ms=%.0f",
+        _logfmt(account_id),
+        _logfmt(psid),
+        timer.kind,
+        timer.where,
+        max(now - timer.due_at, 0.0) * 1000,
+    )
+
+
+def _log_timer(account_id: str, psid: str, what: str) -> None:
+    """A timer event that fires nothing, and why (`... slot=ask: no longer pending`)."""
+    logger.info("timer account=%s psid=%s %s", _logfmt(account_id), _logfmt(psid), what)
 
 
 def _log_turn(account_id: str, psid: str, flow: str, messages: int, started: float) -> None:

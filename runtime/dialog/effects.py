@@ -3,13 +3,17 @@
 The engine is pure: it cannot call anything. A step that needs the outside world ends in a
 small frozen value on the Turn, of one of two sorts:
 
-- an effect (`Turn.effects`: a handover's thread-control call; a timer next), which the
+- an effect (`Turn.effects`: a handover's thread-control calls), which the
   worker carries out after the turn's messages, durably and in order with them
   (`runtime/worker.py`); `runtime test` and `runtime chat` show it instead;
 - a call whose answer the flow needs (`Turn.call`: an `http` step's HttpCall). The turn is
   paused there; the caller makes the call (`runtime/http_calls.py`, or a test's canned
   answer) and hands the HttpResult back with `continue_turn`, which runs the rest of the
   turn, like an answer to an `ask`.
+
+Timers are neither: the session holds them (`Session.timers`, `runtime/timers.py`), the
+worker writes what a turn changed of them with the turn, and one falling due comes back as
+an event of the person's.
 """
 
 from __future__ import annotations
@@ -37,7 +41,15 @@ class PassThread:
     metadata: str | None = None
 
 
-Effect: TypeAlias = PassThread
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TakeThread:
+    """Take the person's thread back for the bot (`take_thread_control`): a handover's
+    `timeout` ran out. `metadata` says why, for whoever had it."""
+
+    metadata: str
+
+
+Effect: TypeAlias = PassThread | TakeThread
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

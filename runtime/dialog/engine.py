@@ -1,7 +1,7 @@
 """The dialog engine: one inbound Envelope + the sender's Session -> the bot's messages.
 
-Pure and synchronous: no network, no store, no clock (`now` is passed in). A timer, when
-there are timers, will be one more kind of event handed to `run_turn`, like a message.
+Pure and synchronous: no network, no store, no clock (`now` is passed in). A timer that
+fell due is one more kind of event handed to `run_turn`, like a message (see "Timers").
 
 One turn:
 
@@ -31,6 +31,23 @@ One turn:
 Referral and opt-in events carry no message: they start a flow only through a trigger,
 never the fallback, and a waiting `ask` keeps waiting through them.
 
+Timers (`runtime/timers.py`) live in `Session.timers`, by slot; the engine sets and drops
+them, and the caller writes what changed with the turn:
+
+- an `ask` with a `timeout` sets the `ask` slot when it starts waiting, and again at each
+  wrong answer (the time counts from the last prompt); any end of the wait drops it;
+- a `delay` step sets its own slot and ends the turn; a later event from the person that
+  runs a flow (a trigger, the fallback, an answer to an ask) drops every delay set before
+  it, except those with `keep`;
+- a `handover` with a `timeout` sets the `handover` slot.
+
+A TIMER event fires the session's timer only if it still holds that slot with that due
+time (else the event is stale: the turn does nothing): an ask's timeout drops the wait and
+runs `on_timeout`; a delay runs the rest of its flow (with the `match` it started with); a
+handover's timeout gives the bot the thread back (a TakeThread effect). A timer whose step
+a reload removed or changed is dropped with a note, like a wait on a step that is gone. No
+fallback answers a timer.
+
 While a session's `handover` is set, a human has the thread and the caller runs no turn at
 all (the worker, `runtime chat` and `runtime test` each check `Session.handover` first).
 """
@@ -49,6 +66,7 @@ from runtime.bot import (
     AskStep,
     Bot,
     CompiledFlow,
+    DelayStep,
     GotoStep,
     HandoverStep,
     HttpStep,
@@ -57,7 +75,7 @@ from runtime.bot import (
 )
 from runtime.dialog.answers import check_answer
 from runtime.dialog.context import build_context
-from runtime.dialog.effects import Effect, HttpCall, HttpResult, PassThread
+from runtime.dialog.effects import Effect, HttpCall, HttpResult, PassThread, TakeThread
 from runtime.dialog.messages import OutMessage
 from runtime.dialog.notes import Notes
 from runtime.dialog.render import Renderer
@@ -65,11 +83,15 @@ from runtime.dialog.templates import Template
 from runtime.dialog.triggers import Start, find_interrupt, find_start
 from runtime.envelope import Envelope, EventKind
 from runtime.messenger.limits import LIMITS
-from runtime.session import Handover, Session
+from runtime.session import Handover, Session, timers_by_slot
+from runtime.timers import ASK_SLOT, HANDOVER_SLOT, FiredTimer, Timer, TimerKind, delay_slot
 
 MAX_GOTOS: Final = 20  # per turn; a loop of gotos stops here instead of spinning
 MAX_CALLS: Final = 10  # `http` calls per turn; a loop of calls stops here
-_NOT_MESSAGES: Final = frozenset({EventKind.REFERRAL, EventKind.OPTIN, EventKind.THREAD_CONTROL})
+_NOT_MESSAGES: Final = frozenset(
+    {EventKind.REFERRAL, EventKind.OPTIN, EventKind.THREAD_CONTROL, EventKind.TIMER}
+)
+TIMEOUT_METADATA: Final = "the handover's timeout ran out: the bot takes the thread back"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -94,7 +116,8 @@ class Turn:
     `notes` are problems met on the way (a template that failed to render, a value cut to
     fit): one line each, `file: flows.x.steps.n.field: message`, for the caller to log.
     `effects` are what the caller does after sending `messages`, in order (a handover's
-    thread-control call).
+    thread-control call). `fired` is the timer a TIMER event fired (None for any other
+    event, and for a stale timer: then nothing happened).
 
     A turn `paused` at an `http` step is not finished: make `call` and hand the result to
     `continue_turn`; only the Turn it returns once `call` is None is to be kept.
@@ -105,6 +128,7 @@ class Turn:
     flow: str | None
     notes: tuple[str, ...] = ()
     effects: tuple[Effect, ...] = ()
+    fired: Timer | None = None
     paused: Paused | None = field(default=None, repr=False)
 
     @property
@@ -187,6 +211,8 @@ class _Conversation:
         self.messages: list[OutMessage] = []
         self.effects: list[Effect] = []
         self.handover = session.handover
+        self.timers: dict[str, Timer] = dict(session.timers)
+        self.fired: Timer | None = None
         self.notes = Notes()
         self.context = build_context(bot, envelope, self.variables, user)
         self.renderer = Renderer(self.context, self.notes)
@@ -202,12 +228,16 @@ class _Conversation:
         self.notes.lines.extend(turn.notes)
         self.notes.failed_flows.update(paused.failed_flows)
         self.flow = turn.flow
+        self.fired = turn.fired
         self.gotos = paused.gotos
         self.calls = paused.calls
         self.context["match"] = paused.match
 
     def turn(self) -> Turn:
         flow, step = self.waiting if self.waiting is not None else (None, None)
+        ask_timer = self.timers.get(ASK_SLOT)
+        if self.paused is None and ask_timer is not None and self.waiting is None:
+            del self.timers[ASK_SLOT]  # the wait ended, however it did: so did its timeout
         session = Session(
             key=self.session.key,
             account_id=self.session.account_id,
@@ -218,6 +248,7 @@ class _Conversation:
             retries=self.retries if self.waiting is not None else 0,
             updated_at=self.now,
             handover=self.handover,
+            timers=timers_by_slot(self.timers.values()),
         )
         return Turn(
             messages=tuple(self.messages),
@@ -225,11 +256,23 @@ class _Conversation:
             flow=self.flow,
             notes=tuple(self.notes.lines),
             effects=tuple(self.effects),
+            fired=self.fired,
             paused=self.paused,
         )
 
     # -- choosing what runs ----------------------------------------------------------------
     def handle(self) -> None:
+        if self.envelope.timer is not None:
+            self._fire(self.envelope.timer)
+            return
+        delays = self._cancellable_delays()
+        self._handle_event()
+        if self.flow is not None:  # a flow started or went on: the delays' rests are off
+            for slot, timer in delays.items():
+                if self.timers.get(slot) is timer:  # not set again by this very turn
+                    del self.timers[slot]
+
+    def _handle_event(self) -> None:
         waiting = self._waiting_ask()
         is_message = self.envelope.kind not in _NOT_MESSAGES
         start: Start | None = None
@@ -311,6 +354,7 @@ class _Conversation:
         self.retries += 1
         if ask.max_retries is None or self.retries < ask.max_retries:
             self.messages.extend(self.renderer.prompt(ask, again=True))
+            self._time_ask(ask, waiting.flow, waiting.position)  # counts from the new prompt
             return True
         self.waiting = None  # given up: no retry text this time
         if ask.on_fail is None:
@@ -320,10 +364,13 @@ class _Conversation:
         return True
 
     def _fallback_if_failed(self) -> None:
-        """Nothing was sent because templates failed: let the fallback flow answer."""
+        """Nothing was sent because templates failed: let the fallback flow answer (not a
+        timer's turn: the fallback answers the person)."""
         fallback = self.bot.triggers.fallback
         failed = self.notes.failed_flows
         if self.paused is not None or self.messages or self.effects or not failed:
+            return
+        if self.envelope.kind is EventKind.TIMER:
             return
         if fallback is None or FALLBACK_FLOW in failed:
             return
@@ -356,6 +403,10 @@ class _Conversation:
                 self.messages.extend(self.renderer.prompt(step))
                 self.waiting = (flow.name, position - 1)
                 self.retries = 0
+                self._time_ask(step, flow.name, position - 1)
+                return
+            elif isinstance(step, DelayStep):
+                self._delay(step, flow.name, position - 1)
                 return
             elif isinstance(step, HandoverStep):
                 self._hand_over(step)
@@ -483,6 +534,97 @@ class _Conversation:
         self.effects.append(PassThread(target_app_id=step.target_app_id, metadata=note or None))
         self.handover = Handover(app_id=step.target_app_id, since=self.now, note=note or None)
         self.waiting = None
+        self.timers.pop(HANDOVER_SLOT, None)
+        if step.timeout is not None:
+            where = (step.source.flow, step.source.index)
+            self._set_timer(HANDOVER_SLOT, TimerKind.HANDOVER_TIMEOUT, step.timeout, where)
+
+    # -- timers --------------------------------------------------------------------------
+    def _set_timer(
+        self,
+        slot: str,
+        kind: TimerKind,
+        seconds: float,
+        where: tuple[str, int],
+        *,
+        keep: bool = False,
+        match: Mapping[str, object] | None = None,
+    ) -> None:
+        flow, position = where
+        self.timers[slot] = Timer(
+            slot=slot,
+            kind=kind,
+            due_at=self.now + seconds,
+            set_at=self.now,
+            flow=flow,
+            step=position,
+            keep=keep,
+            match=MappingProxyType(dict(match or {})),
+        )
+
+    def _time_ask(self, ask: AskStep, flow: str, position: int) -> None:
+        """The waiting ask's timeout, from now (none when the ask has no timeout)."""
+        self.timers.pop(ASK_SLOT, None)
+        if ask.timeout is not None:
+            self._set_timer(ASK_SLOT, TimerKind.ASK_TIMEOUT, ask.timeout, (flow, position))
+
+    def _delay(self, step: DelayStep, flow: str, position: int) -> None:
+        """The rest of the flow runs when the delay's timer fires; the turn ends here."""
+        match: Mapping[str, object] = self.context["match"]  # type: ignore[assignment]
+        slot = delay_slot(flow, position)
+        kind = TimerKind.DELAY
+        self._set_timer(slot, kind, step.seconds, (flow, position), keep=step.keep, match=match)
+
+    def _cancellable_delays(self) -> dict[str, Timer]:
+        """The delays pending before this event that a flow it runs cancels (not `keep`)."""
+        return {
+            slot: timer
+            for slot, timer in self.timers.items()
+            if timer.kind is TimerKind.DELAY and not timer.keep
+        }
+
+    def _fire(self, fired: FiredTimer) -> None:
+        """A timer fell due: act on it if the session still holds it (else it is stale)."""
+        timer = self.timers.get(fired.slot)
+        if timer is None or timer.due_at != fired.due_at:
+            return
+        del self.timers[fired.slot]
+        self.fired = timer
+        if timer.kind is TimerKind.HANDOVER_TIMEOUT:
+            if self.handover is not None:
+                self.effects.append(TakeThread(metadata=TIMEOUT_METADATA))
+                self.handover = None
+            return
+        step = self.bot.step_at(timer.flow, timer.step)
+        if timer.kind is TimerKind.DELAY:
+            if isinstance(step, DelayStep):
+                self.context["match"] = timer.match
+                self._run(timer.flow, timer.step + 1)
+            else:
+                self._drop_timer(timer, step, "a delay", "the rest of the flow is not run")
+            return
+        at = (timer.flow, timer.step)
+        if not isinstance(step, AskStep):
+            if self.waiting == at:
+                self.waiting = None
+            self._drop_timer(timer, step, "an ask", "the wait and its timeout are dropped")
+            return
+        if self.waiting != at:  # a guard: the ask slot goes when its wait ends
+            return
+        if step.timeout is None:
+            self._drop_timer(timer, step, "an ask with a timeout", "the ask keeps waiting")
+            return
+        self.waiting = None
+        if step.on_timeout is None:
+            self.flow = timer.flow  # the wait just ends
+        else:
+            self._run(step.on_timeout)
+
+    def _drop_timer(self, timer: Timer, step: object, was: str, consequence: str) -> None:
+        gone = "no longer exists" if step is None else f"is no longer {was}"
+        line = f"{timer.where}: a timer was pending here, but the step {gone}; {consequence}"
+        flow = self.bot.flows.get(timer.flow)
+        self.notes.add_line(f"{flow.file}: {line}" if flow else line)
 
     def _set(self, step: SetStep) -> None:
         for name, value in step.values:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any
 
 from runtime.bot import Bot
 from runtime.config.model import Account
@@ -17,9 +17,7 @@ from runtime.messenger.payloads import MessagingType, message_request
 from runtime.messenger.tags import MESSAGE_TAGS, RETIRED_TAGS
 from runtime.store.base import Standing, Store
 from runtime.store.factory import open_store
-
-WINDOW_SECONDS: Final = 24 * 3600.0
-HUMAN_AGENT_WINDOW_SECONDS: Final = 7 * 24 * 3600.0
+from runtime.window import HUMAN_AGENT_WINDOW_SECONDS, WINDOW_SECONDS
 
 
 class UnknownAccountError(Error):

@@ -46,6 +46,7 @@ from runtime.messenger.payloads import (
 )
 from runtime.session import session_key
 from runtime.store.base import InboundEvent, Lease, Store
+from runtime.window import outside_window
 
 logger = logging.getLogger("runtime.send")
 
@@ -74,6 +75,7 @@ class SendJob:
     body: Mapping[str, Any]
     outbox_id: int | None = None  # a durable reply; None for a sender action
     endpoint: str = MESSAGES  # where it goes: a message, or a thread-control call
+    send_by: float | None = None  # Meta's 24-hour window closes then: not tried after
 
     @property
     def durable(self) -> bool:
@@ -221,6 +223,9 @@ class SenderPool:
                 for job in waiting:
                     await self._give_up(job, None, "the account is no longer in the config")
                 return
+            waiting = await self._within_window(account, waiting)
+            if not waiting:
+                return
             outcomes, whole = await self._request(account, waiting, pool=pool)
             again: list[SendJob] = []
             retried: list[tuple[SendJob, GraphAPIError]] = []
@@ -272,6 +277,19 @@ class SenderPool:
                         job.outbox_id, at=now + delay, error=str(error)
                     )
             await asyncio.sleep(delay)
+
+    async def _within_window(self, account: Account, jobs: list[SendJob]) -> list[SendJob]:
+        """`jobs` without those whose 24-hour window has closed: those are not tried, they
+        become dead letters saying why (a timer's message past it, a reply held back by
+        an outage that long)."""
+        now = self._clock()
+        late = [job for job in jobs if job.send_by is not None and now >= job.send_by]
+        if not late:
+            return jobs
+        for job in late:
+            await self._give_up(job, account, outside_window(job.send_by or now))
+        dropped = {id(job) for job in late}
+        return [job for job in jobs if id(job) not in dropped]
 
     async def _request(
         self, account: Account, jobs: list[SendJob], *, pool: int

@@ -25,8 +25,9 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import PurePath
+from typing import Final
 
-from runtime.dialog.effects import NAMED_APPS, Effect, HttpCall, app_name
+from runtime.dialog.effects import NAMED_APPS, Effect, HttpCall, TakeThread, app_name
 from runtime.dialog.messages import (
     ButtonTemplate,
     Card,
@@ -138,8 +139,13 @@ def turn_lines(
     return expected, actual
 
 
+TAKEN_BACK: Final = "(the handover's timeout ran out: the bot takes the thread back)"
+
+
 def render_effect(effect: Effect, like: ExpectedMessage | None = None) -> str:
     """The line of a handover; its note only when the expectation names one."""
+    if isinstance(effect, TakeThread):
+        return TAKEN_BACK
     wants_note = like is not None and like.note is not None
     actual = ExpectedMessage(
         kind=MessageKind.HANDOVER,
