@@ -37,15 +37,26 @@ from typing import Any, Final
 
 from runtime.errors import StoreError
 from runtime.session import Session
-from runtime.store.base import Accepted, InboundEvent, Lease, NewInbound, NewOutbound
+from runtime.store.base import (
+    NO_TIMER_CHANGES,
+    Accepted,
+    InboundEvent,
+    Lease,
+    NewInbound,
+    NewOutbound,
+    TimerChanges,
+)
 from runtime.store.redis_connection import RedisConnection
 from runtime.store.redis_index import INDEX_FUNCTIONS, IndexOps, Looked, claim_people, new
 from runtime.store.redis_keys import Keys, PersonKeys, person_id, person_of
 from runtime.store.redis_lua import (
+    CHANGE_TIMERS,
     ENQUEUE,
     INBOX_CLOSED,
     OUTBOX_CLOSED,
+    QUEUE_EVENT,
     TAKE_EVENT,
+    TIMERS_CLOSED,
     compose,
     registered,
 )
@@ -53,9 +64,15 @@ from runtime.store.redis_outbox import (
     Announced,
     announce_in,
     announce_outbound,
-    withdraw_outbound,
 )
-from runtime.store.redis_rows import count_present, events_of, in_slot, outbound_row
+from runtime.store.redis_rows import (
+    count_present,
+    events_of,
+    in_slot,
+    outbound_row,
+    session_in_slot,
+)
+from runtime.store.redis_timers import GivenTimers, give_again, timers_by_person
 
 # A person whose next event waits for their replies is looked at again after this long,
 # should the worker sending them die before it wakes them (sent replies wake them at once).
@@ -73,15 +90,13 @@ SEEN_MARGIN: Final = 60.0
 # -> INBOX_CLOSED, or {kept ids, the event leased or false, 1 when the inbox is empty,
 #    whether the worker holds a lease of theirs}.
 _ACCEPT: Final = compose(
-    TAKE_EVENT,
+    QUEUE_EVENT,
     INDEX_FUNCTIONS,
     """
 local tag, account, psid, now, ttl, token, worker, lease_until =
   ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 if not inbox_open(tag, account, token) then return 'inbox-closed' end
-local inbox = k_inbox(tag, account)
-local waiting = redis.call('ZCARD', inbox) > 0
-  or redis.call('ZCARD', k_outbox(tag, account)) > 0
+local waiting = inbox_waiting(tag, account)
 local cutoff = tonumber(now) - tonumber(ttl)
 local kept, claimed, latest = {}, false, false
 for _, e in ipairs(cjson.decode(ARGV[9])) do
@@ -99,14 +114,10 @@ for _, e in ipairs(cjson.decode(ARGV[9])) do
     redis.call('SET', key, last, 'PX', math.max(1, math.floor(keep_ms)))
   end
   if keep then
-    redis.call('HSET', k_event(tag, id), 'id', id, 'account', account, 'psid', psid,
-      'body', e[3], 'received_at', now, 'session_key', e[5], 'session', e[6])
-    redis.call('ZADD', inbox, id, id)
+    local event = queue_event(tag, account, psid, id, e[3], now, e[5], e[6], worker,
+      lease_until, waiting)
+    if event then claimed = event end
     table.insert(kept, id)
-    if worker ~= '' and not waiting then
-      local _
-      _, claimed = lease_event(tag, account, id, worker, lease_until)
-    end
     waiting = true
     if e[4] ~= '' and (not latest or tonumber(e[4]) > tonumber(latest)) then latest = e[4] end
   end
@@ -117,13 +128,7 @@ if latest then
     redis.call('SET', k_last(tag, account), latest)
   end
 end
-local empty = 0
-if redis.call('ZCARD', inbox) == 0 then
-  raise_floor(tag, account, 'inbox_floor', token)
-  empty = 1
-end
-local holding = 0
-if worker ~= '' then holding = holds(tag, account, worker) end
+local empty, holding = queue_settled(tag, account, token, worker)
 if ARGV[12] ~= '' then
   index_prefix = ARGV[12]
   local dropped, given = {}, {}
@@ -163,41 +168,54 @@ return {'claimed', lease_until, id, 1, freed_of(tag, account, owners), event}
 
 # KEYS[1]: the person's inbox. ARGV: tag, account, psid, event id, worker, now,
 # lease_until, outbox token, inbox token, the session's Redis key ('' for none), the
-# session JSON, replies JSON (`redis_rows.outbound_row`s), person id, global prefix.
-# -> 'not-yours', OUTBOX_CLOSED, or {'done', their next event id or false, holds}.
+# session JSON, replies JSON (`redis_rows.outbound_row`s), person id, global prefix, the
+# timer changes JSON (`redis_timers.PersonTimers.arg`, '' for none).
+# -> 'not-yours', OUTBOX_CLOSED, TIMERS_CLOSED, or {'done', their next event id or false,
+#    holds, the members of the timers it cancelled or replaced}.
 # With a global prefix (a single server), the script does the global step after
-# (`redis_index.after_finish_index`) itself.
+# (`redis_index.after_finish_index`, the timers' members removed) itself.
 _FINISH: Final = compose(
     ENQUEUE,
     TAKE_EVENT,
+    CHANGE_TIMERS,
     INDEX_FUNCTIONS,
     """
 local tag, account, psid, id, worker, now, lease_until =
   ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local key = k_event(tag, id)
 local replies = cjson.decode(ARGV[12])
-local function after(done, oldest, holding)
+local changes = false
+if ARGV[15] ~= '' then changes = cjson.decode(ARGV[15]) end
+local function after(done, oldest, holding, gone)
   if ARGV[14] == '' then return end
   index_prefix = ARGV[14]
   local ids, has = {}, '0'
   for _, r in ipairs(replies) do table.insert(ids, r[1]); has = '1' end
   after_finish_index(ARGV[13], ARGV[9], worker, id, done, oldest, has, holding, ids)
+  timers_gone(gone, 1)
 end
 if redis.call('HGET', key, 'owner') ~= worker then
-  after('0', '', 1)
+  local unkept = {}  -- the members given the timers of a turn kept nowhere
+  if changes then
+    for _, t in ipairs(changes.set) do table.insert(unkept, t[4]) end
+  end
+  after('0', '', 1, unkept)
   return 'not-yours'
 end
 if #replies > 0 and not outbox_open(tag, account, ARGV[8]) then return 'outbox-closed' end
+if changes and not timers_open(tag, account, changes) then return 'timers-closed' end
 if ARGV[10] ~= '' then redis.call('SET', ARGV[10], ARGV[11]) end
 enqueue(tag, account, psid, now, replies, worker, lease_until)
+local gone = {}
+if changes then gone = change_timers(tag, account, changes) end
 redis.call('DEL', key)
 redis.call('ZREM', k_inbox(tag, account), id)
 unhold(tag, account, worker)
 local rest = redis.call('ZRANGE', k_inbox(tag, account), 0, 0)
 if #rest == 0 then raise_floor(tag, account, 'inbox_floor', ARGV[9]) end
 local holding = holds(tag, account, worker)
-after('1', rest[1] or '', holding)
-return {'done', rest[1] or false, holding}
+after('1', rest[1] or '', holding, gone)
+return {'done', rest[1] or false, holding, gone}
 """,
 )
 
@@ -364,7 +382,7 @@ class RedisInbox:
                 event.body,
                 "" if event.at is None else repr(event.at),
                 event.session_key or "",
-                self._session_in_slot(event.session_key, psid),
+                session_in_slot(self._keys, event.session_key, psid),
             ]
             for event_id, event in batch
         ]
@@ -387,12 +405,6 @@ class RedisInbox:
                 "" if self._redis.cluster else self._keys.global_prefix,
             ],
         )
-
-    def _session_in_slot(self, session_key: str | None, psid: str) -> str:
-        """The session's Redis key, when its scripts may read it with the person's events."""
-        if session_key is None or not in_slot(self._keys, session_key, psid):
-            return ""
-        return self._keys.session(session_key)
 
     async def claim_inbound(
         self, worker: str, *, now: float, lease: float, limit: int
@@ -469,6 +481,7 @@ class RedisInbox:
         now: float,
         worker: str,
         lease: float,
+        timers: TimerChanges = NO_TIMER_CHANGES,
     ) -> list[int] | None:
         what = "finish an inbound event"
         senders = {(message.account_id, message.psid) for message in outbound}
@@ -476,6 +489,13 @@ class RedisInbox:
             raise StoreError(
                 f"cannot {what}: a turn's replies go to its sender, these go to {len(senders)}"
             )
+        timers_of = timers_by_person(timers)
+        if len(timers_of) > 1:
+            raise StoreError(
+                f"cannot {what}: a turn's timers are its sender's, these are {len(timers_of)} "
+                "people's"
+            )
+        own_timers = next(iter(timers_of.values()), None)
         ops = IndexOps()
         at = ops.locate("events", [event_id], queue="inbox")
         if session is not None:
@@ -486,16 +506,23 @@ class RedisInbox:
             announcing = announce_in(
                 ops, sender_account, sender_psid, len(outbound), worker=worker, until=now + lease
             )
+        giving = None if own_timers is None else own_timers.give(ops)
         results = await ops.run(self._redis, self._keys, what)
         [(person, inbox_token)] = results[at]
         announced = Announced("", "", (), 0) if announcing is None else announcing(results)
-        if not person or (senders and senders != {person_of(person)}):
-            if announced.ids:  # the index entry stays: a claim finds the outbox empty
-                await withdraw_outbound(self._redis, self._keys, announced.ids)
+        given = GivenTimers() if giving is None else giving(results)
+        if not person or not {*senders, *timers_of} <= {person_of(person)}:
+            withdraw = IndexOps()  # the index entry stays: a claim finds the outbox empty
+            if announced.ids:
+                withdraw.unrows("messages", announced.ids)
+            if given.members:
+                withdraw.timers_gone(given.members)
+            await withdraw.run(self._redis, self._keys, what)
             if not person:
                 return None
             raise StoreError(
-                f"cannot {what}: a turn's replies go to its sender, {person_of(person)[1]}"
+                f"cannot {what}: a turn's replies and timers are its sender's, "
+                f"{person_of(person)[1]}"
             )
         account_id, psid = person_of(person)
         session_key = ""
@@ -506,12 +533,12 @@ class RedisInbox:
                 await self._redis.run(
                     what, self._redis.client.set(self._keys.session(session.key), session.to_json())
                 )
-        replies = [
-            outbound_row(message_id, message)
-            for message_id, message in zip(announced.ids, outbound, strict=True)
-        ]
         keys = self._keys.person(psid)
         while True:
+            replies = [
+                outbound_row(message_id, message)
+                for message_id, message in zip(announced.ids, outbound, strict=True)
+            ]
             answer = await self._redis.call(
                 what,
                 registered(self._redis, _FINISH),
@@ -531,24 +558,28 @@ class RedisInbox:
                     json.dumps(replies),
                     person,
                     "" if self._redis.cluster else self._keys.global_prefix,
+                    "" if own_timers is None else own_timers.arg(self._keys, given),
                 ],
             )
-            if answer != OUTBOX_CLOSED:
+            if answer == OUTBOX_CLOSED:
+                announced = await announce_outbound(
+                    self._redis,
+                    self._keys,
+                    account_id,
+                    psid,
+                    len(outbound),
+                    worker=worker,
+                    until=now + lease,
+                    ids=announced.ids,
+                )
+            elif answer == TIMERS_CLOSED and own_timers is not None:
+                given = await give_again(self._redis, self._keys, own_timers, given, what)
+            else:
                 break
-            announced = await announce_outbound(
-                self._redis,
-                self._keys,
-                account_id,
-                psid,
-                len(outbound),
-                worker=worker,
-                until=now + lease,
-                ids=announced.ids,
-            )
         done = answer != _NOT_YOURS
         if self._redis.cluster:  # on a single server the script did this itself
             after = IndexOps()
-            oldest, holding = answer[1:] if done else (None, 1)
+            oldest, holding, gone = answer[1:] if done else (None, 1, given.members)
             after.after_finish(
                 person,
                 inbox_token,
@@ -559,6 +590,8 @@ class RedisInbox:
                 replies=announced.ids,
                 holding=holding,
             )
+            if gone:
+                after.timers_gone(gone)
             await after.run(self._redis, self._keys, what)
         return list(announced.ids) if done else None
 

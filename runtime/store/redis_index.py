@@ -184,6 +184,60 @@ local function after_sent_index(p, token, worker, next_id, holding, freed)
   if worker ~= '' and tonumber(holding) == 0 then free(worker, {p}) end
 end
 
+-- Timers (`redis_timers.py`): `timers`, a ZSET member -> due_at over every person's timers,
+-- a member cjson [timer id, person, slot]. `timers_set(op, from)`: for op[from] (a person)
+-- and the (slot, due_at) pairs after it, new timer ids and their members, written before the
+-- person's script keeps the timers -> {id, member, id, member, ...}.
+local function timers_set(op, from)
+  local out = {}
+  for j = from + 1, #op, 2 do
+    local id = redis.call('INCR', g('ids:timer'))
+    local member = cjson.encode({tostring(id), op[from], op[j]})
+    redis.call('ZADD', g('timers'), op[j + 1], member)
+    table.insert(out, id)
+    table.insert(out, member)
+  end
+  return out
+end
+
+-- members[from..] leave `timers` (after the person's script removed their timers)
+local function timers_gone(members, from)
+  for j = from, #members do redis.call('ZREM', g('timers'), members[j]) end
+end
+
+-- Up to `count` timer members due by `now`, earliest first, each given an inbox event id
+-- (listed in `events`) and its person announced in the inbox index (held by `worker`,
+-- unless ''), as an accept's pre-step does; a person's ids follow each other, in the order
+-- of their members. -> {the due time of the member after them or false,
+-- {person, token, first id, member, ...}, ...}
+local function timers_due(now, count, worker)
+  local due = redis.call('ZRANGEBYSCORE', g('timers'), '-inf', now, 'LIMIT', 0, count)
+  local next_one = redis.call('ZRANGE', g('timers'), #due, #due, 'WITHSCORES')
+  local out, people, of = {next_one[2] or false}, {}, {}
+  for _, member in ipairs(due) do
+    local p = cjson.decode(member)[2]
+    if not of[p] then
+      of[p] = {}
+      table.insert(people, p)
+    end
+    table.insert(of[p], member)
+  end
+  if #due == 0 then return out end
+  local id = redis.call('INCRBY', g('ids:inbox'), #due) - #due + 1
+  for _, p in ipairs(people) do
+    local entry = {p, false, id}
+    for _, member in ipairs(of[p]) do
+      redis.call('HSET', g('events'), id, p)
+      table.insert(entry, member)
+      id = id + 1
+    end
+    entry[2] = announce(ix('inbox'), p, entry[3], '')
+    if worker ~= '' then hold_index(worker, {p}) end
+    table.insert(out, entry)
+  end
+  return out
+end
+
 -- '#n' names the n-th id after the first the last 'ids' operation gave
 local first = 0
 local function v(text)
@@ -235,6 +289,12 @@ for i, op in ipairs(ops) do
     after_finish_index(op[2], op[3], op[4], op[5], op[6], op[7], op[8], op[9], {unpack(op, 10)})
   elseif name == 'after_sent' then
     after_sent_index(op[2], op[3], op[4], op[5], op[6], {unpack(op, 7)})
+  elseif name == 'timers_set' then
+    result = timers_set(op, 2)
+  elseif name == 'timers_gone' then
+    timers_gone(op, 2)
+  elseif name == 'timers_due' then
+    result = timers_due(op[2], tonumber(op[3]), op[4])
   elseif name == 'session' then
     redis.call('ZADD', g('sessions'), op[3], op[2])
   end
@@ -409,6 +469,23 @@ class IndexOps:
         return self._add(
             "after_sent", person, token, worker, "" if next_id is None else next_id, holding, *freed
         )
+
+    def timers_set(self, person: str, timers: Sequence[tuple[str, float]]) -> int:
+        """New timer ids and global `timers` members for `person`'s timers ((slot, due_at)
+        pairs), before their script keeps them: [id, member, id, member, ...]."""
+        return self._add(
+            "timers_set", person, *(part for slot, due in timers for part in (slot, repr(due)))
+        )
+
+    def timers_gone(self, members: Sequence[str]) -> int:
+        """These members leave the global `timers` (after their timers did, or never came)."""
+        return self._add("timers_gone", *members)
+
+    def timers_due(self, *, now: float, count: int, worker: str) -> int:
+        """Up to `count` timer members due by `now`, earliest first, each given an inbox
+        event id and its person announced (held by `worker` unless ''): [the due time of the
+        member after them or None, [person, token, first id, member, ...], ...]."""
+        return self._add("timers_due", repr(now), count, worker)
 
     def session(self, key: str, updated_at: float) -> int:
         """List a session (before it is written: `redis_sessions.py`)."""

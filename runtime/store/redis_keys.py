@@ -4,7 +4,7 @@ Redis Cluster runs a script only on keys of one hash slot, and a hash tag (the p
 between the first `{` and the next `}`) decides the slot. So:
 
 - everything about one person (their session, last message time, standing, pairing
-  requests, seen message ids, inbox events and outbox messages) is tagged by their PSID,
+  requests, seen message ids, inbox events, outbox messages, timers) is tagged by their PSID,
   `<prefix>{<psid>}:...`, and each script that changes it (a turn's finish, a block, an
   approval with its confirmation) runs on that one slot, atomically;
 - what lists or finds across people (the ids, who has work waiting, lease owners, sessions
@@ -92,10 +92,15 @@ class PersonKeys:
         """HASH of one dead letter: the message's fields, `failed_at`, `error`."""
         return f"{self.tag}:dead:{dead_letter_id}"
 
+    def timers(self, account_id: str) -> str:
+        """HASH slot -> timer JSON {id, due_at, body, session_key, session, member}: their
+        pending timers on the account (`redis_timers.py`)."""
+        return f"{self.tag}:timers:{account_id}"
+
     def queues(self, account_id: str) -> str:
         """HASH of their queues' state on the account: the index fences (`inbox_floor`,
-        `outbox_floor`) and the leases each worker holds on their rows (`held:<worker>`),
-        as `redis_lua.py` says."""
+        `outbox_floor`, `timers_floor`) and the leases each worker holds on their rows
+        (`held:<worker>`), as `redis_lua.py` says."""
         return f"{self.tag}:queues:{account_id}"
 
 
@@ -209,6 +214,19 @@ class Keys:
         """ZSET person_id -> blocked_at: who is blocked, to list (an entry is written before
         the person's key and removed after it: `redis_access.py`)."""
         return self._global("blocked")
+
+    @property
+    def timers(self) -> str:
+        """ZSET member -> due_at over every person's timers, for firing and listing. A member
+        is JSON [timer id, person_id, slot]: one setting of one timer (set again, it is
+        another member). Written before the person's timer, removed after it is gone; a
+        member whose timer id the person no longer holds is stale (`redis_timers.py`)."""
+        return self._global("timers")
+
+    @property
+    def timer_ids(self) -> str:
+        """Counter: the last timer id given (ids are never reused)."""
+        return self._global("ids:timer")
 
     @property
     def dead_letters(self) -> str:

@@ -19,6 +19,10 @@ The person's `queues` hash (`PersonKeys.queues(account)`) holds, per (account, p
   lands work with a token at or below the floor must write nothing and return
   `OUTBOX_CLOSED` / `INBOX_CLOSED`: its caller announces again (a new token) and retries.
   So an entry is never dropped while work announced before it is still on its way.
+- `timers_floor`: the same fence for timers (`redis_timers.py`): a firing that finds a
+  global `timers` member whose timer the person does not hold raises it to that timer's
+  id, so a setting still on its way with that id is refused (`TIMERS_CLOSED`) and set
+  again with a new id (a new member) rather than kept with no member to fire it.
 - `held:<worker>`: how many leases `worker` holds on the person's inbox events and outbox
   messages (run out or not), so a script knows when a worker holds nothing more of theirs
   and the global `held_by(worker)` entry can go.
@@ -33,6 +37,7 @@ from runtime.store.redis_connection import RedisConnection
 
 OUTBOX_CLOSED: Final = "outbox-closed"  # what a script returns when `outbox_open` is false
 INBOX_CLOSED: Final = "inbox-closed"  # the same for the inbox
+TIMERS_CLOSED: Final = "timers-closed"  # the same for timers (`timers_open`)
 
 
 def compose(*parts: str) -> str:
@@ -65,6 +70,7 @@ local function k_session(tag, session_key) return tag .. ':session:' .. session_
 local function k_dead(tag, id) return tag .. ':dead:' .. id end
 local function k_seen(tag, message_id) return tag .. ':seen:' .. message_id end
 local function k_last(tag, account) return tag .. ':last:' .. account end
+local function k_timers(tag, account) return tag .. ':timers:' .. account end
 """
 
 # hold(tag, account, worker): `worker` took a lease on a row of this person.
@@ -165,6 +171,84 @@ local function lease_event(tag, account, id, worker, lease_until)
   local session = false
   if e[6] and e[6] ~= '' then session = redis.call('GET', e[6]) end
   return previous, {e[1], e[2], e[3], e[4], e[5], session, e[7] or ''}
+end
+""",
+)
+
+# inbox_waiting(tag, account) -> whether a new event of theirs waits behind others (an
+#   event in their inbox, a reply in their outbox): only one that does not is leased at once.
+# queue_event(tag, account, psid, id, body, now, session_key, session, worker, lease_until,
+#   waiting) -> the event leased to `worker`, or false
+#   Keeps event `id` (given by the global index script, which announced it first) as the
+#   person's newest inbox event, received at `now`; leases it to `worker` ('' for none)
+#   when it does not wait (`waiting`: `inbox_waiting` before the first event queued).
+#   `session`: the session's Redis key when in this slot, or '' (`lease_event`).
+# queue_settled(tag, account, token, worker) -> empty, holding
+#   After queueing: 1 when their inbox is empty (its floor raised to `token`), else 0;
+#   whether `worker` ('' for none) holds a lease of theirs (1 or 0). What
+#   `redis_index.after_accept_index` takes.
+# Call `inbox_open(tag, account, token)` first, before any write of the script.
+QUEUE_EVENT: Final = compose(
+    TAKE_EVENT,
+    """
+local function inbox_waiting(tag, account)
+  return redis.call('ZCARD', k_inbox(tag, account)) > 0
+    or redis.call('ZCARD', k_outbox(tag, account)) > 0
+end
+local function queue_event(tag, account, psid, id, body, now, session_key, session, worker,
+                           lease_until, waiting)
+  redis.call('HSET', k_event(tag, id), 'id', id, 'account', account, 'psid', psid,
+    'body', body, 'received_at', now, 'session_key', session_key, 'session', session)
+  redis.call('ZADD', k_inbox(tag, account), id, id)
+  if worker == '' or waiting then return false end
+  local _, event = lease_event(tag, account, id, worker, lease_until)
+  return event
+end
+local function queue_settled(tag, account, token, worker)
+  local empty = 0
+  if redis.call('ZCARD', k_inbox(tag, account)) == 0 then
+    raise_floor(tag, account, 'inbox_floor', token)
+    empty = 1
+  end
+  local holding = 0
+  if worker ~= '' then holding = holds(tag, account, worker) end
+  return empty, holding
+end
+""",
+)
+
+# timers_open(tag, account, changes) -> false when a timer to set has an id at or below
+#   the person's `timers_floor`: write nothing, return TIMERS_CLOSED (the caller gives the
+#   timers new ids and retries). Call it before any write of the script.
+# change_timers(tag, account, changes) -> the global members of the timers cancelled or
+#   replaced, for the caller to remove from the global `timers` after the script.
+#   `changes`: {cancelled = {slot, ...}, set = {{slot, timer JSON, id, member}, ...}}
+#   (`redis_timers.PersonTimers.arg`): the cancelled removed, then the set kept.
+CHANGE_TIMERS: Final = compose(
+    FENCES,
+    """
+local function timers_open(tag, account, changes)
+  for _, t in ipairs(changes.set) do
+    if not queue_open(tag, account, 'timers_floor', t[3]) then return false end
+  end
+  return true
+end
+local function change_timers(tag, account, changes)
+  local key = k_timers(tag, account)
+  local gone = {}
+  local function forget(slot)
+    local old = redis.call('HGET', key, slot)
+    if old then
+      table.insert(gone, cjson.decode(old).member)
+      redis.call('HDEL', key, slot)
+    end
+  end
+  for _, slot in ipairs(changes.cancelled) do forget(slot) end
+  for _, t in ipairs(changes.set) do
+    forget(t[1])
+    redis.call('HSET', key, t[1], t[2])
+  end
+  return gone
 end
 """,
 )

@@ -47,6 +47,14 @@ def in_slot(keys: Keys, session_key: str, psid: str) -> bool:
     return keys.session_person(session_key).tag == keys.person(psid).tag
 
 
+def session_in_slot(keys: Keys, session_key: str | None, psid: str) -> str:
+    """The session's Redis key, when its person's scripts may read it with their events
+    (`redis_lua.lease_event`); '' when not (`events_of` reads it then)."""
+    if session_key is None or not in_slot(keys, session_key, psid):
+        return ""
+    return keys.session(session_key)
+
+
 async def events_of(
     redis: RedisConnection, keys: Keys, rows: Sequence[Sequence[Any]], what: str
 ) -> list[InboundEvent]:

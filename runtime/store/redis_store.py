@@ -16,9 +16,12 @@ from runtime.store.redis_keys import DEFAULT_PREFIX, Keys
 from runtime.store.redis_leases import RedisLeases
 from runtime.store.redis_outbox import RedisOutbox
 from runtime.store.redis_sessions import RedisSessions
+from runtime.store.redis_timers import RedisTimers
 
 
-class RedisStore(RedisSessions, RedisAccess, RedisInbox, RedisOutbox, RedisLeases, RedisCaches):
+class RedisStore(
+    RedisSessions, RedisAccess, RedisInbox, RedisOutbox, RedisLeases, RedisCaches, RedisTimers
+):
     """A `Store` on Redis, shared by any number of processes on any number of hosts."""
 
     def __init__(self, url: str, *, prefix: str = DEFAULT_PREFIX) -> None:
