@@ -26,6 +26,7 @@ from runtime.bot import (
     ButtonsStep,
     CardSpec,
     CardsStep,
+    DelayStep,
     GotoStep,
     HandoverStep,
     QuickReplySpec,
@@ -40,6 +41,7 @@ from runtime.dialog.templates import Expression, Template
 from runtime.http_step import compile_http_step
 from runtime.validation.media import MediaFiles
 from runtime.validation.problems import ProblemCollector
+from runtime.validation.waits import HANDOVER_LONGEST, wait_seconds
 
 TRIGGER_KINDS = ("payload", "keywords", "regex", "attachment")
 # (key, why it is needed, how to add it) for the keys a text quick reply needs
@@ -200,7 +202,14 @@ class StepCompiler(ProblemCollector):
         entry = STEP_KINDS[kind]
         for key, owner in OWNED_KEYS.items():
             if key in data and owner != kind:
-                self.problem(f"{path}.{key}", f"is only used with `{owner}`, not with `{kind}`")
+                inside = (
+                    f"; put it inside: {{ {kind}: {{ ..., {key}: ... }} }}"
+                    if key in entry.inner_keys
+                    else ""
+                )
+                self.problem(
+                    f"{path}.{key}", f"is only used with `{owner}`, not with `{kind}`{inside}"
+                )
         if "quick_replies" in data and not entry.sends_message:
             self.problem(
                 f"{path}.quick_replies", f"a `{kind}` step sends no message to put them on"
@@ -295,6 +304,15 @@ class StepCompiler(ProblemCollector):
                 " add max_retries: 3 (the third wrong answer then runs this flow)",
             )
 
+    def timeout_needed(self, data: Mapping[str, Any], path: str) -> None:
+        """`on_timeout` runs when the ask's `timeout` ends: one without a timeout never runs."""
+        if "on_timeout" in data and "timeout" not in data:
+            self.problem(
+                f"{path}.on_timeout",
+                "runs when no answer came within the ask's timeout, and this ask has no"
+                ' timeout; add timeout: "10m" (no answer within 10 minutes then runs this flow)',
+            )
+
     def choices_offered(self, check: AnswerCheck | None, common: Common) -> None:
         """A `choice` is one of the ask's text quick replies: it needs some."""
         if check is None or check.kind is not AnswerKind.CHOICE:
@@ -365,6 +383,10 @@ def _ask(compiler: StepCompiler, data: Mapping[str, Any], common: Common) -> Ste
     check = compiler.answer_check(data.get("validate"), f"{path}.validate")
     compiler.choices_offered(check, common)
     compiler.retry_cap(data, path)
+    compiler.timeout_needed(data, path)
+    timeout = None
+    if "timeout" in data:  # None when wrong: the problem is collected, the ask still compiled
+        timeout = wait_seconds(compiler, data["timeout"], f"{path}.timeout")
     return AskStep(
         **common.base,
         prompt=compiler.template(data["ask"], f"{path}.ask"),
@@ -374,6 +396,8 @@ def _ask(compiler: StepCompiler, data: Mapping[str, Any], common: Common) -> Ste
         quick_replies=common.quick_replies,
         max_retries=data.get("max_retries"),
         on_fail=data.get("on_fail"),
+        timeout=timeout,
+        on_timeout=data.get("on_timeout"),
     )
 
 
@@ -409,7 +433,21 @@ def _handover(compiler: StepCompiler, data: Mapping[str, Any], common: Common) -
         )
         return None
     note = compiler.optional(spec, "note", path)
-    return HandoverStep(**common.base, to=to, target_app_id=target, note=note)
+    timeout = None
+    if "timeout" in spec:
+        timeout = wait_seconds(
+            compiler, spec["timeout"], f"{path}.timeout", longest=HANDOVER_LONGEST
+        )
+    return HandoverStep(**common.base, to=to, target_app_id=target, note=note, timeout=timeout)
+
+
+def _delay(compiler: StepCompiler, data: Mapping[str, Any], common: Common) -> Step | None:
+    """The rest of the flow runs after the wait; `keep`: the person's messages meanwhile do
+    not cancel it."""
+    seconds = wait_seconds(compiler, data["delay"], f"{common.path}.delay")
+    if seconds is None:
+        return None
+    return DelayStep(**common.base, seconds=seconds, keep=data.get("keep") is True)
 
 
 def _http(compiler: StepCompiler, data: Mapping[str, Any], common: Common) -> Step | None:
@@ -418,11 +456,14 @@ def _http(compiler: StepCompiler, data: Mapping[str, Any], common: Common) -> St
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StepKind:
-    """How one kind of step compiles: `keys` are the step-level keys only it uses."""
+    """How one kind of step compiles: `keys` are the step-level keys only it uses;
+    `inner_keys` the keys of its own object that another kind uses at step level (a
+    `timeout` written beside a handover instead of inside it)."""
 
     compile: Callable[[StepCompiler, Mapping[str, Any], Common], Step | None]
     sends_message: bool
     keys: tuple[str, ...] = ()
+    inner_keys: tuple[str, ...] = ()
 
 
 STEP_KINDS: Final[Mapping[str, StepKind]] = {
@@ -433,12 +474,13 @@ STEP_KINDS: Final[Mapping[str, StepKind]] = {
     "ask": StepKind(
         compile=_ask,
         sends_message=True,
-        keys=("save_as", "validate", "retry", "max_retries", "on_fail"),
+        keys=("save_as", "validate", "retry", "max_retries", "on_fail", "timeout", "on_timeout"),
     ),
     "set": StepKind(compile=_set, sends_message=False),
     "goto": StepKind(compile=_goto, sends_message=False),
-    "handover": StepKind(compile=_handover, sends_message=False),
-    "http": StepKind(compile=_http, sends_message=False),
+    "delay": StepKind(compile=_delay, sends_message=False, keys=("keep",)),
+    "handover": StepKind(compile=_handover, sends_message=False, inner_keys=("timeout",)),
+    "http": StepKind(compile=_http, sends_message=False, inner_keys=("timeout", "save_as")),
 }
 # a step-level key -> the one kind of step that uses it
 OWNED_KEYS: Final = {key: kind for kind, entry in STEP_KINDS.items() for key in entry.keys}

@@ -2,8 +2,8 @@
 
 The schema files are plain Cerberus rules written as JSON5 with two conventions of ours (see
 the header of `schemas/config.json5`): named rule sets in `definitions`, merged with
-`$extends`, and a `meta` mapping (`description`, `secret`, `hint`, `required`) that Cerberus
-ignores.
+`$extends`, and a `meta` mapping (`description`, `secret`, `hint`, `required`, `expected`)
+that Cerberus ignores.
 """
 
 from __future__ import annotations
@@ -234,7 +234,8 @@ def _message(error: Any, meta: Mapping[str, Any], *, secret: bool) -> str:
     if code == cerberus.errors.BAD_TYPE.code:
         expected = error.constraint if isinstance(error.constraint, list) else [error.constraint]
         names = " or ".join(_TYPE_NAMES.get(str(name), str(name)) for name in expected)
-        return f"expected {names}, got {describe_value_type(value)}"
+        # `meta.expected`, where the type alone would not say what to write (a duration)
+        return f"expected {meta.get('expected') or names}, got {describe_value_type(value)}"
     if code == cerberus.errors.UNALLOWED_VALUE.code:
         return f"unknown value{shown}; expected one of {', '.join(map(str, error.constraint))}"
     if code == cerberus.errors.REGEX_MISMATCH.code:

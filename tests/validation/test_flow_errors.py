@@ -17,12 +17,12 @@ STEP_ERRORS = {
     "two kinds": (
         '{ text: "Hi", goto: "main" }',
         f"{STEP}: a step needs exactly one of text, buttons, cards, attachment, ask, set, goto,"
-        " handover, http; has text, goto",
+        " delay, handover, http; has text, goto",
     ),
     "no kind": (
         '{ when: "vars.x" }',
         f"{STEP}: a step needs exactly one of text, buttons, cards, attachment, ask, set, goto,"
-        " handover, http; has none",
+        " delay, handover, http; has none",
     ),
     "unknown key": (
         '{ txt: "Hi" }',
