@@ -16,11 +16,13 @@ The global keys change next to each script, in the order `redis_index.py` gives:
   of the redeliveries are forgotten and a person leased at once is parked until the lease
   ends. A crash between leaves `events` entries of no event (`count_inbound` counts the
   events themselves) and an entry a claim drops.
-- finishing: the session's listing, the replies' ids and outbox announcement first; then
-  the person's script (the session, the replies leased to the worker, the event gone, or
-  nothing when the event is no longer the worker's); then the event's id is forgotten and
-  the person woken when no reply holds their next event back. A crash between leaves the
-  person parked until the lease's end at most.
+- finishing: the session's listing, the replies' ids and outbox announcement, the new
+  timers' index entries first (`redis_timers.py`); then the person's script (the session,
+  the replies leased to the worker, the timers set and cancelled, the event gone, or
+  nothing when the event is no longer the worker's); then the event's id is forgotten,
+  the person woken when no reply holds their next event back, and the index entries of
+  the timers removed leave. A crash between leaves the person parked until the lease's
+  end at most, and stale timer entries a firing skips and cleans.
 - completing, releasing: the person's script, then the id forgotten, the person woken.
 
 On a single server (not a Cluster) a turn's script does its global step after itself

@@ -24,12 +24,13 @@ held back by their replies) and a fence token per person (`marks`). The rules:
   to the token `select` read; work announced with a token at or below it is refused by its
   own script, whose caller announces again (a new entry) and retries.
 
-Rows by id (`events`, `messages`, `dead_letters`: id -> person) follow the same order:
-written before the row, removed after it. `held_by(worker)` and `lease_owners` are written
-before a lease is taken and shrink after a script reports that the worker holds nothing
-more of a person; should the same worker take a new lease of that person at that very
-moment, the entry may go early, and that lease then only comes back when it runs out
-(`release_leases` does not see it): nothing is lost.
+Rows by id (`events`, `messages`, `dead_letters`: id -> person) and the `timers` index
+(`redis_timers.py`) follow the same order: written before the row, removed after it.
+`held_by(worker)` and `lease_owners` are written before a lease is taken and shrink after
+a script reports that the worker holds nothing more of a person; should the same worker
+take a new lease of that person at that very moment, the entry may go early, and that
+lease then only comes back when it runs out (`release_leases` does not see it): nothing
+is lost.
 """
 
 from __future__ import annotations

@@ -196,6 +196,26 @@ class TestRedisTimersOnACluster:
         assert await store.count_timers() == 0
         assert await index_entries(redis_cluster.url, prefix) == 0
 
+    async def test_a_turn_another_worker_took_over_leaves_no_timer_nor_entry(
+        self, cluster_store: RedisStore, redis_cluster: RedisCluster, prefix: str
+    ) -> None:
+        accepted = await cluster_store.accept_inbound(
+            [keyed("p2", "hi")], now=0.0, dedupe_ttl=HOUR, lease=Lease("w1", 0.0, LEASE)
+        )
+        [event] = accepted.claimed
+        refused = await cluster_store.finish_inbound(
+            event.id,
+            session=None,
+            outbound=[],
+            now=1.0,
+            worker="w2",
+            lease=LEASE,
+            timers=setting(timer("p2", "ask", 5.0, "no answer")),
+        )
+        assert refused is None
+        assert await cluster_store.count_timers() == 0
+        assert await index_entries(redis_cluster.url, prefix) == 0
+
     async def test_hosts_firing_at_once_fire_each_timer_once(
         self, redis_cluster: RedisCluster, prefix: str
     ) -> None:
