@@ -38,6 +38,7 @@ from runtime.validation.media import Stamp, files_outside, unchanged
 from runtime.validation.problems import Problem, Severity
 from runtime.validation.profile import profile_warnings
 from runtime.validation.schema import drop_invalid, validate_document
+from runtime.validation.window import window_problems
 
 DEFAULT_PAIRING_MESSAGE = (
     "Hi! This bot only talks to people its owner has approved. Your pairing code is {{ code }}."
@@ -138,7 +139,7 @@ class LinkedFlows:
 
 def link_flows(documents: Sequence[Document], cache: CompileCache | None = None) -> LinkedFlows:
     """Compile each flow file (with `cache`, only those that changed), then link them: flow
-    names, the trigger index, gotos and goto cycles.
+    names, the trigger index, gotos, goto cycles and the 24-hour rule.
 
     Needs no config, so a config with errors hides no problem of the flows.
     """
@@ -160,6 +161,7 @@ def link_flows(documents: Sequence[Document], cache: CompileCache | None = None)
     problems.extend(trigger_problems)
     problems.extend(_check_gotos(flows))
     problems.extend(goto_cycle_problems(flows))
+    problems.extend(window_problems(flows, index))  # Meta's 24-hour rule
     return LinkedFlows(
         parts=parts, flows=MappingProxyType(flows), triggers=index, problems=tuple(problems)
     )

@@ -1,14 +1,16 @@
 """Goto cycles: flows that lead back to themselves by `goto` within one turn.
 
-Only an `ask` ends a turn's run of steps (a message with quick replies or buttons does not
-wait: the steps after it run at once), so a ring of flows whose gotos are all taken and
-that holds no `ask` runs round and round until the engine's cap (MAX_GOTOS a turn) stops
-it, sending its messages again each round. That is an error. A ring that some `when` may
-break (a conditional goto, or a conditional `ask` on the way) may be meant, such as a
-counter that ends it: a warning naming the ring.
+Only an `ask` or a `delay` ends a turn's run of steps (a message with quick replies or
+buttons does not wait: the steps after it run at once), so a ring of flows whose gotos are
+all taken and that holds no `ask` or `delay` runs round and round until the engine's cap
+(MAX_GOTOS a turn) stops it, sending its messages again each round. That is an error. A
+ring that some `when` may break (a conditional goto, or a conditional `ask` on the way) may
+be meant, such as a counter that ends it: a warning naming the ring. (A ring that waits is
+the 24-hour rule's business: runtime/validation/window.py.)
 
 A flow's exits are the gotos a run of it from its first step can reach without waiting:
-those before the first unconditional `ask` and up to the first unconditional `goto`.
+those before the first unconditional `ask` or `delay` and up to the first unconditional
+`goto`.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
-from runtime.bot import AskStep, CompiledFlow, GotoStep
+from runtime.bot import AskStep, CompiledFlow, DelayStep, GotoStep
 from runtime.dialog.engine import MAX_GOTOS
+from runtime.validation.graphs import strongly_connected
 from runtime.validation.problems import Problem, Severity
 
 
@@ -40,7 +43,8 @@ def goto_cycle_problems(flows: Mapping[str, CompiledFlow]) -> list[Problem]:
         return []
     order = {name: number for number, name in enumerate(flows)}
     problems: list[tuple[int, Problem]] = []
-    for ring in _strongly_connected(exits):
+    targets = {name: [exit_.step.flow for exit_ in found] for name, found in exits.items()}
+    for ring in strongly_connected(exits, targets.__getitem__):
         start = min(ring, key=order.__getitem__)
         if len(ring) == 1 and all(exit_.step.flow != start for exit_ in exits[start]):
             continue  # one flow with no goto to itself: not a ring
@@ -85,9 +89,9 @@ def _exits(flow: CompiledFlow, flows: Mapping[str, CompiledFlow]) -> list[_Exit]
     found: list[_Exit] = []
     certain = True
     for step in flow.steps:
-        if isinstance(step, AskStep):
+        if isinstance(step, AskStep | DelayStep):
             if step.when is None:
-                break  # the run waits here for the person's answer
+                break  # the run waits here for the person's answer, or for the delay
             certain = False
         elif isinstance(step, GotoStep):
             if step.flow in flows:
@@ -96,48 +100,6 @@ def _exits(flow: CompiledFlow, flows: Mapping[str, CompiledFlow]) -> list[_Exit]
                 break  # the steps after it never run
             certain = False
     return found
-
-
-def _strongly_connected(exits: Mapping[str, Sequence[_Exit]]) -> list[list[str]]:
-    """Tarjan's strongly connected components, without recursion (a bot may have 10,000
-    flows in one ring)."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    on_stack: set[str] = set()
-    stack: list[str] = []
-    components: list[list[str]] = []
-    for root in exits:
-        if root in index:
-            continue
-        work: list[tuple[str, int]] = [(root, 0)]
-        while work:
-            name, position = work.pop()
-            if position == 0:
-                index[name] = low[name] = len(index)
-                stack.append(name)
-                on_stack.add(name)
-            targets = exits[name]
-            if position < len(targets):
-                work.append((name, position + 1))
-                target = targets[position].step.flow
-                if target not in index:
-                    work.append((target, 0))
-                elif target in on_stack:
-                    low[name] = min(low[name], index[target])
-                continue
-            if work:  # back in the caller: carry the low link up
-                caller = work[-1][0]
-                low[caller] = min(low[caller], low[name])
-            if low[name] == index[name]:
-                component: list[str] = []
-                while True:
-                    member = stack.pop()
-                    on_stack.discard(member)
-                    component.append(member)
-                    if member == name:
-                        break
-                components.append(component)
-    return components
 
 
 def _cycle_through(

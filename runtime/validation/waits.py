@@ -31,6 +31,7 @@ def wait_seconds(
     seconds = seconds_of(text)
     if seconds is None:  # the schema has reported it
         return None
+    seconds = round(seconds, 3)  # "1.1h" is 3960 seconds, not 3960.0000000000005
     if seconds <= 0:
         collector.problem(path, f'is {text}, no wait at all; write how long to wait, such as "10m"')
         return None
@@ -49,22 +50,22 @@ def wait_seconds(
 
 
 def written(seconds: float) -> str:
-    """A wait as a flow file would write it, in the largest unit that fits it whole:
-    86400 -> "1d", 5400 -> "90m", 1.5 -> "1.5s"."""
+    """A wait as a flow file would write it, in the largest unit that counts it with two
+    decimals at most: 86400 -> "1d", 43560 -> "12.1h", 5400 -> "1.5h", 30 -> "30s"."""
     for unit, size in _UNITS:
         count = seconds / size
-        if count >= 1 and count == round(count):
-            return f"{round(count)}{unit}"
-    return f"{seconds:g}s"
+        if count >= 1 and abs(count - round(count, 2)) < 1e-9:
+            return f"{round(count, 2):g}{unit}"
+    return f"{round(seconds, 3):g}s"
 
 
 def hours(seconds: float) -> str:
     """A total in hours, the 24-hour rule's unit: 90000 -> "25h", 88230 -> "24h 30m 30s"."""
-    whole_hours, rest = divmod(seconds, 3600.0)
+    whole_hours, rest = divmod(round(seconds, 3), 3600.0)
     minutes, rest = divmod(rest, 60.0)
     parts = [f"{int(whole_hours)}h"]
     if minutes:
         parts.append(f"{int(minutes)}m")
     if rest:
-        parts.append(f"{rest:g}s")
+        parts.append(f"{round(rest, 3):g}s")
     return " ".join(parts)
