@@ -15,15 +15,28 @@
         { attach: "image", expect: [{ text: "Nice picture!" }, { attachment: { type: "image" } }] },
         { user: "order A1", expect: [{ text: "Order A1: shipped" }],
           requests: [{ method: "GET", url: "https://api.example.com/orders/A1" }] },
+        { user: "tour", expect: [{ text: "Welcome to the tour." }] },  // then `delay: "10m"`
+        { wait: "10m", expect: [{ text: "Ten minutes in: how is it going?" }] },
+        { tap: "HUMAN", expect: [{ text: "Someone will answer." }, { handover: "inbox" }] },
+        { wait: "30m", expect: [{ handover: "back" }] },  // the handover's `timeout` ran out
       ],
     },
   ],
 }
 ```
 
+A `wait` turn lets time pass (`"30s"`, `"10m"`, `"2h"`, `"3d"`, as in flows): every timer of
+the session that falls due meanwhile fires, in due order, as it would on Messenger (a
+`delay`'s rest, an ask's `on_timeout`, a handover's `timeout`), and `expect` lists what all
+of them sent, in order; `expect: []`, or none, when nothing should be. `{ handover: "back" }`
+expects the bot to take the thread back (a handover's timeout ran out). Time passes only in
+a `wait` (each other turn adds a second). Meta's 24-hour window is not checked when the
+tests run, as nothing is sent: `runtime validate` rejects the flows whose waits would put a
+message past it.
+
 The shape is checked by `schemas/conversation.json5`; what a schema cannot say (exactly one
-action per turn, one kind per expected message, test names used once, one answer per
-request) is checked here.
+action per turn, one kind per expected message, `expect` on every turn but a `wait`, a wait
+that lets time pass, test names used once, one answer per request) is checked here.
 """
 
 from __future__ import annotations
@@ -34,12 +47,13 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, cast
+from typing import Any, Final, cast
 
 from runtime.config.json5file import read_json5
 from runtime.errors import ConfigError
 from runtime.testing.conversation import DEFAULT_PSID
 from runtime.testing.http_answers import DEFAULT_METHOD, HttpAnswer, answer_from_mapping
+from runtime.testing.waits import wait_length
 from runtime.validation.problems import Problem
 from runtime.validation.schema import drop_invalid, validate_document
 
@@ -50,6 +64,7 @@ class Action(StrEnum):
     USER = "user"  # types text
     TAP = "tap"  # taps a quick reply or a button with this payload
     ATTACH = "attach"  # sends an attachment of this type
+    WAIT = "wait"  # lets this much time pass: the timers due by then fire
 
 
 class MessageKind(StrEnum):
@@ -58,6 +73,9 @@ class MessageKind(StrEnum):
     CARDS = "cards"
     ATTACHMENT = "attachment"
     HANDOVER = "handover"  # not a message: the thread passed to a human, after the messages
+
+
+THREAD_BACK: Final = "back"  # `{ handover: "back" }`: the bot takes the thread back (a timeout)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -78,7 +96,7 @@ class ExpectedMessage:
     attachment_type: str | None = None
     url: str | None = None
     file: str | None = None  # a file attachment's name, or its path's last parts
-    handover_to: str | None = None  # "inbox" or an app id, as the test writes it
+    handover_to: str | None = None  # "inbox", an app id, or "back", as the test writes it
     note: str | None = None  # the handover's note
 
 
@@ -98,7 +116,7 @@ class UserTurn:
 
     number: int
     action: Action
-    value: str  # the text, the payload or the attachment type
+    value: str  # the text, the payload, the attachment type or the wait
     url: str | None
     expect: tuple[ExpectedMessage, ...]
     vars: Mapping[str, object] | None
@@ -106,7 +124,7 @@ class UserTurn:
     requests: tuple[ExpectedRequest, ...] | None = None  # None: not compared
 
     def describe(self) -> str:
-        """`user: "hi"`, `tap: PRICING`, `attach: image`."""
+        """`user: "hi"`, `tap: PRICING`, `attach: image`, `wait: 10m`."""
         if self.action is Action.USER:
             return f"user: {json.dumps(self.value, ensure_ascii=False)}"
         return f"{self.action}: {self.value}"
@@ -187,15 +205,20 @@ class _Reader:
 
     def turn(self, data: Mapping[str, Any], path: str, number: int) -> UserTurn | None:
         actions = [action for action in Action if action.value in data]
+        waits = "wait" in data or f"{path}.wait" in self.broken
+        if "expect" not in data and not waits and f"{path}.expect" not in self.broken:
+            self.problem(f"{path}.expect", "is required: add `expect` (a list)")
         if len(actions) != 1:
             if self.is_broken(path):
                 return None
             found = f"has {', '.join(actions)}" if actions else "has none"
-            self.problem(path, f"a turn needs exactly one of user, tap, attach; {found}")
+            self.problem(path, f"a turn needs exactly one of user, tap, attach, wait; {found}")
             return None
         action = actions[0]
         if "url" in data and action is not Action.ATTACH:
             self.problem(f"{path}.url", "is only used with `attach`")
+        if action is Action.WAIT and not self.lets_time_pass(data["wait"], f"{path}.wait"):
+            return None
         expect = [
             self.message(message, f"{path}.expect.{index}")
             for index, message in enumerate(data.get("expect", []))
@@ -211,6 +234,15 @@ class _Reader:
             http=self.http_answers(data.get("http") or [], f"{path}.http"),
             requests=_requests(data["requests"]) if "requests" in data else None,
         )
+
+    def lets_time_pass(self, text: str, path: str) -> bool:
+        """Whether a wait the schema let through (its unit given) is one; a problem if not."""
+        try:
+            wait_length(text)
+        except ValueError:
+            self.problem(path, f'is {text}, no wait at all; write how long to wait, such as "10m"')
+            return False
+        return True
 
     def http_answers(
         self, entries: Sequence[Mapping[str, Any]], path: str

@@ -11,7 +11,8 @@ Usable from any test suite, like errbot's testbot::
     chat.say("me@example.com")
     assert chat.session.vars["email"] == "me@example.com"
 
-No network, no store: the session lives in the object, the clock is a counter, and the
+No network, no store: the session lives in the object, the clock is a counter (a second
+an event, and whatever `wait` adds), and the
 person's profile fields are what `user=` says (`Conversation(bot, user={"first_name":
 "Ada"})`), never asked of Meta, so runs are repeatable.
 
@@ -28,6 +29,18 @@ An `http` step's call is not made either: the answers given answer it (the rules
     chat.say("order B404", http=[HttpAnswer(url=f"{orders}/B404", status=404)])  # this turn
     chat.say("order C333")
     assert chat.unanswered[0].url == f"{orders}/C333"  # no answer: the flow got `ok: false`
+
+Time passes only when the test says so: `wait` moves the clock on and fires, in due order,
+each of the session's timers that falls due meanwhile (a `delay`'s rest, an ask's
+`on_timeout`, a handover's `timeout`), one turn each, as the worker would::
+
+    chat.say("tour")  # "Welcome to the tour.", then a `delay: "10m"` step
+    assert chat.wait("9m") == ()  # not yet
+    [rest] = chat.wait("1m")  # ten minutes after the message: the rest of the flow
+    assert rest.messages[0].text == "Ten minutes in: how is it going?"
+
+Meta's 24-hour window is not checked here (nothing is sent): `runtime validate` rejects
+flows whose waits would put a message past it.
 """
 
 from __future__ import annotations
@@ -44,10 +57,13 @@ from runtime.errors import ConfigError
 from runtime.session import Session
 from runtime.testing import events
 from runtime.testing.http_answers import Exchange, HttpAnswer, HttpAnswers, answer_call
+from runtime.testing.waits import MAX_FIRED, TimerLoopError, next_due, pending, wait_length
+from runtime.timers import HANDOVER_SLOT, Timer
 from runtime.validation.problems import Problem
 
 DEFAULT_PSID = "test-user"
-START_TIME = 1_700_000_000.0  # the fixed "now" of the first event; each event adds a second
+# the clock before the first event; each event adds a second, a `wait` its length
+START_TIME = 1_700_000_000.0
 
 
 class Conversation:
@@ -69,7 +85,8 @@ class Conversation:
         self.http = HttpAnswers(http)  # ValueError when two answer the same request
         self.session: Session | None = None
         self.last_turn: Turn | None = None
-        self.calls: tuple[Exchange, ...] = ()  # the `http` calls of the last event's turn
+        self.calls: tuple[Exchange, ...] = ()  # the `http` calls of the last event or wait
+        self.now = START_TIME  # the conversation's clock (Unix seconds)
         self._events = 0
 
     @property
@@ -98,13 +115,54 @@ class Conversation:
         envelope = events.attachment_event(self.account, self.psid, type, url, now=now, mid=mid)
         return self.send(envelope, http=http)
 
+    @property
+    def timers(self) -> tuple[Timer, ...]:
+        """The session's pending timers, soonest first."""
+        return pending(self.session)
+
+    def wait(self, duration: float | str, *, http: Iterable[HttpAnswer] = ()) -> tuple[Turn, ...]:
+        """Let `duration` pass (seconds, or `"30s"`, `"10m"`, `"2h"`, `"3d"`): every timer of
+        the session that falls due by then fires, in due order, as its own turn at its due
+        time; returns those turns (none: nothing fell due). `calls` holds all their `http`
+        calls. The clock of later events goes on from the end of the wait.
+
+        ValueError when `duration` is no wait; TimerLoopError (a ValueError) when more than
+        MAX_FIRED timers fall due in it (a delay in a loop): the clock then stays at the
+        last one fired.
+        """
+        until = self.now + wait_length(duration)
+        answers = tuple(http)
+        turns: list[Turn] = []
+        calls: list[Exchange] = []
+        while (timer := next_due(self.session, until)) is not None:
+            if len(turns) >= MAX_FIRED:
+                raise TimerLoopError(
+                    f"more than {MAX_FIRED} timers fell due within a wait of {duration}"
+                    f" (the last at {timer.where}: a delay in a loop?); wait less at a time"
+                )
+            self.now = max(self.now, timer.due_at)
+            turn = self.send(events.timer_event(self.account, self.psid, timer), http=answers)
+            calls.extend(self.calls)
+            if turn.fired is not None:
+                turns.append(turn)
+        self.now = until
+        self.calls = tuple(calls)
+        return tuple(turns)
+
     def send(self, envelope: Envelope, *, http: Iterable[HttpAnswer] = ()) -> Turn:
         """Run one event through the engine, its `http` calls answered offline, and keep the
         session it returns; while a human has the thread (a `handover` step ran), the bot
-        says nothing, as on Messenger."""
+        says nothing, as on Messenger, and a timer falling due meanwhile is dropped, as the
+        worker drops it (but the handover's own `timeout`, which takes the thread back)."""
         self.calls = ()
-        if self.session is not None and self.session.handover is not None:
-            return Turn(messages=(), session=self.session, flow=None)
+        session = self.session
+        if session is not None and session.handover is not None:
+            fired = envelope.timer
+            if fired is None or fired.slot != HANDOVER_SLOT:
+                if fired is not None:
+                    session = session.without_timers(fired.slot)
+                    self.session = session
+                return Turn(messages=(), session=session, flow=None)
         turn_answers = HttpAnswers(http)
         now = envelope.timestamp
         turn = run_turn(self.bot, envelope, self.session, now=now, user=self.user)
@@ -120,9 +178,11 @@ class Conversation:
         return turn
 
     def hand_back(self) -> None:
-        """The human passes the thread back: the bot answers again, variables kept."""
+        """The human passes the thread back: the bot answers again, variables kept (and the
+        handover's timeout is dropped, as when Meta tells the bot)."""
         if self.session is not None:
-            self.session = replace(self.session, handover=None)
+            back = replace(self.session, handover=None)
+            self.session = back.without_timers(HANDOVER_SLOT)
 
     def reset(self) -> None:
         """Forget the session, as if the user had never written."""
@@ -131,7 +191,8 @@ class Conversation:
 
     def _stamp(self) -> tuple[float, str]:
         self._events += 1
-        return START_TIME + self._events, f"m_test_{self._events}"
+        self.now += 1
+        return self.now, f"m_test_{self._events}"
 
 
 def choose_account(bot: Bot, account_id: str | None) -> Account:

@@ -1,9 +1,11 @@
-"""What a local user does (types, taps, sends an attachment) as the Envelope the engine reads.
+"""What a local user does (types, taps, sends an attachment) as the Envelope the engine reads,
+and a timer of theirs falling due.
 
 `runtime test` and `runtime chat` have no webhook: they build the Envelope Messenger's would
 normalize to. A quick-reply tap arrives as a message whose text is the reply's title and whose
 `quick_reply.payload` is its payload; a button tap arrives as a postback with the button's
-title; both are built here the same way.
+title; both are built here the same way. They have no store to fire timers either: a timer
+that falls due is built here as the event the store would queue for it.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from runtime.dialog.messages import (
 )
 from runtime.envelope import Attachment, Envelope, EventKind
 from runtime.session import session_key
+from runtime.timers import FiredTimer, Timer
 
 # what Messenger sends for a user_email / user_phone_number quick reply is the user's own
 # address or number; a local run has neither, so it sends these stand-ins
@@ -95,6 +98,13 @@ def attachment_event(
     return _envelope(account, psid, now, mid, kind=EventKind.MESSAGE, attachments=(attachment,))
 
 
+def timer_event(account: Account, psid: str, timer: Timer) -> Envelope:
+    """The person's `timer` fell due: an event with no message, at the timer's due time,
+    naming its slot and due time (the engine fires it only if the session still holds it)."""
+    fired = FiredTimer(slot=timer.slot, due_at=timer.due_at)
+    return _envelope(account, psid, timer.due_at, None, kind=EventKind.TIMER, timer=fired)
+
+
 def offered_buttons(messages: Sequence[OutMessage]) -> list[Button]:
     """Every button of the messages, in order: button templates' and cards'."""
     buttons: list[Button] = []
@@ -107,7 +117,7 @@ def offered_buttons(messages: Sequence[OutMessage]) -> list[Button]:
     return buttons
 
 
-def _envelope(account: Account, psid: str, now: float, mid: str, **fields: Any) -> Envelope:
+def _envelope(account: Account, psid: str, now: float, mid: str | None, **fields: Any) -> Envelope:
     return Envelope(
         account_id=account.id,
         psid=psid,

@@ -8,10 +8,12 @@ Each message is one line::
     attachment: image https://example.com/img/thanks.png
     attachment: image file logo.png
     handover: Page Inbox (note "wants to talk about an order")
+    handover: back to the bot
     request: POST https://api.example.com/leads json {"email": "me@example.com"}
 
-(A handover is no message, but a test expects it the same way, after the turn's messages;
-so are the `http` steps' requests when a turn lists the `requests` it expects.)
+(A handover is no message, but a test expects it the same way, after the turn's messages,
+and the bot taking the thread back too; so are the `http` steps' requests when a turn lists
+the `requests` it expects.)
 
 An actual message is drawn with only the parts its expectation names (a test that leaves
 `quick_replies` out does not see them), so equal lines mean a passing turn, and the diff of
@@ -25,9 +27,16 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import PurePath
-from typing import Final
+from typing import Final, TypeAlias
 
-from runtime.dialog.effects import NAMED_APPS, Effect, HttpCall, TakeThread, app_name
+from runtime.dialog.effects import (
+    NAMED_APPS,
+    Effect,
+    HttpCall,
+    PassThread,
+    TakeThread,
+    app_name,
+)
 from runtime.dialog.messages import (
     ButtonTemplate,
     Card,
@@ -39,6 +48,7 @@ from runtime.dialog.messages import (
     TextMessage,
 )
 from runtime.testing.cases import (
+    THREAD_BACK,
     ExpectedCard,
     ExpectedMessage,
     ExpectedRequest,
@@ -46,7 +56,10 @@ from runtime.testing.cases import (
     UserTurn,
 )
 
-NOTHING = "(nothing)"
+NOTHING: Final = "(nothing)"
+BACK_TO_THE_BOT: Final = "back to the bot"
+# what a turn (or the turns of a wait) put out, in order: messages, and thread-control calls
+Output: TypeAlias = OutMessage | Effect
 
 
 def render_expected(expected: ExpectedMessage) -> str:
@@ -54,7 +67,7 @@ def render_expected(expected: ExpectedMessage) -> str:
     parts: list[str] = []
     if expected.kind is MessageKind.HANDOVER:
         to = expected.handover_to or ""
-        parts.append(app_name(NAMED_APPS.get(to, to)))
+        parts.append(BACK_TO_THE_BOT if to == THREAD_BACK else app_name(NAMED_APPS.get(to, to)))
         if expected.note is not None:
             parts.append(f"(note {quoted(expected.note)})")
         return f"{expected.kind}: {' '.join(parts)}"
@@ -107,24 +120,29 @@ def quoted(text: str) -> str:
 
 def turn_lines(
     turn: UserTurn,
-    messages: Sequence[OutMessage],
+    outputs: Sequence[Output],
     variables: Mapping[str, object],
-    effects: Sequence[Effect] = (),
     calls: Sequence[HttpCall] = (),
 ) -> tuple[list[str], list[str]]:
-    """The expected and the actual lines of one turn: its messages and its handover, the
-    requests its `http` steps made (when the turn lists those it expects), then the `vars`
-    it names."""
+    """The expected and the actual lines of one turn (or of all the turns a `wait` fired):
+    its messages and handovers in the order they came, the requests its `http` steps made
+    (when the turn lists those it expects), then the `vars` it names.
+
+    An actual output is drawn like the expectation at its place when that is of its kind;
+    a handover, else like the test's handover expectation of the same rank."""
     expected = [render_expected(message) for message in turn.expect] or [NOTHING]
-    actual = [
-        render_message(message, turn.expect[index] if index < len(turn.expect) else None)
-        for index, message in enumerate(messages)
-    ]
     handovers = [like for like in turn.expect if like.kind is MessageKind.HANDOVER]
-    actual.extend(
-        render_effect(effect, handovers[index] if index < len(handovers) else None)
-        for index, effect in enumerate(effects)
-    )
+    actual: list[str] = []
+    effects = 0
+    for index, output in enumerate(outputs):
+        like = turn.expect[index] if index < len(turn.expect) else None
+        if isinstance(output, PassThread | TakeThread):
+            if like is None or like.kind is not MessageKind.HANDOVER:
+                like = handovers[effects] if effects < len(handovers) else None
+            effects += 1
+            actual.append(render_effect(output, like))
+        else:
+            actual.append(render_message(output, like))
     actual = actual or [NOTHING]
     if turn.requests is not None:
         expected.extend(render_request(request) for request in turn.requests)
@@ -139,17 +157,18 @@ def turn_lines(
     return expected, actual
 
 
+# `runtime chat`'s line when a handover's timeout ran out (it moves to runtime/chat.py)
 TAKEN_BACK: Final = "(the handover's timeout ran out: the bot takes the thread back)"
 
 
 def render_effect(effect: Effect, like: ExpectedMessage | None = None) -> str:
-    """The line of a handover; its note only when the expectation names one."""
-    if isinstance(effect, TakeThread):
-        return TAKEN_BACK
+    """The line of a handover, or of the bot taking the thread back; its note only when
+    the expectation names one."""
     wants_note = like is not None and like.note is not None
+    target = THREAD_BACK if isinstance(effect, TakeThread) else effect.target_app_id
     actual = ExpectedMessage(
         kind=MessageKind.HANDOVER,
-        handover_to=effect.target_app_id,
+        handover_to=target,
         note=(effect.metadata or "") if wants_note else None,
     )
     return render_expected(actual)

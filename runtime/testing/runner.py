@@ -1,10 +1,12 @@
 """`runtime test`: run conversation test files against the flows, offline, and report.
 
 Each test starts a fresh in-memory session; its turns share it, so an `ask` works as on
-Messenger. A test stops at its first failing turn (later turns would build on a wrong
-state). Nothing touches the network or the state store: the `http` steps' calls get the
-answers the test lists (`runtime.testing.http_answers`), and a call with none fails its
-turn, named, after the turn has run on without it (so what else went wrong shows too).
+Messenger, and a `wait` turn fires the session's timers that fall due in it
+(`Conversation.wait`), all they sent checked as one turn. A test stops at its first failing
+turn (later turns would build on a wrong state). Nothing touches the network or the state
+store: the `http` steps' calls get the answers the test lists
+(`runtime.testing.http_answers`), and a call with none fails its turn, named, after the
+turn has run on without it (so what else went wrong shows too).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import TextIO
 
 from runtime.bot import Bot
+from runtime.dialog.engine import Turn
 from runtime.errors import ConfigError
 from runtime.testing.cases import (
     Action,
@@ -25,8 +28,9 @@ from runtime.testing.cases import (
     load_conversation_file,
 )
 from runtime.testing.conversation import Conversation
-from runtime.testing.expectations import diff, turn_lines
+from runtime.testing.expectations import Output, diff, turn_lines
 from runtime.testing.http_answers import describe_unanswered
+from runtime.testing.waits import TimerLoopError
 from runtime.validation.problems import Problem
 
 TESTS_FOLDER = "tests"  # next to the config file: where `runtime test` looks by default
@@ -71,27 +75,38 @@ def run_conversation(
     notes: list[str] = []
     for turn in test.turns:
         try:
-            if turn.action is Action.USER:
-                result = conversation.say(turn.value, http=turn.http)
-            elif turn.action is Action.TAP:
-                result = conversation.tap(turn.value, http=turn.http)
-            else:
-                result = conversation.attach(turn.value, turn.url, http=turn.http)
+            results = _play(conversation, turn)
+        except TimerLoopError as error:
+            failure = TurnFailure(turn=turn, lines=(str(error),))
+            return ConversationResult(file=file, test=test, failure=failure, notes=tuple(notes))
         except Exception:  # an engine bug fails this test; the others still run
             lines = ("the engine raised an exception:", *traceback.format_exc().splitlines())
             failure = TurnFailure(turn=turn, lines=lines)
             return ConversationResult(file=file, test=test, failure=failure, notes=tuple(notes))
-        notes.extend(f"turn {turn.number}: {note}" for note in result.notes)
+        outputs: list[Output] = []
+        for result in results:
+            notes.extend(f"turn {turn.number}: {note}" for note in result.notes)
+            outputs.extend((*result.messages, *result.effects))
         calls = tuple(exchange.call for exchange in conversation.calls)
-        expected, actual = turn_lines(
-            turn, result.messages, result.session.vars, result.effects, calls
-        )
+        variables = conversation.session.vars if conversation.session is not None else {}
+        expected, actual = turn_lines(turn, outputs, variables, calls)
         unanswered = [describe_unanswered(call) for call in conversation.unanswered]
         if unanswered or expected != actual:
             lines = (*unanswered, *(diff(expected, actual) if expected != actual else ()))
             failure = TurnFailure(turn=turn, lines=lines)
             return ConversationResult(file=file, test=test, failure=failure, notes=tuple(notes))
     return ConversationResult(file=file, test=test, failure=None, notes=tuple(notes))
+
+
+def _play(conversation: Conversation, turn: UserTurn) -> tuple[Turn, ...]:
+    """Do what `turn` says; the turns it ran (a wait's fired timers: none, one or more)."""
+    if turn.action is Action.USER:
+        return (conversation.say(turn.value, http=turn.http),)
+    if turn.action is Action.TAP:
+        return (conversation.tap(turn.value, http=turn.http),)
+    if turn.action is Action.ATTACH:
+        return (conversation.attach(turn.value, turn.url, http=turn.http),)
+    return conversation.wait(turn.value, http=turn.http)
 
 
 def find_test_files(config_path: Path, given: Sequence[Path]) -> tuple[list[Path], list[Problem]]:

@@ -112,7 +112,8 @@ def test_an_invalid_test_file_exits_2_with_every_problem_as_file_key_path_messag
     assert result.stdout == ""
     one_kind = "an expected message needs exactly one of text, buttons, cards, attachment, handover"
     assert result.stderr.splitlines() == [
-        f"{path}: tests.0.turns.0: a turn needs exactly one of user, tap, attach; has user, tap",
+        f"{path}: tests.0.turns.0: a turn needs exactly one of user, tap, attach, wait;"
+        " has user, tap",
         f"{path}: tests.0.turns.1.attach: unknown value 'photo'; expected one of image, video, "
         "audio, file, location, fallback",
         f"{path}: tests.0.turns.2.expct: unknown key; did you mean `expect`?",
