@@ -11,6 +11,13 @@ environment), and one line shows it before the turn's messages, as the URL was r
 without its secrets: `(http) GET https://api.example.com/orders/A1 -> 200 in 42 ms`, and
 why when it failed. On Messenger too the person sees the turn's messages once its calls
 are done (a typing bubble meanwhile).
+
+Timers fire by themselves as they fall due, while the chat waits for the next line (a
+`delay`'s rest, an ask's `on_timeout`, a handover's `timeout`): a `(timer)` line says which,
+then the bot's messages, as they would arrive on Messenger. Those that fell due while the
+chat was closed fire when it starts. `/timers` lists the pending ones; `/wait 10m` moves the
+chat's clock on, so a two-hour delay need not take two hours (the clock stays ahead till the
+chat ends: timers set meanwhile fall due that much later in a chat started again).
 """
 
 from __future__ import annotations
@@ -22,23 +29,17 @@ import json
 import sys
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TextIO
 
 from runtime.bot import AskStep, Bot, HttpStep
+from runtime.chat_input import LineReader, is_terminal
+from runtime.chat_render import Choice, ChoiceBoard
 from runtime.config.model import Account
 from runtime.dialog.context import build_context
 from runtime.dialog.effects import HttpResult, TakeThread, app_name
 from runtime.dialog.engine import continue_turn, run_turn
-from runtime.dialog.messages import (
-    Button,
-    ButtonTemplate,
-    GenericTemplate,
-    MediaAttachment,
-    OutMessage,
-    QuickReply,
-    TextMessage,
-)
+from runtime.dialog.messages import OutMessage, TextMessage
 from runtime.dialog.notes import Notes
 from runtime.dialog.render import Renderer
 from runtime.dialog.user_fields import PROFILE_FIELDS
@@ -47,33 +48,28 @@ from runtime.http_calls import HttpCaller, describe_call
 from runtime.session import Session, session_key
 from runtime.store.base import Store
 from runtime.testing import events
-from runtime.testing.expectations import TAKEN_BACK
+from runtime.testing.waits import MAX_FIRED, describe_pending, next_due, pending, wait_length
+from runtime.timers import HANDOVER_SLOT, Timer
 
 CHAT_PSID = "chat-local"  # clearly not a real PSID (those are long numbers)
 HANDED_OVER = (
     "(handed over to a human: {owner}; the bot stays quiet until the thread comes back: /back)"
 )
 WITH_HUMAN = "(with a human: {owner} has the thread, so the bot stays quiet; /back passes it back)"
-BOT = "bot: "
+TAKEN_BACK = "(the handover's timeout ran out: the bot takes the thread back)"
 HTTP = "(http) "
-INDENT = " " * len(BOT)
+TIMER = "(timer) "
 HELP = """\
 Type a message, or the number of a choice to tap it. Commands:
   /tap PAYLOAD        tap a button or quick reply by its payload (e.g. /tap GET_STARTED)
   /attach TYPE [URL]  send an attachment: image, video, audio, file or location
   /say TEXT           send TEXT as it is, even a number or a leading '/'
   /vars               show the session's variables
+  /timers             list the pending timers (delays, ask and handover timeouts), soonest first
+  /wait DURATION      let time pass (30s, 10m, 2h, 3d): the timers due by then fire now
   /back               the human passes the thread back to the bot (after a handover)
   /reset              forget the session: the bot sees you as a new user
   /quit               leave (Ctrl-D too)"""
-
-
-@dataclass(frozen=True, slots=True)
-class Choice:
-    """A numbered thing to tap: a quick reply or a button of the bot's last messages."""
-
-    reply: QuickReply | None = None
-    button: Button | None = None
 
 
 class TerminalChat:
@@ -101,8 +97,13 @@ class TerminalChat:
         self.out = out
         self.err = err
         self.offered: tuple[OutMessage, ...] = ()
-        self.choices: list[Choice] = []
+        self.board = ChoiceBoard(bot.config.base_dir)
+        self.ahead = 0.0  # seconds the chat's clock runs ahead of the real one (/wait)
         self._sent = 0
+
+    def now(self) -> float:
+        """The chat's clock: the real one, plus what `/wait` added."""
+        return time.time() + self.ahead
 
     def intro(self) -> str:
         policy = self.account.dm_policy
@@ -126,10 +127,10 @@ class TerminalChat:
             return await self.command(text)
         # a number picks a choice while there are some; with none, it is text (an answer to
         # "How many?"), and /say sends a number as text when there are
-        if text.isdecimal() and self.choices:
+        if text.isdecimal() and self.board.choices:
             number = int(text)
-            if 1 <= number <= len(self.choices):
-                await self.pick(self.choices[number - 1])
+            if 1 <= number <= len(self.board.choices):
+                await self.pick(self.board.choices[number - 1])
             else:
                 self.say(f"({self._no_such_choice(number)}; /say {text} sends it as text)")
             return True
@@ -138,7 +139,7 @@ class TerminalChat:
         return True
 
     def _no_such_choice(self, number: int) -> str:
-        count = len(self.choices)
+        count = len(self.board.choices)
         choices = "the only choice is 1" if count == 1 else f"the choices are 1-{count}"
         return f"there is no choice {number}; {choices}"
 
@@ -161,8 +162,9 @@ class TerminalChat:
         wanted = ask.check.attachment_type if ask.check is not None else None
         attach = f"; answer with /attach {wanted} URL" if wanted in ("image", "file") else ""
         self.say(f"(the bot is waiting for your answer to: {question or where}{attach})")
-        self.offered, self.choices = tuple(prompt), []
-        choices = [line for message in prompt for line in self.number_replies(message)]
+        self.offered = tuple(prompt)
+        self.board.clear()
+        choices = [line for message in prompt for line in self.board.number_replies(message)]
         if choices:
             self.say("\n".join(choices))
 
@@ -175,7 +177,8 @@ class TerminalChat:
             self.say(HELP)
         elif name == "/reset":
             await self.store.delete_session(self.key)
-            self.offered, self.choices = (), []
+            self.offered = ()
+            self.board.clear()
             self.say("(session forgotten: the bot sees you as a new user)")
         elif name == "/back":
             await self.hand_back()
@@ -183,6 +186,10 @@ class TerminalChat:
             session = await self.store.load_session(self.key)
             variables = dict(session.vars) if session is not None else {}
             self.say(json.dumps(variables, indent=2, ensure_ascii=False, sort_keys=True))
+        elif name == "/timers":
+            await self.list_timers()
+        elif name == "/wait" and rest:
+            await self.wait(rest)
         elif name == "/say" and rest:
             now, mid = self._stamp()
             await self.send(events.text_event(self.account, self.psid, rest, now=now, mid=mid))
@@ -227,13 +234,60 @@ class TerminalChat:
             )
             await self.send(envelope)
 
-    async def send(self, envelope: Envelope) -> None:
-        """One event through the engine, with the session loaded from and saved to the store."""
-        session = await self.store.load_session(self.key)
-        if session is not None and session.handover is not None:
-            self.say(WITH_HUMAN.format(owner=app_name(session.handover.app_id)))
+    # -- timers ----------------------------------------------------------------------------
+    async def list_timers(self) -> None:
+        """`/timers`: `delay flows.tour.steps.1 in 9m 58s`, one a line, soonest first."""
+        timers = pending(await self.store.load_session(self.key))
+        now = self.now()
+        self.say("\n".join(describe_pending(timer, now) for timer in timers) or "(no timers)")
+
+    async def wait(self, text: str) -> None:
+        """`/wait 10m`: the chat's clock moves on, and the timers due by then fire."""
+        try:
+            seconds = wait_length(text)
+        except ValueError as error:
+            self.say(f"({error})")
             return
-        turn = run_turn(self.bot, envelope, session, now=time.time(), user=self.user)
+        self.ahead += seconds
+        fired = await self.fire_due()
+        if not fired:
+            self.say(f"({text} later: no timer fell due)")
+
+    async def next_due_at(self) -> float | None:
+        """When the session's next timer falls due, on the chat's clock."""
+        timers = pending(await self.store.load_session(self.key))
+        return timers[0].due_at if timers else None
+
+    async def fire_due(self) -> int:
+        """Fire, in due order, each timer that has fallen due; how many there were (at
+        most MAX_FIRED: a delay in a loop fires on at the next line)."""
+        fired: set[tuple[str, float]] = set()
+        while len(fired) < MAX_FIRED:
+            timer = next_due(await self.store.load_session(self.key), self.now())
+            if timer is None or (timer.slot, timer.due_at) in fired:
+                break
+            fired.add((timer.slot, timer.due_at))
+            await self.send(events.timer_event(self.account, self.psid, timer))
+        return len(fired)
+
+    async def send(self, envelope: Envelope) -> None:
+        """One event through the engine, with the session loaded from and saved to the store.
+        While a human has the thread the bot says nothing, and a timer falling due is dropped
+        (the handover's own `timeout` aside: it takes the thread back)."""
+        session = await self.store.load_session(self.key)
+        fired = _fired(session, envelope)
+        if fired is not None:
+            self.say(f"{TIMER}{fired.kind} {fired.where} fell due")
+        if session is not None and session.handover is not None:
+            if fired is None:
+                self.say(WITH_HUMAN.format(owner=app_name(session.handover.app_id)))
+                return
+            if fired.slot != HANDOVER_SLOT:
+                await self.store.save_session(session.without_timers(fired.slot))
+                self.say("(dropped: a human has the thread, so the bot stays quiet)")
+                return
+        now = self.now()
+        turn = run_turn(self.bot, envelope, session, now=now, user=self.user)
         while turn.call is not None:
             call = turn.call
             if self.http is None:
@@ -241,7 +295,7 @@ class TerminalChat:
             else:
                 result = await self.http.call(call)
             self.say(HTTP + describe_call(call, result))
-            turn = continue_turn(self.bot, envelope, turn, result, now=time.time(), user=self.user)
+            turn = continue_turn(self.bot, envelope, turn, result, now=self.now(), user=self.user)
         await self.store.save_session(turn.session)
         for note in turn.notes:
             print(f"note: {note}", file=self.err, flush=True)
@@ -250,9 +304,9 @@ class TerminalChat:
             return
         if turn.messages:
             self.offered = turn.messages
-            self.choices = []
+            self.board.clear()
         for message in turn.messages:
-            self.say(self.render(message))
+            self.say(self.board.render(message))
         for effect in turn.effects:
             if isinstance(effect, TakeThread):
                 self.say(TAKEN_BACK)
@@ -265,59 +319,43 @@ class TerminalChat:
         if session is None or session.handover is None:
             self.say("(the bot has the thread already: /back is for after a handover)")
             return
-        await self.store.save_session(replace(session, handover=None, updated_at=time.time()))
+        back = replace(session, handover=None, updated_at=self.now())
+        await self.store.save_session(back.without_timers(HANDOVER_SLOT))
         self.say("(the thread is back: the bot answers your next message)")
-
-    def render(self, message: OutMessage) -> str:
-        """A message as terminal lines; its choices are numbered on from the turn's last one."""
-        lines: list[str] = []
-        if isinstance(message, TextMessage):
-            lines.append(BOT + message.text.replace("\n", "\n" + INDENT))
-        elif isinstance(message, ButtonTemplate):
-            lines.append(BOT + message.text.replace("\n", "\n" + INDENT))
-            lines.extend(self.number_button(button) for button in message.buttons)
-        elif isinstance(message, GenericTemplate):
-            for index, card in enumerate(message.cards, start=1):
-                lines.append(f"{BOT}[card {index}/{len(message.cards)}] {card.title}")
-                if card.subtitle:
-                    lines.append(INDENT + card.subtitle)
-                if card.image_url:
-                    lines.append(f"{INDENT}[image] {card.image_url}")
-                if card.default_action_url:
-                    lines.append(f"{INDENT}(tap opens {card.default_action_url})")
-                lines.extend(self.number_button(button) for button in card.buttons)
-        elif isinstance(message, MediaAttachment) and message.file is not None:
-            lines.append(
-                f"{BOT}[{message.type}: {message.file.shown_from(self.bot.config.base_dir)}]"
-            )
-        elif isinstance(message, MediaAttachment):
-            lines.append(f"{BOT}[{message.type}] {message.url}")
-        lines.extend(self.number_replies(message))
-        return "\n".join(lines)
-
-    def number_replies(self, message: OutMessage) -> list[str]:
-        """The message's quick replies as choices, numbered on from the last one."""
-        lines: list[str] = []
-        for reply in message.quick_replies:
-            self.choices.append(Choice(reply=reply))
-            lines.append(f"  {len(self.choices)}) {_reply_title(reply)}")
-        return lines
-
-    def number_button(self, button: Button) -> str:
-        self.choices.append(Choice(button=button))
-        line = f"  {len(self.choices)}) {button.title}"
-        if button.type == "web_url":
-            line += f"  (opens {button.url})"
-        elif button.type == "phone_number":
-            line += f"  (calls {button.payload})"
-        return line
 
     def say(self, text: str) -> None:
         print(text, file=self.out, flush=True)
 
     def _stamp(self) -> tuple[float, str]:
         self._sent += 1
-        return time.time(), f"m_chat_{time.time_ns()}_{self._sent}"
+        return self.now(), f"m_chat_{time.time_ns()}_{self._sent}"
+
+
+def _fired(session: Session | None, envelope: Envelope) -> Timer | None:
+    """The session's timer a TIMER event fires (None for any other event)."""
+    if envelope.timer is None or session is None:
+        return None
+    return session.timers.get(envelope.timer.slot)
+
+
+async def converse(terminal: TerminalChat, lines: LineReader) -> None:
+    """The chat until /quit or the end of input: the timers that fell due fire first, then
+    each line is answered; while the next is being typed, timers fire as they fall due."""
+    await terminal.fire_due()
+    await terminal.resume()
+    while True:
+        typed = lines.ask()
+        while not typed.done():
+            due = await terminal.next_due_at()
+            timeout = None if due is None else max(due - terminal.now(), 0.0)
+            await asyncio.wait({typed}, timeout=timeout)
+            if not typed.done():
+                with lines.over_the_prompt(terminal.out):
+                    await terminal.fire_due()
+        line = typed.result()
+        if line is None or not await terminal.handle(line):
+            return
+        await terminal.fire_due()
 
 
 def _calls_apis(bot: Bot) -> bool:
@@ -331,14 +369,6 @@ def _waiting_ask(bot: Bot, session: Session | None) -> AskStep | None:
         return None
     step = bot.step_at(session.flow, session.step)
     return step if isinstance(step, AskStep) else None
-
-
-def _reply_title(reply: QuickReply) -> str:
-    if reply.content_type == "user_email":
-        return "(your email address)"
-    if reply.content_type == "user_phone_number":
-        return "(your phone number)"
-    return reply.title or ""
 
 
 def chat(
@@ -359,10 +389,11 @@ def chat(
     output = out if out is not None else sys.stdout
     errors = err if err is not None else sys.stderr
     # a person at a terminal gets a prompt (and line editing); a pipe gets neither
-    interactive = source is sys.stdin and source.isatty()
+    interactive = is_terminal(source)
     if interactive:
         with contextlib.suppress(ImportError):  # line editing where the platform has it
             import readline  # noqa: F401
+    lines = LineReader(source, interactive=interactive)
     with asyncio.Runner() as runner:
         store = runner.run(open_store(bot.config.state))
         http = HttpCaller()  # one client for the chat's calls, as a server worker has
@@ -372,12 +403,9 @@ def chat(
                 bot, store, account, psid, out=output, err=errors, user=user, http=http
             )
             terminal.say(terminal.intro())
-            runner.run(terminal.resume())
-            while True:
-                line = _read_line(source, interactive=interactive)
-                if line is None or not runner.run(terminal.handle(line)):
-                    break
+            runner.run(converse(terminal, lines))
         finally:
+            lines.close()
             runner.run(http.close())
             runner.run(store.close())
     return 0
@@ -409,15 +437,3 @@ def read_profile_field(text: str) -> tuple[str, object]:
             f"timezone is a number of hours from GMT, such as -7 or 5.5; got {value!r}"
         ) from None
     return field, int(hours) if hours.is_integer() else hours
-
-
-def _read_line(source: TextIO, *, interactive: bool) -> str | None:
-    """The next line typed, None at the end of input."""
-    if interactive:
-        try:
-            return input("> ")
-        except EOFError:
-            print()
-            return None
-    line = source.readline()
-    return line if line else None

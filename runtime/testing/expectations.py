@@ -157,10 +157,6 @@ def turn_lines(
     return expected, actual
 
 
-# `runtime chat`'s line when a handover's timeout ran out (it moves to runtime/chat.py)
-TAKEN_BACK: Final = "(the handover's timeout ran out: the bot takes the thread back)"
-
-
 def render_effect(effect: Effect, like: ExpectedMessage | None = None) -> str:
     """The line of a handover, or of the bot taking the thread back; its note only when
     the expectation names one."""
