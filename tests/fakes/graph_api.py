@@ -1,8 +1,9 @@
 """A fake Graph API: a real HTTP server on 127.0.0.1 that records what it gets.
 
 It answers `POST /{version}/me/messages` like the Send API, or from a script of replies
-(`reply_next`): error codes, 500s, slow answers. `refuse()` closes its listening socket so
-connections are refused (an outage) until `accept()` opens the same port again.
+(`reply_next`): error codes, 500s, slow answers. `refuse()` closes its listening socket and
+the connections open on it, so connections are refused (an outage) until `accept()` opens
+the same port again.
 
 It also answers batch requests, `POST /{version}/` with the form fields `access_token`,
 `include_headers` and `batch` (multipart or urlencoded, as `runtime/messenger/batch.py`
@@ -40,7 +41,9 @@ Send API calls.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import socket
 import threading
 import time
 from collections import deque
@@ -137,6 +140,7 @@ class FakeGraphAPI:
     _batch_script: deque[Reply] = field(default_factory=deque)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
+    _connections: set[socket.socket] = field(default_factory=set)  # open, kept alive
     _thread: threading.Thread | None = None
     _counter: int = 0
     _batches: int = 0
@@ -489,6 +493,16 @@ class FakeGraphAPI:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
+            def setup(self) -> None:
+                super().setup()
+                with fake._lock:
+                    fake._connections.add(self.connection)
+
+            def finish(self) -> None:
+                with fake._lock:
+                    fake._connections.discard(self.connection)
+                super().finish()
+
             def do_GET(self) -> None:
                 self._answer("GET")
 
@@ -544,8 +558,14 @@ class FakeGraphAPI:
             self._thread = None
 
     def refuse(self) -> None:
-        """An outage: close the listening socket, so connections are refused."""
+        """An outage: close the listening socket, so connections are refused, and the
+        connections a client keeps alive, so they see the outage too."""
         self.stop()
+        with self._lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
 
     def accept(self) -> None:
         """The outage ends: listen on the same port again."""
