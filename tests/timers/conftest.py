@@ -11,10 +11,16 @@ import asyncio
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import httpx
+
+from runtime.store.sqlite import SQLiteStore
 from tests.fakes.graph_api import FakeGraphAPI
+from tests.fakes.processes import Server
 from tests.fakes.server import RunningApp
-from tests.messenger.conftest import single_page, write_bot
+from tests.fakes.webhooks import encode, signed_headers
+from tests.messenger.conftest import APP_SECRET, single_page, write_bot
 
 NUDGE = "Still there? Say signup to start again."
 TOUR_START = "Welcome to the tour."
@@ -120,3 +126,41 @@ async def no_timers_left(server: RunningApp, *, within: float = 15.0) -> None:
     while await store.count_timers() or await store.count_inbound():
         assert time.monotonic() < deadline, f"timers left: {await store.list_timers()}"
         await asyncio.sleep(0.01)
+
+
+def post_to(server: Server, data: dict[str, Any]) -> None:
+    """POST a signed webhook to a server in another process; it must answer 200."""
+    raw = encode(data)
+    answer = httpx.post(
+        server.url + "/webhook/messenger",
+        content=raw,
+        headers=signed_headers(raw, APP_SECRET),
+        timeout=10,
+    )
+    assert answer.status_code == 200, answer.text
+
+
+def arrived_sync(graph: FakeGraphAPI, text: str, count: int = 1, *, within: float = 30.0) -> None:
+    """`arrives` for tests without an event loop: wait until `count` messages say `text`."""
+    deadline = time.monotonic() + within
+    while texts(graph).count(text) < count:
+        assert time.monotonic() < deadline, f"{text!r} x{count} not delivered: {texts(graph)}"
+        time.sleep(0.01)
+
+
+def outbox_emptied(config: Path, *, within: float = 15.0) -> None:
+    """Wait until the outbox of the bot at `config` (SQLite) holds nothing: what was sent
+    has been crossed off (a process killed before that sends it again when it restarts)."""
+
+    async def waiting() -> int:
+        store = SQLiteStore(config.parent / ".runtime" / "state.db")
+        await store.open()
+        try:
+            return await store.count_outbound()
+        finally:
+            await store.close()
+
+    deadline = time.monotonic() + within
+    while asyncio.run(waiting()):
+        assert time.monotonic() < deadline, "the outbox was not emptied in time"
+        time.sleep(0.01)
