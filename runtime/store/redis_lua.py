@@ -138,8 +138,11 @@ end
 
 # inbox_head(tag, account, now) -> state, id, until
 #   The person's oldest inbox event and whether a claim may take it: 'empty' (no event),
-#   'busy' (leased until `until`, text), 'waiting' (replies to them wait in the outbox)
-#   or 'free'.
+#   'busy' (it, or a later event of theirs, is leased until `until`, text), 'waiting'
+#   (replies to them wait in the outbox) or 'free'. A later event can be leased: ids are
+#   given before the events land, by scripts that may run in either order (two hosts'
+#   accepts, an accept and a timer's firing), and the later one, landing first, was
+#   leased at once.
 # lease_event(tag, account, id, worker, lease_until) -> previous, event
 #   Leases event `id` to `worker`, taking it over from `previous` (a worker whose lease ran
 #   out, or false; see `freed_of`). `event`:
@@ -156,6 +159,10 @@ local function inbox_head(tag, account, now)
   local lease = redis.call('HMGET', k_event(tag, id), 'owner', 'until')
   if lease[1] and tonumber(lease[2]) > tonumber(now) then return 'busy', id, lease[2] end
   if redis.call('ZCARD', k_outbox(tag, account)) > 0 then return 'waiting', id, false end
+  for _, later in ipairs(redis.call('ZRANGE', k_inbox(tag, account), 1, -1)) do
+    local held = redis.call('HMGET', k_event(tag, later), 'owner', 'until')
+    if held[1] and tonumber(held[2]) > tonumber(now) then return 'busy', id, held[2] end
+  end
   return 'free', id, false
 end
 local function lease_event(tag, account, id, worker, lease_until)

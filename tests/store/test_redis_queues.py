@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Awaitable
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 import pytest
 
@@ -70,6 +70,31 @@ class DyingHost(RedisStore):
     def __init__(self, url: str, *, prefix: str, commands: int) -> None:
         super().__init__(url, prefix=prefix)
         self._redis = DiesAfter(url, commands)
+
+
+class Meanwhile(RedisConnection):
+    """A connection that lets another host act (`meanwhile`) before its script number `at`
+    leaves."""
+
+    def __init__(self, url: str, at: int, meanwhile: Callable[[], Awaitable[None]]) -> None:
+        super().__init__(url)
+        self.scripts = 0
+        self.at = at
+        self.meanwhile = meanwhile
+
+    async def call(
+        self, what: str, script: Any, keys: Sequence[str], args: Sequence[object]
+    ) -> Any:
+        self.scripts += 1
+        if self.scripts == self.at:
+            await self.meanwhile()
+        return await super().call(what, script, keys, args)
+
+
+def host_on(connection: RedisConnection, prefix: str) -> RedisStore:
+    store = RedisStore(connection.url, prefix=prefix)
+    store._redis = connection
+    return store
 
 
 class TestRedisQueuesOnACluster:
@@ -364,6 +389,34 @@ class RacingHost(RedisStore):
 
 class TestRedisQueuesAtOnce:
     """Hosts at the same moment: a claim between a host's index entry and its events."""
+
+    async def test_an_older_event_landing_behind_a_leased_one_waits_for_its_turn(
+        self, redis_server: RedisServer, prefix: str, host: RedisStore
+    ) -> None:
+        """Two hosts take one person's messages at once: the first gets the older id, the
+        second's lands first and is leased at once, then the first's lands. No claim offers
+        the older one while the later one's turn runs (a wake, here a third message, makes
+        claims look at the person)."""
+
+        async def second_host_meanwhile() -> None:
+            accepted = await host.accept_inbound(
+                [keyed("u1", "2")], now=0.0, dedupe_ttl=HOUR, lease=Lease("w2", 0.0, LEASE)
+            )
+            assert [event.body for event in accepted.claimed] == ["2"]
+
+        first = host_on(Meanwhile(redis_server.url, 1, second_host_meanwhile), prefix)
+        await first.open()
+        try:
+            accepted = await first.accept_inbound(
+                [keyed("u1", "1")], now=0.0, dedupe_ttl=HOUR, lease=Lease("w1", 0.0, LEASE)
+            )
+        finally:
+            await first.close()
+        assert accepted.claimed == ()  # behind a turn already running
+        await host.accept_inbound([keyed("u1", "3")], now=1.0, dedupe_ttl=HOUR)
+        assert await host.claim_inbound("w3", now=2.0, lease=LEASE, limit=10) == []
+        [older] = await host.claim_inbound("w3", now=LEASE + 1.0, lease=LEASE, limit=10)
+        assert older.body == "1"
 
     async def test_events_landing_after_a_claim_found_none_are_still_claimed(
         self, redis_server: RedisServer, prefix: str, host: RedisStore

@@ -10,7 +10,7 @@ happens between the two, each timer fires once, and an index entry whose timer i
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import pytest
@@ -27,7 +27,9 @@ from tests.store.test_redis_queues import (
     LATER,
     LEASE,
     PEOPLE,
+    Meanwhile,
     drain,
+    host_on,
     keyed,
     nodes_of_keys,
     session_of,
@@ -105,31 +107,6 @@ class DiesBefore(RedisConnection):
         if self.left <= 0 and not self.answered:
             raise StoreError(f"cannot {what}: the process died")
         return answer
-
-
-class Meanwhile(RedisConnection):
-    """A connection that lets another host act (`meanwhile`) before its script number `at`
-    leaves."""
-
-    def __init__(self, url: str, at: int, meanwhile: Callable[[], Awaitable[None]]) -> None:
-        super().__init__(url)
-        self.scripts = 0
-        self.at = at
-        self.meanwhile = meanwhile
-
-    async def call(
-        self, what: str, script: Any, keys: Sequence[str], args: Sequence[object]
-    ) -> Any:
-        self.scripts += 1
-        if self.scripts == self.at:
-            await self.meanwhile()
-        return await super().call(what, script, keys, args)
-
-
-def host_on(connection: RedisConnection, prefix: str) -> RedisStore:
-    store = RedisStore(connection.url, prefix=prefix)
-    store._redis = connection
-    return store
 
 
 @pytest.fixture
@@ -379,6 +356,33 @@ class TestRedisTimersAtOnce:
         assert (await survivor.fire_timers(now=100.0, limit=10)).fired == 1
         assert await claimed_bodies(survivor, now=100.0) == ["late"]
         assert await index_entries(url, prefix) == 0
+
+    async def test_a_message_landing_before_an_older_timer_event_keeps_one_turn_at_once(
+        self, url: str, prefix: str, survivor: RedisStore
+    ) -> None:
+        """The firing gives the timer's event its id, then the person's message comes (a
+        later id) and is leased at once, then the timer's event lands: older, but behind a
+        turn already running. No claim offers it before that turn ends."""
+        await survivor.change_timers(setting(timer("u1", "ask", 5.0, "timed out")))
+
+        async def message_meanwhile() -> None:
+            accepted = await survivor.accept_inbound(
+                [keyed("u1", "hi")], now=6.0, dedupe_ttl=HOUR, lease=Lease("w1", 6.0, 66.0)
+            )
+            assert [event.body for event in accepted.claimed] == ["hi"]
+
+        firing = host_on(Meanwhile(url, 2, message_meanwhile), prefix)
+        await firing.open()
+        try:
+            fired = await firing.fire_timers(now=6.0, limit=10, lease=Lease("w2", 6.0, 66.0))
+        finally:
+            await firing.close()
+        assert (fired.fired, fired.claimed) == (1, ())
+        assert await survivor.claim_inbound("w3", now=7.0, lease=LEASE, limit=10) == []
+        await survivor.accept_inbound([keyed("u1", "again")], now=8.0, dedupe_ttl=HOUR)
+        assert await survivor.claim_inbound("w3", now=9.0, lease=LEASE, limit=10) == []
+        [turn] = await survivor.claim_inbound("w1", now=70.0, lease=LEASE, limit=10)  # ran out
+        assert turn.body == "timed out"
 
     async def test_a_turns_timer_set_while_another_host_fires_is_kept_and_fires(
         self, url: str, prefix: str, survivor: RedisStore
