@@ -15,10 +15,12 @@ import queue
 import sys
 import threading
 from collections.abc import Iterator
-from typing import Any, Final, TextIO
+from typing import Any, Final, TextIO, TypeAlias
 
 PROMPT: Final = "> "
 _CLEAR_LINE: Final = "\r\x1b[K"  # back to the line's start, and erase it
+# a line asked for: where to hand it, and the future that holds it
+_Asked: TypeAlias = tuple[asyncio.AbstractEventLoop, asyncio.Future[str | None]]
 
 
 class LineReader:
@@ -28,8 +30,7 @@ class LineReader:
     def __init__(self, source: TextIO, *, interactive: bool) -> None:
         self.source = source
         self.interactive = interactive  # a person at a terminal: a prompt, line editing
-        self._asked: queue.SimpleQueue[tuple[asyncio.AbstractEventLoop, asyncio.Future[str | None]]]
-        self._asked = queue.SimpleQueue()
+        self._asked: queue.SimpleQueue[_Asked] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._terminal = _TerminalState(source) if interactive else None
 

@@ -238,3 +238,70 @@ def test_a_timer_pending_when_the_chat_ends_fires_in_the_next_one(config: Path) 
         assert again.end() == 0
     finally:
         again.close()
+
+
+class Terminal:
+    """The screen of a program run at a pseudo-terminal, read as it shows it."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.shown = b""
+        self.seen = 0  # what `wait_for` has gone past
+
+    def wait_for(self, text: bytes) -> bytes:
+        """What the screen showed from the last match to `text`, included (the test fails
+        if it does not show within 30s)."""
+        import os
+        import select
+
+        while text not in self.shown[self.seen :]:
+            ready, _, _ = select.select([self.fd], [], [], 30)
+            if not ready:
+                pytest.fail(f"the terminal never showed {text!r}; it showed {self.shown!r}")
+            self.shown += os.read(self.fd, 4096)
+        end = self.shown.index(text, self.seen) + len(text)
+        part, self.seen = self.shown[self.seen : end], end
+        return part
+
+    def type(self, text: bytes) -> None:
+        import os
+
+        os.write(self.fd, text)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a pseudo-terminal needs a POSIX system")
+def test_at_a_terminal_a_timer_s_messages_go_above_the_prompt_and_the_typed_text_stays(
+    config: Path,
+) -> None:
+    import os
+    import pty
+
+    fd, child_end = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "runtime", "chat", "-c", str(config)],
+        stdin=child_end,
+        stdout=child_end,
+        stderr=child_end,
+    )
+    os.close(child_end)
+    terminal = Terminal(fd)
+    try:
+        terminal.wait_for(b"> ")
+        terminal.type(b"quick\r")
+        terminal.wait_for(b"bot: Wait for it...")
+        terminal.wait_for(b"> ")
+        terminal.type(b"hel")  # half a line typed when the delay falls due
+        terminal.wait_for(b"hel")
+        # the prompt line is cleared, the messages printed, the prompt and "hel" drawn again
+        assert terminal.wait_for(b"There it is.\r\n> hel") == (
+            b"\r\x1b[K(timer) delay flows.quick.steps.1 fell due\r\nbot: There it is.\r\n> hel"
+        )
+        terminal.type(b"lo\r")  # the typing goes on: "hello" is sent
+        terminal.wait_for(b"bot: Pardon?")
+        terminal.type(b"/quit\r")
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        os.close(fd)
