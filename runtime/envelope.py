@@ -17,7 +17,7 @@ from typing import Any, Final
 
 from runtime.errors import StoreError
 from runtime.messenger.limits import LIMITS
-from runtime.timers import FiredTimer
+from runtime.timers import FiredTimer, Timer
 
 logger = logging.getLogger("runtime.envelope")
 
@@ -143,6 +143,21 @@ class Envelope:
                 self.account_id,
                 "; ".join(cuts),
             )
+
+    @classmethod
+    def of_timer(cls, *, account_id: str, psid: str, session_key: str, timer: Timer) -> Envelope:
+        """The event of the person's `timer` falling due: no message, at its due time,
+        naming its slot and due time (the engine fires it only if the session still holds
+        that very timer)."""
+        fired = FiredTimer(slot=timer.slot, due_at=timer.due_at)
+        return cls(
+            account_id=account_id,
+            psid=psid,
+            session_key=session_key,
+            kind=EventKind.TIMER,
+            timestamp=timer.due_at,
+            timer=fired,
+        )
 
     @property
     def payload(self) -> str | None:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from runtime.envelope import Envelope, EventKind
+from runtime.envelope import Envelope
 from runtime.session import Session
 from runtime.store.base import NO_TIMER_CHANGES, NewTimer, TimerChanges, TimerRef
-from runtime.timers import FiredTimer, Timer
+from runtime.timers import Timer
 
 
 def timer_changes(before: Session | None, after: Session | None) -> TimerChanges:
@@ -36,13 +36,8 @@ def timer_changes(before: Session | None, after: Session | None) -> TimerChanges
 
 
 def _kept(session: Session, timer: Timer) -> NewTimer:
-    fired = Envelope(
-        account_id=session.account_id,
-        psid=session.psid,
-        session_key=session.key,
-        kind=EventKind.TIMER,
-        timestamp=timer.due_at,
-        timer=FiredTimer(slot=timer.slot, due_at=timer.due_at),
+    fired = Envelope.of_timer(
+        account_id=session.account_id, psid=session.psid, session_key=session.key, timer=timer
     )
     return NewTimer(
         account_id=session.account_id,

@@ -23,7 +23,7 @@ from runtime.dialog.messages import (
 )
 from runtime.envelope import Attachment, Envelope, EventKind
 from runtime.session import session_key
-from runtime.timers import FiredTimer, Timer
+from runtime.timers import Timer
 
 # what Messenger sends for a user_email / user_phone_number quick reply is the user's own
 # address or number; a local run has neither, so it sends these stand-ins
@@ -101,8 +101,8 @@ def attachment_event(
 def timer_event(account: Account, psid: str, timer: Timer) -> Envelope:
     """The person's `timer` fell due: an event with no message, at the timer's due time,
     naming its slot and due time (the engine fires it only if the session still holds it)."""
-    fired = FiredTimer(slot=timer.slot, due_at=timer.due_at)
-    return _envelope(account, psid, timer.due_at, None, kind=EventKind.TIMER, timer=fired)
+    key = session_key(account.agent_id, psid)
+    return Envelope.of_timer(account_id=account.id, psid=psid, session_key=key, timer=timer)
 
 
 def offered_buttons(messages: Sequence[OutMessage]) -> list[Button]:
