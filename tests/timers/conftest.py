@@ -8,6 +8,7 @@ the people of these tests write now (`said`), unless a test shows an old window.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,7 +20,7 @@ from runtime.store.sqlite import SQLiteStore
 from tests.fakes.graph_api import FakeGraphAPI
 from tests.fakes.processes import Server
 from tests.fakes.server import RunningApp
-from tests.fakes.webhooks import encode, signed_headers
+from tests.fakes.webhooks import body, encode, event, new_mid, signed_headers
 from tests.messenger.conftest import APP_SECRET, single_page, write_bot
 
 NUDGE = "Still there? Say signup to start again."
@@ -28,6 +29,7 @@ TOUR_REST = "How is the tour going?"
 REMINDER = "Reminder!"
 HANDED_OVER = "Someone from our team will answer you here."
 SETTLE = 1.5  # seconds past a timer's time: a worker's poll (every second) has seen it
+FIRED_DELAY = re.compile(r"timer account=default psid=(\d+) fired=delay")  # a log line
 
 
 FLOWS = """{
@@ -164,3 +166,15 @@ def outbox_emptied(config: Path, *, within: float = 15.0) -> None:
     while asyncio.run(waiting()):
         assert time.monotonic() < deadline, "the outbox was not emptied in time"
         time.sleep(0.01)
+
+
+def tours(people: list[str]) -> dict[str, Any]:
+    """One webhook body in which each of `people` says "tour", now (Meta batches events
+    too): their delays fall due together."""
+    now = int(time.time() * 1000)
+    return body(
+        *(
+            event("message", {"mid": new_mid(), "text": "tour"}, psid=psid, timestamp=now)
+            for psid in people
+        )
+    )

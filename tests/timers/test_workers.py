@@ -3,33 +3,27 @@ timer fires once (one event, one turn, one message), whichever worker fires it."
 
 from __future__ import annotations
 
-import re
 import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.fakes.graph_api import FakeGraphAPI
 from tests.fakes.processes import Server, serve_command
-from tests.fakes.webhooks import body, event, new_mid
-from tests.timers.conftest import SETTLE, TOUR_REST, TOUR_START, arrived_sync, post_to, timer_bot
+from tests.timers.conftest import (
+    FIRED_DELAY,
+    SETTLE,
+    TOUR_REST,
+    TOUR_START,
+    arrived_sync,
+    post_to,
+    timer_bot,
+    tours,
+)
 
 PEOPLE = [f"40000000000{number:05d}" for number in range(120)]  # more than a worker's room
-FIRED = re.compile(r"timer account=default psid=(\d+) fired=delay")
-
-
-def tours(people: list[str]) -> dict[str, Any]:
-    """One webhook body in which each of `people` says "tour", now."""
-    now = int(time.time() * 1000)
-    return body(
-        *(
-            event("message", {"mid": new_mid(), "text": "tour"}, psid=psid, timestamp=now)
-            for psid in people
-        )
-    )
 
 
 @pytest.mark.parametrize("layout", ["serve --workers 2", "two servers"])
@@ -43,8 +37,7 @@ def test_timers_falling_due_together_fire_once_each(
         servers = [start(*serve_command(config, "--workers", "2"))]
     for server in servers:
         server.wait_ready()
-    # one POST per server, carrying its share of the people's messages (Meta batches events
-    # too): their delays fall due together
+    # one POST per server, carrying its share of the people's messages
     for number, server in enumerate(servers):
         post_to(server, tours(PEOPLE[number :: len(servers)]))
     arrived_sync(graph, TOUR_START, len(PEOPLE))
@@ -54,5 +47,7 @@ def test_timers_falling_due_together_fire_once_each(
         assert server.stop() == 0
     rests = Counter(message.psid for message in graph.messages() if message.text == TOUR_REST)
     assert rests == Counter(PEOPLE)  # each person's once
-    fired = Counter(psid for server in servers for psid in FIRED.findall(server.log.read_text()))
+    fired = Counter(
+        psid for server in servers for psid in FIRED_DELAY.findall(server.log.read_text())
+    )
     assert fired == Counter(PEOPLE)  # each timer became one event, one turn
