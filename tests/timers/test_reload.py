@@ -26,8 +26,9 @@ from tests.timers.conftest import (
     until,
 )
 
+WAIT = "4s"  # the reload lands well before the timer's time, even on a busy machine
 PENDING = "flows.tour.steps.1: a timer was pending here, but the step "
-TOUR = f'steps: [{{ text: "{TOUR_START}" }}, {{ delay: "2s" }}, {{ text: "{TOUR_REST}" }}]'
+TOUR = f'steps: [{{ text: "{TOUR_START}" }}, {{ delay: "{WAIT}" }}, {{ text: "{TOUR_REST}" }}]'
 EDITS = {  # what the reload changes in the flows: this text becomes that; what the note says
     "the delay removed": (  # what was step 1 is now the text after it
         TOUR,
@@ -48,7 +49,7 @@ async def test_a_delay_whose_step_a_reload_removed_sends_nothing_and_says_so(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO, logger="runtime")
-    config = timer_bot(tmp_path, wait="2s")
+    config = timer_bot(tmp_path, wait=WAIT)
     flows = tmp_path / "flows" / "main.json5"
     before, after, why = EDITS[edit]
     async with running(config, env=env) as server:
@@ -56,7 +57,7 @@ async def test_a_delay_whose_step_a_reload_removed_sends_nothing_and_says_so(
         await arrives(graph, TOUR_START)
         old = await current_version(server)
         assert flows.read_text().count(before) == 1
-        flows.write_text(timer_flows(wait="2s").replace(before, after))
+        flows.write_text(timer_flows(wait=WAIT).replace(before, after))
         await version_change(server, old)
         await until(lambda: PENDING in caplog.text, "the note on the dropped timer")
         await no_timers_left(server)
