@@ -16,7 +16,8 @@ from typing import Any
 
 import httpx
 
-from runtime.store.sqlite import SQLiteStore
+from runtime.build import build_bot
+from runtime.store.factory import open_store
 from tests.fakes.graph_api import FakeGraphAPI
 from tests.fakes.processes import Server
 from tests.fakes.server import RunningApp
@@ -151,12 +152,13 @@ def arrived_sync(graph: FakeGraphAPI, text: str, count: int = 1, *, within: floa
 
 
 def outbox_emptied(config: Path, *, within: float = 15.0) -> None:
-    """Wait until the outbox of the bot at `config` (SQLite) holds nothing: what was sent
-    has been crossed off (a process killed before that sends it again when it restarts)."""
+    """Wait until the outbox of the bot at `config` (its own store: SQLite or Redis) holds
+    nothing: what was sent has been crossed off (a process killed before that sends it
+    again when it restarts)."""
+    state = build_bot(config).bot.config.state
 
     async def waiting() -> int:
-        store = SQLiteStore(config.parent / ".runtime" / "state.db")
-        await store.open()
+        store = await open_store(state)
         try:
             return await store.count_outbound()
         finally:

@@ -1,6 +1,6 @@
 """Delay steps through the real server (SQLite): the rest of the flow arrives after the
 delay; another flow the person starts meanwhile cancels it, unless the step says `keep`;
-a person's timers and messages take turns, never two at once."""
+a person's timers and messages take turns, never two at once (on SQLite and on Redis)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,16 @@ import asyncio
 import re
 from pathlib import Path
 
+import pytest
+
 from tests.access.conftest import drained
 from tests.fakes.graph_api import FakeGraphAPI
 from tests.fakes.server import running
 from tests.fakes.webhooks import PSID
 from tests.handover.conftest import said
 from tests.messenger.conftest import APP_SECRET
+from tests.redis.redis_bots import with_redis_state
+from tests.redis_servers import RedisServer, unique_prefix
 from tests.timers.conftest import (
     REMINDER,
     SETTLE,
@@ -74,15 +78,24 @@ async def test_a_kept_delay_arrives_whatever_the_person_says_meanwhile(
     assert texts(graph, PSID) == ["I will remind you.", TOUR_START, REMINDER, TOUR_REST]
 
 
+@pytest.mark.parametrize("state", ["sqlite", "redis"])
 async def test_a_persons_timer_and_their_messages_never_run_at_once(
-    tmp_path: Path, env: dict[str, str], graph: FakeGraphAPI
+    state: str,
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    env: dict[str, str],
+    graph: FakeGraphAPI,
 ) -> None:
     """Each turn adds one to the person's `n` and says it: two turns of theirs at once would
     read the same `n` and say the same number twice. Each person starts a kept delay, then
     writes on while it falls due."""
+    config = timer_bot(tmp_path)
+    if state == "redis":
+        redis: RedisServer = request.getfixturevalue("redis_server")
+        with_redis_state(config, redis.url, unique_prefix())
     for _ in range(len(PEOPLE) * (TICKS + 2)):
         graph.reply_next(delay=0.02)  # replies in flight while the timers fall due
-    async with running(timer_bot(tmp_path), env=env) as server:
+    async with running(config, env=env) as server:
 
         async def person(psid: str) -> None:
             await server.post(said("count", psid=psid), secret=APP_SECRET)
