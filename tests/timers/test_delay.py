@@ -34,10 +34,11 @@ PEOPLE = [f"30000000000000{number:02d}" for number in range(6)]
 TICKS = 12  # messages each person sends while their timer falls due
 
 
-async def test_the_rest_of_the_flow_arrives_after_the_delay(
+async def test_the_rest_of_the_flow_arrives_after_the_delay_typed_not_seen(
     tmp_path: Path, env: dict[str, str], graph: FakeGraphAPI
 ) -> None:
-    async with running(timer_bot(tmp_path), env=env) as server:
+    """The timer's turn answers no message of the person's: no "seen", only typing."""
+    async with running(timer_bot(tmp_path, senderActions="true"), env=env) as server:
         await server.post(said("tour"), secret=APP_SECRET)
         await arrives(graph, TOUR_START)
         assert [timer.slot for timer in await server.app.ctx.runtime.store.list_timers()] == [
@@ -46,7 +47,8 @@ async def test_the_rest_of_the_flow_arrives_after_the_delay(
         await arrives(graph, TOUR_REST)
         await no_timers_left(server)
         await drained(server)
-    assert texts(graph, PSID) == [TOUR_START, TOUR_REST]
+    calls = [call.sender_action or call.text for call in graph.all()]
+    assert calls == ["mark_seen", "typing_on", TOUR_START, "typing_on", TOUR_REST]
 
 
 async def test_another_flow_started_meanwhile_cancels_the_rest(

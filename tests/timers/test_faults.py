@@ -103,7 +103,7 @@ async def test_a_timer_past_the_24_hour_window_is_a_dead_letter_never_tried(
     """The person's message is stamped a year ago (the fake webhooks' default): the reply
     to it goes out, but a timer's message for them is past Meta's window."""
     caplog.set_level(logging.INFO)
-    config = timer_bot(tmp_path)
+    config = timer_bot(tmp_path, senderActions="true")
     async with running(config, env=env) as server:
         await server.post(webhooks.text("tour"), secret=APP_SECRET)
         await arrives(graph, TOUR_START)
@@ -112,7 +112,13 @@ async def test_a_timer_past_the_24_hour_window_is_a_dead_letter_never_tried(
         await drained(server)
         [dead] = await dead_letters(config)
     assert attempts(graph, TOUR_REST) == 0  # not even tried
-    assert texts(graph, PSID) == [TOUR_START]
+    # the person's message was answered; the timer's turn reached the Graph API not at all
+    # (no typing bubble before a message that may not go out)
+    assert [call.sender_action or call.text for call in graph.attempts()] == [
+        "mark_seen",
+        "typing_on",
+        TOUR_START,
+    ]
     window = "not sent: Meta's 24-hour window closed at 2025-11-25 16:00:"
     assert TOUR_REST in dead
     assert window in dead
