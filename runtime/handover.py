@@ -84,6 +84,7 @@ def thread_change(session: Session | None, envelope: Envelope, *, now: float) ->
                 None, f"thread passed to {app_name(session.handover.app_id)}: {who}"
             )
         back = replace(session, handover=None, updated_at=now).without_timers(HANDOVER_SLOT)
+        back = back.without_timers_due(now)  # dropped while the human had the thread
         return ThreadChange(back, f"handover ended: {who}; thread passed back{by}, the bot answers")
     if control.action is ThreadAction.TAKE:
         if control.metadata == TAKE_METADATA:  # `runtime handover take`, told to us too
@@ -150,9 +151,8 @@ async def take(
     body = json.dumps(take_thread_control_request(psid))
     call = NewOutbound(account_id=account_id, psid=psid, body=body, endpoint=TAKE_THREAD_CONTROL)
     await store.enqueue_outbound([call], now=now)
-    await store.save_session(
-        replace(session, handover=None, updated_at=now).without_timers(HANDOVER_SLOT)
-    )
+    back = replace(session, handover=None, updated_at=now).without_timers(HANDOVER_SLOT)
+    await store.save_session(back.without_timers_due(now))
     if HANDOVER_SLOT in session.timers:  # else it fires, finds no timer and does nothing
         cancel = TimerRef(account_id=account_id, psid=psid, slot=HANDOVER_SLOT)
         await store.change_timers(TimerChanges(cancelled=(cancel,)))

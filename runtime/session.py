@@ -80,6 +80,11 @@ class Session:
         kept = {slot: timer for slot, timer in self.timers.items() if slot not in slots}
         return replace(self, timers=MappingProxyType(kept))
 
+    def without_timers_due(self, now: float) -> Session:
+        """This session without the timers due by `now`: at the end of a handover, those
+        fell due while a human had the thread, and the worker dropped them unwritten."""
+        return self.without_timers(*(t.slot for t in self.timers.values() if t.due_at <= now))
+
     def to_json(self) -> str:
         data: dict[str, object] = {
             "key": self.key,

@@ -360,6 +360,8 @@ class InboxWorker:
         timer = envelope.timer  # a timer of theirs fell due: no message, the bot's own turn
         with_human = event.session is not None and event.session.handover is not None
         if timer is not None and with_human and timer.slot != HANDOVER_SLOT:
+            # the session is not written (see below): the thread's return drops the timer
+            # from it (`Session.without_timers_due`)
             await self._complete(event.id)
             _log_timer(account.id, envelope.psid, f"{timer.slot} dropped: {WITH_HUMAN}")
             return
@@ -373,8 +375,13 @@ class InboxWorker:
             self._store, bot, account, envelope.psid, now=now, pair=timer is None
         )
         if timer is not None and verdict.admission is not Admission.ADMIT:
-            await self._complete(event.id)
             _log_timer(account.id, envelope.psid, f"{timer.slot} dropped: {NOT_ADMITTED}")
+            held = event.session.timers.get(timer.slot) if event.session else None
+            if event.session is None or held is None or held.due_at != timer.due_at:
+                await self._complete(event.id)
+            else:
+                dropped = event.session.without_timers(timer.slot)
+                await self._finish(event, account, envelope.psid, dropped, (), now, actions=())
             return
         if verdict.admission is Admission.BLOCKED:
             await self._complete(event.id)  # the access line (debug) says it; no turn line

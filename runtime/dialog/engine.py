@@ -594,6 +594,9 @@ class _Conversation:
             if self.handover is not None:
                 self.effects.append(TakeThread(metadata=TIMEOUT_METADATA))
                 self.handover = None
+                # those due meanwhile were dropped, unwritten, while the human had it
+                for slot in [slot for slot, t in self.timers.items() if t.due_at <= self.now]:
+                    del self.timers[slot]
             return
         step = self.bot.step_at(timer.flow, timer.step)
         if timer.kind is TimerKind.DELAY:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from runtime.dialog.effects import PassThread, TakeThread
+from runtime.dialog.effects import PAGE_INBOX_APP_ID, PassThread, TakeThread
 from runtime.dialog.engine import Turn
-from runtime.envelope import Envelope, EventKind
+from runtime.envelope import Envelope, EventKind, ThreadAction, ThreadControl
+from runtime.handover import thread_change
 from runtime.session import Session
 from runtime.timers import ASK_SLOT, HANDOVER_SLOT, FiredTimer, TimerKind, delay_slot
 from tests.dialog import events
@@ -38,6 +39,16 @@ TOUR = """{ flows: {
     { text: "Reminder!" },
   ] },
   menu: { triggers: [{ keywords: ["menu"] }], steps: [{ text: "Menu" }] },
+} }"""
+
+
+REMIND_AND_HUMAN = """{ flows: {
+  reminder: { triggers: [{ keywords: ["remind me"] }], steps: [
+    { text: "I will remind you." }, { delay: "1h", keep: true }, { text: "Reminder!" },
+  ] },
+  human: { triggers: [{ keywords: ["human"] }], steps: [
+    { handover: { to: "inbox", timeout: "2h" } },
+  ] },
 } }"""
 
 
@@ -233,6 +244,31 @@ class TestHandoverTimeout:
         late = chat.send(_timer_event(HANDOVER_SLOT, due))
         assert late.fired is None
         assert late.effects == ()
+
+    def test_the_thread_back_drops_the_timeout_and_what_fell_due_meanwhile(
+        self, make_bot: MakeBot
+    ) -> None:
+        chat = Chat(make_bot(REMIND_AND_HUMAN))
+        chat.send(events.text("remind me"))
+        chat.send(events.text("human"))
+        assert chat.session is not None
+        assert sorted(chat.session.timers) == [delay_slot("reminder", 1), HANDOVER_SLOT]
+        # an hour on, the reminder fell due with a human holding the thread (dropped);
+        # then the team passes the thread back
+        back = Envelope(
+            account_id=events.ACCOUNT,
+            psid=events.PSID,
+            session_key=events.KEY,
+            kind=EventKind.THREAD_CONTROL,
+            timestamp=chat.now + 3700,
+            thread_control=ThreadControl(
+                action=ThreadAction.PASS, previous_owner_app_id=PAGE_INBOX_APP_ID
+            ),
+        )
+        change = thread_change(chat.session, back, now=chat.now + 3700)
+        assert change.session is not None
+        assert change.session.handover is None
+        assert change.session.timers == {}
 
 
 def test_timers_survive_the_session_json(make_bot: MakeBot) -> None:

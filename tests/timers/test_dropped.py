@@ -11,7 +11,7 @@ import pytest
 from runtime.messenger.endpoints import MESSAGES, PASS_THREAD_CONTROL, TAKE_THREAD_CONTROL
 from tests.access.conftest import drained
 from tests.fakes.graph_api import FakeGraphAPI
-from tests.fakes.server import running
+from tests.fakes.server import RunningApp, running
 from tests.fakes.webhooks import PSID
 from tests.handover.conftest import calls_to, outbox_calls, said
 from tests.messenger.conftest import APP_SECRET
@@ -42,6 +42,8 @@ async def test_a_delay_due_while_a_human_has_the_thread_is_dropped_with_a_line(
         await calls_to(graph, TAKE_THREAD_CONTROL)
         await no_timers_left(server)
         await drained(server)
+        # the thread back, the session no longer lists the reminder either
+        assert await session_timers(server) == []
     assert outbox_calls(graph) == [
         (MESSAGES, "I will remind you."),
         (MESSAGES, HANDED_OVER),
@@ -68,4 +70,12 @@ async def test_a_delay_due_after_a_reload_no_longer_admits_the_person_is_dropped
         await until(lambda: dropped in caplog.text, "the line on the dropped timer")
         await no_timers_left(server)
         await drained(server)
+        assert await session_timers(server) == []
     assert texts(graph, PSID) == [TOUR_START]
+
+
+async def session_timers(server: RunningApp) -> list[str]:
+    """The slots of the timers the person's session still holds."""
+    store = server.app.ctx.runtime.store
+    [stored] = [s for s in await store.list_sessions() if s.session.psid == PSID]
+    return list(stored.session.timers)
