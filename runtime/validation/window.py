@@ -42,8 +42,8 @@ from runtime.bot import (
 from runtime.validation.graphs import strongly_connected
 from runtime.validation.problems import Problem
 from runtime.validation.waits import hours, written
+from runtime.window import WINDOW_SECONDS as WINDOW
 
-WINDOW: Final = 24 * 3600.0  # seconds after the person's last message
 _SENDS_MESSAGES: Final = (TextStep, ButtonsStep, CardsStep, AttachmentStep, AskStep)
 _ADVICE: Final = "Meta allows a bot's messages within 24 hours of it"
 _LISTED: Final = 8  # waits named in a message at most
