@@ -12,11 +12,12 @@ from typing import Final
 
 from runtime.durations import seconds_of
 from runtime.validation.problems import ProblemCollector
+from runtime.window import HUMAN_AGENT_WINDOW_SECONDS
 
 DAY: Final = 86400.0
 # Meta lets the page's people answer a person within 7 days of their last message
 # (HUMAN_AGENT): past that a handed-over thread has nobody left to answer it
-HANDOVER_LONGEST: Final = 7 * DAY
+HANDOVER_LONGEST: Final = HUMAN_AGENT_WINDOW_SECONDS
 # past this, a due time is no longer a date (Python's datetime ends in the year 9999)
 _LONGEST: Final = 100 * 365 * DAY
 _UNITS: Final = (("d", DAY), ("h", 3600.0), ("m", 60.0))
