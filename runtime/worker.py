@@ -22,6 +22,19 @@ thread-control event is no turn: it starts or ends a handover, and one line says
 A turn's effects (`dialog/effects.py`: a handover's `pass_thread_control`) become outbox
 rows after its messages, as durable and as ordered as they are.
 
+Timers (`runtime/timers.py`): each poll, and at the earliest due time the worker knows of
+(the store's next one, or one a turn of its own just set), the timers due become inbox
+events (`Store.fire_timers`), as many as there is room for, leased to this worker when
+their person is free, so each fires once, in the person's order. A timer's event is a turn
+like a message's, with no "seen"; one that falls due while a human has the thread (except
+the handover's own timeout) or for someone no longer admitted is dropped, one line saying
+so (`timer account=... psid=... delay:tour:1 dropped: with a human`), and one line says
+each that fires (`timer ... fired=delay at=flows.tour.steps.1 late_ms=180`). The timers a
+turn sets or drops are written in the transaction that closes it. Every reply carries the
+time Meta's 24-hour window closes for it (`runtime/window.py`): a day after the message it
+answers, or, for a timer's turn, after the person's last message; the sender tries none
+past it.
+
 A turn that pauses at an `http` step is carried on here: "seen" and the typing bubble go
 out at once, the call is made on this loop (`runtime/http_calls.py`: one log line each) and
 its result handed back to the engine (`continue_turn`), as often as the flow calls. While
@@ -590,7 +603,7 @@ def _log_fired(account_id: str, psid: str, timer: Timer, now: float) -> None:
 
 
 def _log_timer(account_id: str, psid: str, what: str) -> None:
-    """A timer event that fires nothing, and why (`... slot=ask: no longer pending`)."""
+    """A timer event that fires nothing, and why (`timer ... ask no longer pending`)."""
     logger.info("timer account=%s psid=%s %s", _logfmt(account_id), _logfmt(psid), what)
 
 
