@@ -17,7 +17,7 @@ def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:
         description=(
             "Each test file (JSON5) lists what a person says or taps and what the bot must\n"
             "answer, and what the APIs the flows call answer (`http`: a request it has no\n"
-            "answer for fails the test). A `{ wait: \"10m\" }` turn lets time pass: the\n"
+            'answer for fails the test). A `{ wait: "10m" }` turn lets time pass: the\n'
             "timers due by then fire (a delay's rest, an ask's on_timeout). Needs no token,\n"
             "no appSecret and no ${VAR}: nothing leaves the machine."
         ),
