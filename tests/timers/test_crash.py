@@ -1,5 +1,5 @@
 """`kill -9` with a delay pending: the timer is in the store, so the server started again
-after its time sends the delay's rest at once, and once (SQLite, and Redis)."""
+after its time sends the delay's rest at once, and once."""
 
 from __future__ import annotations
 
@@ -8,14 +8,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
 from tests.fakes.graph_api import FakeGraphAPI
 from tests.fakes.processes import Server, serve_command
 from tests.fakes.webhooks import PSID
 from tests.handover.conftest import said
-from tests.redis.redis_bots import with_redis_state
-from tests.redis_servers import RedisServer, unique_prefix
 from tests.timers.conftest import (
     SETTLE,
     TOUR_REST,
@@ -30,18 +26,13 @@ from tests.timers.conftest import (
 DELAY = 3.0  # seconds
 
 
-@pytest.mark.parametrize("state", ["sqlite", "redis"])
 def test_a_delay_pending_at_kill_9_is_sent_once_after_the_restart(
-    state: str,
-    request: pytest.FixtureRequest,
     tmp_path: Path,
     graph: FakeGraphAPI,
     start: Callable[..., Server],
 ) -> None:
+    """On SQLite; on Redis, tests/redis/test_timers.py kills a host with timers pending."""
     config = timer_bot(tmp_path, wait=f"{DELAY:.0f}s")
-    if state == "redis":
-        redis: RedisServer = request.getfixturevalue("redis_server")
-        with_redis_state(config, redis.url, unique_prefix())
     server = start(*serve_command(config))
     server.wait_ready()
     post_to(server, said("tour"))
