@@ -21,9 +21,9 @@ PEOPLE = [f"93000000000{number:03d}" for number in range(60)]
 FIRED = re.compile(r"timer account=default psid=(\d+) fired=delay")
 
 
-def timers_on_redis(directory: Path, url: str) -> Path:
-    """The timer flows' bot (`tests/timers/conftest.py`), its delays 3 s, state on Redis."""
-    return with_redis_state(timer_bot(directory, wait="3s"), url, unique_prefix())
+def timers_on_redis(directory: Path, url: str, wait: str = "3s") -> Path:
+    """The timer flows' bot (`tests/timers/conftest.py`), its delays `wait`, state on Redis."""
+    return with_redis_state(timer_bot(directory, wait=wait), url, unique_prefix())
 
 
 def test_delays_falling_due_together_on_two_hosts_fire_once_each(
@@ -48,7 +48,9 @@ def test_delays_falling_due_together_on_two_hosts_fire_once_each(
 def test_a_killed_hosts_waiting_timers_fire_on_the_other_host(
     tmp_path: Path, redis_server: RedisServer, graph: FakeGraphAPI, start: Start
 ) -> None:
-    config = timers_on_redis(tmp_path, redis_server.url)
+    # long enough that no delay falls due before the kill, even on a busy machine: a timer
+    # the doomed host fired and held would wait out its lease (2 minutes) on the survivor
+    config = timers_on_redis(tmp_path, redis_server.url, wait="8s")
     doomed, survivor = start_host(start, config), start_host(start, config)
     for psid in PEOPLE[:10]:
         post_to(doomed, said("tour", psid=psid))
