@@ -29,7 +29,6 @@ import json
 import sys
 import time
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import TextIO
 
 from runtime.bot import AskStep, Bot, HttpStep
@@ -319,8 +318,7 @@ class TerminalChat:
         if session is None or session.handover is None:
             self.say("(the bot has the thread already: /back is for after a handover)")
             return
-        back = replace(session, handover=None, updated_at=self.now())
-        await self.store.save_session(back.without_timers(HANDOVER_SLOT))
+        await self.store.save_session(session.thread_back(self.now()))
         self.say("(the thread is back: the bot answers your next message)")
 
     def say(self, text: str) -> None:

@@ -83,8 +83,8 @@ def thread_change(session: Session | None, envelope: Envelope, *, now: float) ->
             return ThreadChange(
                 None, f"thread passed to {app_name(session.handover.app_id)}: {who}"
             )
-        back = replace(session, handover=None, updated_at=now).without_timers(HANDOVER_SLOT)
-        back = back.without_timers_due(now)  # dropped while the human had the thread
+        # and the timers that fell due meanwhile: the worker dropped them, unwritten
+        back = session.thread_back(now).without_timers_due(now)
         return ThreadChange(back, f"handover ended: {who}; thread passed back{by}, the bot answers")
     if control.action is ThreadAction.TAKE:
         if control.metadata == TAKE_METADATA:  # `runtime handover take`, told to us too
@@ -151,8 +151,7 @@ async def take(
     body = json.dumps(take_thread_control_request(psid))
     call = NewOutbound(account_id=account_id, psid=psid, body=body, endpoint=TAKE_THREAD_CONTROL)
     await store.enqueue_outbound([call], now=now)
-    back = replace(session, handover=None, updated_at=now).without_timers(HANDOVER_SLOT)
-    await store.save_session(back.without_timers_due(now))
+    await store.save_session(session.thread_back(now).without_timers_due(now))
     if HANDOVER_SLOT in session.timers:  # else it fires, finds no timer and does nothing
         cancel = TimerRef(account_id=account_id, psid=psid, slot=HANDOVER_SLOT)
         await store.change_timers(TimerChanges(cancelled=(cancel,)))

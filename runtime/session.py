@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 from runtime.errors import StoreError
-from runtime.timers import Timer
+from runtime.timers import HANDOVER_SLOT, Timer, due_order
 
 
 def session_key(agent_id: str, psid: str) -> str:
@@ -46,7 +46,7 @@ class Handover:
 
 def timers_by_slot(timers: Iterable[Timer]) -> Mapping[str, Timer]:
     """Timers as a session holds them: by slot, earliest due first."""
-    ordered = sorted(timers, key=lambda timer: (timer.due_at, timer.slot))
+    ordered = sorted(timers, key=due_order)
     return MappingProxyType({timer.slot: timer for timer in ordered})
 
 
@@ -79,6 +79,11 @@ class Session:
             return self
         kept = {slot: timer for slot, timer in self.timers.items() if slot not in slots}
         return replace(self, timers=MappingProxyType(kept))
+
+    def thread_back(self, now: float) -> Session:
+        """This session once the thread is back with the bot: no handover, and no handover
+        timeout left to take it back."""
+        return replace(self, handover=None, updated_at=now).without_timers(HANDOVER_SLOT)
 
     def without_timers_due(self, now: float) -> Session:
         """This session without the timers due by `now`: at the end of a handover, those

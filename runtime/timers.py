@@ -94,6 +94,11 @@ class Timer:
         )
 
 
+def due_order(timer: Timer) -> tuple[float, float, str]:
+    """The order timers fall due in: by due time, then the one set first, then by slot."""
+    return (timer.due_at, timer.set_at, timer.slot)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FiredTimer:
     """What a TIMER event carries: the slot that fell due and the due time it had, which

@@ -28,7 +28,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from runtime.config.model import Account
@@ -456,7 +456,7 @@ class SenderPool:
         session = await self._store.load_session(session_key(account.agent_id, psid))
         if session is None or session.handover is None:
             return
-        await self._store.save_session(replace(session, handover=None, updated_at=self._clock()))
+        await self._store.save_session(session.thread_back(self._clock()))
         logger.error(
             "account %s: handover of %s failed (Meta refused pass_thread_control): the thread "
             "stays with the bot, which answers them again",

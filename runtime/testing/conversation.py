@@ -46,7 +46,6 @@ flows whose waits would put a message past it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
 
 from runtime.bot import Bot
 from runtime.config.model import Account
@@ -181,8 +180,7 @@ class Conversation:
         """The human passes the thread back: the bot answers again, variables kept (and the
         handover's timeout is dropped, as when Meta tells the bot)."""
         if self.session is not None:
-            back = replace(self.session, handover=None)
-            self.session = back.without_timers(HANDOVER_SLOT)
+            self.session = self.session.thread_back(self.now)
 
     def reset(self) -> None:
         """Forget the session, as if the user had never written."""

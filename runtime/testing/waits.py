@@ -14,7 +14,7 @@ from typing import Final
 
 from runtime.durations import seconds_of
 from runtime.session import Session
-from runtime.timers import Timer
+from runtime.timers import Timer, due_order
 
 WAIT_HINT: Final = 'a duration with its unit, such as "30s", "10m", "2h" or "3d"'
 # a wait fires at most this many timers: a delay in a loop would otherwise fire for ever
@@ -43,7 +43,7 @@ def pending(session: Session | None) -> tuple[Timer, ...]:
     """The session's timers, soonest first (ties: the one set first, then by slot)."""
     if session is None:
         return ()
-    return tuple(sorted(session.timers.values(), key=_due_order))
+    return tuple(sorted(session.timers.values(), key=due_order))
 
 
 def next_due(session: Session | None, until: float) -> Timer | None:
@@ -72,7 +72,3 @@ def span(seconds: float) -> str:
             parts.append(f"{count}{unit}")
     shown = [part for part in parts[:2] if not part.startswith("0")]
     return " ".join(shown) or "0s"
-
-
-def _due_order(timer: Timer) -> tuple[float, float, str]:
-    return (timer.due_at, timer.set_at, timer.slot)
