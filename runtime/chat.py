@@ -48,7 +48,7 @@ from runtime.session import Session, session_key
 from runtime.store.base import Store
 from runtime.testing import events
 from runtime.testing.waits import MAX_FIRED, describe_pending, next_due, pending, wait_length
-from runtime.timers import HANDOVER_SLOT, Timer
+from runtime.timers import Timer
 
 CHAT_PSID = "chat-local"  # clearly not a real PSID (those are long numbers)
 HANDED_OVER = (
@@ -277,14 +277,13 @@ class TerminalChat:
         fired = _fired(session, envelope)
         if fired is not None:
             self.say(f"{TIMER}{fired.kind} {fired.where} fell due")
-        if session is not None and session.handover is not None:
+        if session is not None and session.handover and session.keeps_quiet(envelope.timer):
             if fired is None:
                 self.say(WITH_HUMAN.format(owner=app_name(session.handover.app_id)))
-                return
-            if fired.slot != HANDOVER_SLOT:
+            else:
                 await self.store.save_session(session.without_timers(fired.slot))
                 self.say("(dropped: a human has the thread, so the bot stays quiet)")
-                return
+            return
         now = self.now()
         turn = run_turn(self.bot, envelope, session, now=now, user=self.user)
         while turn.call is not None:

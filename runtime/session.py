@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 from runtime.errors import StoreError
-from runtime.timers import HANDOVER_SLOT, Timer, due_order
+from runtime.timers import HANDOVER_SLOT, FiredTimer, Timer, due_order
 
 
 def session_key(agent_id: str, psid: str) -> str:
@@ -79,6 +79,14 @@ class Session:
             return self
         kept = {slot: timer for slot, timer in self.timers.items() if slot not in slots}
         return replace(self, timers=MappingProxyType(kept))
+
+    def keeps_quiet(self, fired: FiredTimer | None) -> bool:
+        """Whether a human holding the thread keeps the bot quiet for an event: any of the
+        person's (`fired` None), any timer but the handover's own timeout, which takes the
+        thread back."""
+        if self.handover is None:
+            return False
+        return fired is None or fired.slot != HANDOVER_SLOT
 
     def thread_back(self, now: float) -> Session:
         """This session once the thread is back with the bot: no handover, and no handover

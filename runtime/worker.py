@@ -88,7 +88,7 @@ from runtime.people import UserProfiles
 from runtime.session import Session
 from runtime.store.base import Accepted, InboundEvent, Lease, NewInbound, NewOutbound, Store
 from runtime.timer_changes import timer_changes
-from runtime.timers import HANDOVER_SLOT, Timer
+from runtime.timers import Timer
 from runtime.window import window_closes
 
 logger = logging.getLogger("runtime.worker")
@@ -371,14 +371,14 @@ class InboxWorker:
             await self._change_hands(event, account, envelope, now)
             return
         timer = envelope.timer  # a timer of theirs fell due: no message, the bot's own turn
-        with_human = event.session is not None and event.session.handover is not None
-        if timer is not None and with_human and timer.slot != HANDOVER_SLOT:
+        with_human = event.session is not None and event.session.keeps_quiet(timer)
+        if with_human and timer is not None:
             # the session is not written (see below): the thread's return drops the timer
             # from it (`Session.without_timers_due`)
             await self._complete(event.id)
             _log_timer(account.id, envelope.psid, f"{timer.slot} dropped: {WITH_HUMAN}")
             return
-        if (with_human and timer is None) or envelope.standby:
+        if with_human or envelope.standby:
             # kept on accept (the 24-hour window counts it), never answered; the session is
             # left as it is, so a `runtime handover take` meanwhile is not overwritten
             await self._complete(event.id)

@@ -57,7 +57,7 @@ from runtime.session import Session
 from runtime.testing import events
 from runtime.testing.http_answers import Exchange, HttpAnswer, HttpAnswers, answer_call
 from runtime.testing.waits import MAX_FIRED, TimerLoopError, next_due, pending, wait_length
-from runtime.timers import HANDOVER_SLOT, Timer
+from runtime.timers import Timer
 from runtime.validation.problems import Problem
 
 DEFAULT_PSID = "test-user"
@@ -155,13 +155,11 @@ class Conversation:
         worker drops it (but the handover's own `timeout`, which takes the thread back)."""
         self.calls = ()
         session = self.session
-        if session is not None and session.handover is not None:
-            fired = envelope.timer
-            if fired is None or fired.slot != HANDOVER_SLOT:
-                if fired is not None:
-                    session = session.without_timers(fired.slot)
-                    self.session = session
-                return Turn(messages=(), session=session, flow=None)
+        if session is not None and session.keeps_quiet(envelope.timer):
+            if envelope.timer is not None:
+                session = session.without_timers(envelope.timer.slot)
+                self.session = session
+            return Turn(messages=(), session=session, flow=None)
         turn_answers = HttpAnswers(http)
         now = envelope.timestamp
         turn = run_turn(self.bot, envelope, self.session, now=now, user=self.user)
