@@ -4,7 +4,6 @@ fake Graph API recording what the bot sends."""
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 
 import pytest
@@ -67,11 +66,8 @@ async def test_while_a_human_has_the_thread_nothing_is_answered_not_even_seen(
         await drained(server)
         before = len(graph.calls())
         await server.post(said("hello? anyone?"), secret=APP_SECRET)  # before Meta knows
-        late = int(time.time() * 1000) + 1  # the person's last message, as Meta stamps it
-        await server.post(
-            standby(standby_text("hi", timestamp=late), standby_postback("Talk to a human")),
-            secret=APP_SECRET,
-        )
+        tap = standby_postback("Talk to a human")  # the person's last message, stamped by Meta
+        await server.post(standby(standby_text("hi"), tap), secret=APP_SECRET)
         await server.post(said("hi", psid=OTHER), secret=APP_SECRET)
         await graph.wait_for(2)
         await drained(server)
@@ -87,7 +83,7 @@ async def test_while_a_human_has_the_thread_nothing_is_answered_not_even_seen(
     assert turns == ["human", '"with a human"', '"with a human"', '"with a human"']
     assert any("handover: account=default" in line and "Page Inbox" in line for line in lines)
     # a message in standby still counts as the person's last one (24 hours, HUMAN_AGENT's 7 days)
-    assert last_inbound == late / 1000
+    assert last_inbound == tap["timestamp"] / 1000
 
 
 async def test_standby_events_are_never_answered_even_when_no_handover_is_known(
