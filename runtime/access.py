@@ -148,7 +148,9 @@ async def _pairing_reply(
     return Verdict(Admission.IGNORE)
 
 
-def render_pairing_message(bot: Bot, account: Account, request: PairingRequest) -> str:
+def render_pairing_message(
+    bot: Bot, account: Account, request: PairingRequest, locale: str | None = None
+) -> str:
     """The pairing reply: the account's `pairingMessage`, else the built-in text.
 
     The built-in text holds the code and the exact approve command. An owner's own text is
@@ -156,13 +158,19 @@ def render_pairing_message(bot: Bot, account: Account, request: PairingRequest) 
     choice: the owner finds the request by PSID in `runtime pair list`; `runtime validate`
     warns about it). Only a template that fails to render, or renders to nothing, falls back
     to the built-in text, so nobody is locked out by a typo. Cut to one message (2000).
+    `locale` (Meta's form) picks the text of a `{ default: ..., fr_FR: ... }` message.
     """
     context = {
         "code": request.code,
         "psid": request.psid,
         "account": {"id": account.id, "name": account.name, "page_id": account.page_id},
     }
-    template = bot.pairing_messages.get(account.id) or Template(DEFAULT_PAIRING_MESSAGE)
+    message = bot.pairing_messages.get(account.id)
+    template = (
+        Template(DEFAULT_PAIRING_MESSAGE)
+        if message is None
+        else secrets.choice(message.choices(locale))
+    )
     try:
         text = template.render(context).strip()
     except Exception as err:  # a broken custom template must not lock people out

@@ -21,6 +21,7 @@ from runtime.dialog.templates import (
     Template,
     UrlTemplate,
 )
+from runtime.texts import Text
 
 FALLBACK_FLOW = "fallback"
 
@@ -41,7 +42,7 @@ class StepSource:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class QuickReplySpec:
     content_type: str = "text"
-    title: Template | None = None
+    title: Text | None = None
     payload: Template | None = None
     image_url: Template | None = None
 
@@ -49,15 +50,15 @@ class QuickReplySpec:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ButtonSpec:
     type: str
-    title: Template
+    title: Text
     payload: Template | None = None
     url: Template | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CardSpec:
-    title: Template
-    subtitle: Template | None = None
+    title: Text
+    subtitle: Text | None = None
     image_url: Template | None = None
     default_action_url: Template | None = None
     buttons: tuple[ButtonSpec, ...] = ()
@@ -100,13 +101,13 @@ class StepBase:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TextStep(StepBase):
-    text: Template
+    text: Text
     quick_replies: tuple[QuickReplySpec, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ButtonsStep(StepBase):
-    text: Template
+    text: Text
     buttons: tuple[ButtonSpec, ...]
     quick_replies: tuple[QuickReplySpec, ...] = ()
 
@@ -137,10 +138,10 @@ class AskStep(StepBase):
     `on_timeout` flow (without one, the wait just ends).
     """
 
-    prompt: Template
+    prompt: Text
     save_as: str
     check: AnswerCheck | None = None
-    retry: Template | None = None
+    retry: Text | None = None
     quick_replies: tuple[QuickReplySpec, ...] = ()
     max_retries: int | None = None
     on_fail: str | None = None
@@ -262,7 +263,7 @@ class Bot:
     config: Config
     flows: Mapping[str, CompiledFlow]
     triggers: TriggerIndex
-    pairing_messages: Mapping[str, Template]  # by account id
+    pairing_messages: Mapping[str, Text]  # by account id
     accounts_by_page_id: Mapping[str, Account] = field(default_factory=dict)
     # the person's profile fields some template uses (`user.first_name`...): what the worker
     # fetches from the User Profile API before a turn; empty, and nothing is fetched

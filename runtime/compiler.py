@@ -28,9 +28,10 @@ from runtime.bot import (
 )
 from runtime.config.json5file import Document
 from runtime.config.model import Account, Config
-from runtime.dialog.templates import Template, undeclared_names
+from runtime.dialog.templates import undeclared_names
 from runtime.dialog.user_fields import used_user_fields
 from runtime.step_compiler import StepCompiler, TriggerSpec
+from runtime.texts import Text
 from runtime.validation.cycles import goto_cycle_problems
 from runtime.validation.env_vars import unset_env_warnings
 from runtime.validation.flows import check_literals, flow_warnings, template_warnings
@@ -276,10 +277,10 @@ def _no_flow(config: Config, files: int) -> Problem:
     return Problem(file=str(config.path), path="flows", message=message)
 
 
-def _pairing_messages(config: Config) -> tuple[dict[str, Template], list[Problem]]:
+def _pairing_messages(config: Config) -> tuple[dict[str, Text], list[Problem]]:
     compiler = StepCompiler(str(config.path))
     messages = {
-        account.id: compiler.template(
+        account.id: compiler.text(
             account.pairing_message or DEFAULT_PAIRING_MESSAGE, f"{account.key_path}.pairingMessage"
         )
         for account in config.accounts.values()
@@ -297,7 +298,8 @@ def _pairing_messages(config: Config) -> tuple[dict[str, Template], list[Problem
             severity=Severity.WARNING,
         )
         for account in config.accounts.values()
-        if account.pairing_message is not None and not _uses_code(account.pairing_message)
+        if account.pairing_message is not None
+        and not all(_uses_code(template.source) for template in messages[account.id])
     )
     return messages, compiler.problems
 

@@ -39,8 +39,11 @@ from runtime.bot import (
 from runtime.dialog.effects import NAMED_APPS
 from runtime.dialog.templates import Expression, Template
 from runtime.http_step import compile_http_step
+from runtime.locales import DEFAULT_LOCALE, WrittenText
+from runtime.texts import Text
 from runtime.validation.media import MediaFiles
 from runtime.validation.problems import ProblemCollector
+from runtime.validation.schema import describe_value_type
 from runtime.validation.waits import HANDOVER_LONGEST, wait_seconds
 
 TRIGGER_KINDS = ("payload", "keywords", "regex", "attachment")
@@ -115,6 +118,46 @@ class StepCompiler(ProblemCollector):
     def optional(self, data: Mapping[str, Any], key: str, path: str) -> Template | None:
         value = data.get(key)
         return self.template(value, f"{path}.{key}") if isinstance(value, str) else None
+
+    def text(self, value: WrittenText, path: str) -> Text:
+        """A text a person reads (a string, variations, or a map by locale), compiled.
+
+        The schema checked its shape but for the items of a list of variations: an item
+        that is no text is a problem here, and left out.
+        """
+        value = self._variations_checked(value, path)
+        if isinstance(value, Mapping) and DEFAULT_LOCALE not in value:
+            written = ", ".join(str(locale) for locale in value) or "none"
+            self.problem(
+                path,
+                f"has no `{DEFAULT_LOCALE}` text (it has {written}): a person whose locale"
+                f" is none of these reads it; add {DEFAULT_LOCALE}: ... beside them",
+            )
+        return Text.compile(value, lambda source, suffix: self.template(source, path + suffix))
+
+    def _variations_checked(self, value: WrittenText, path: str) -> WrittenText:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, Mapping):
+            return {
+                locale: item if isinstance(item, str) else self._items(item, f"{path}.{locale}")
+                for locale, item in value.items()
+            }
+        return self._items(value, path)
+
+    def _items(self, value: Sequence[object], path: str) -> list[str]:
+        kept = []
+        for number, item in enumerate(value):
+            if isinstance(item, str) and item.strip():
+                kept.append(item)
+            else:
+                shown = "an empty text" if isinstance(item, str) else describe_value_type(item)
+                self.problem(f"{path}.{number}", f"expected a text, got {shown}")
+        return kept or [""]
+
+    def optional_text(self, data: Mapping[str, Any], key: str, path: str) -> Text | None:
+        value = data.get(key)
+        return None if value is None else self.text(value, f"{path}.{key}")
 
     def expression(self, source: str, path: str) -> Expression | None:
         try:
@@ -240,7 +283,7 @@ class StepCompiler(ProblemCollector):
             replies.append(
                 QuickReplySpec(
                     content_type=content_type,
-                    title=self.optional(item, "title", where),
+                    title=self.optional_text(item, "title", where),
                     payload=self.optional(item, "payload", where),
                     image_url=self.optional(item, "image_url", where),
                 )
@@ -257,7 +300,7 @@ class StepCompiler(ProblemCollector):
             buttons.append(
                 ButtonSpec(
                     type=item["type"],
-                    title=self.template(item["title"], f"{where}.title"),
+                    title=self.text(item["title"], f"{where}.title"),
                     payload=self.optional(item, "payload", where),
                     url=self.optional(item, "url", where),
                 )
@@ -267,8 +310,8 @@ class StepCompiler(ProblemCollector):
     def card(self, data: Mapping[str, Any], path: str) -> CardSpec:
         action = data.get("default_action")
         return CardSpec(
-            title=self.template(data["title"], f"{path}.title"),
-            subtitle=self.optional(data, "subtitle", path),
+            title=self.text(data["title"], f"{path}.title"),
+            subtitle=self.optional_text(data, "subtitle", path),
             image_url=self.optional(data, "image_url", path),
             default_action_url=(
                 self.template(action["url"], f"{path}.default_action.url")
@@ -328,7 +371,7 @@ class StepCompiler(ProblemCollector):
 
 # -- one function a step kind ----------------------------------------------------------------
 def _text(compiler: StepCompiler, data: Mapping[str, Any], common: Common) -> Step:
-    text = compiler.template(data["text"], f"{common.path}.text")
+    text = compiler.text(data["text"], f"{common.path}.text")
     return TextStep(**common.base, text=text, quick_replies=common.quick_replies)
 
 
@@ -336,7 +379,7 @@ def _buttons(compiler: StepCompiler, data: Mapping[str, Any], common: Common) ->
     spec, path = data["buttons"], f"{common.path}.buttons"
     return ButtonsStep(
         **common.base,
-        text=compiler.template(spec["text"], f"{path}.text"),
+        text=compiler.text(spec["text"], f"{path}.text"),
         buttons=compiler.buttons(spec.get("buttons", []), f"{path}.buttons"),
         quick_replies=common.quick_replies,
     )
@@ -389,10 +432,10 @@ def _ask(compiler: StepCompiler, data: Mapping[str, Any], common: Common) -> Ste
         timeout = wait_seconds(compiler, data["timeout"], f"{path}.timeout")
     return AskStep(
         **common.base,
-        prompt=compiler.template(data["ask"], f"{path}.ask"),
+        prompt=compiler.text(data["ask"], f"{path}.ask"),
         save_as=data["save_as"],
         check=check,
-        retry=compiler.optional(data, "retry", path),
+        retry=compiler.optional_text(data, "retry", path),
         quick_replies=common.quick_replies,
         max_retries=data.get("max_retries"),
         on_fail=data.get("on_fail"),

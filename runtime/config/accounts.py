@@ -184,7 +184,9 @@ def _build_account(
                 normalize_psid(psid)
                 for psid in (allow_from if isinstance(allow_from, list) else [])
             ),
-            pairing_message=pairing_message if isinstance(pairing_message, str) else None,
+            pairing_message=(
+                pairing_message if isinstance(pairing_message, str | list | Mapping) else None
+            ),
             agent_id=str(agent_id),
             sender_actions=keys.get("senderActions", True) is not False,
             profile=MappingProxyType(dict(profile)) if isinstance(profile, Mapping) else None,

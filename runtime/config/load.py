@@ -154,6 +154,7 @@ def check_config(
         graph=_graph_settings(messenger, environ),
         server=_server_settings(normalized.get("server")),
         state=state,
+        locales=_locales(normalized.get("locales")),
     )
     problems.extend(security_warnings(config, env_paths=find_env_references(document.data)))
     return ConfigCheck(
@@ -246,3 +247,7 @@ def _state_settings(
         ),
         problems,
     )
+
+
+def _locales(value: object) -> tuple[str, ...]:
+    return tuple(str(locale) for locale in value) if isinstance(value, list) else ()

@@ -8,6 +8,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from runtime.locales import WrittenText
 from runtime.secret import Secret
 
 DEFAULT_ACCOUNT_ID = "default"
@@ -67,7 +68,7 @@ class Account:
     verify_token: Secret
     dm_policy: DmPolicy
     allow_from: frozenset[str]
-    pairing_message: str | None
+    pairing_message: WrittenText | None
     agent_id: str
     sender_actions: bool
     # the page's Messenger Profile as the config wants it (`profile`, checked); None: unmanaged
@@ -129,3 +130,5 @@ class Config:
     graph: GraphSettings
     server: ServerSettings
     state: StateSettings
+    # `locales`: the languages the bot speaks, the first the one `default` texts are written in
+    locales: tuple[str, ...] = ()

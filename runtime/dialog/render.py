@@ -7,10 +7,15 @@ subtitle is left out alone). Rendered values are then fitted to LIMITS: long tit
 with an ellipsis, extra quick replies, buttons and cards are left out, a long text is split
 into several messages (the quick replies go on the last one), at most
 LIMITS.messages_per_text of them. Each cut is noted.
+
+A text a person reads is a Text: the renderer takes the variations of the person's locale
+(`vars.locale`, else the profile's `user.locale`; read at each text, so a `set` step that
+changes `vars.locale` changes the language of the steps after it) and picks one at random.
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping, Sequence
 from typing import TypeVar
 
@@ -38,33 +43,92 @@ from runtime.dialog.messages import (
 )
 from runtime.dialog.notes import Notes
 from runtime.dialog.templates import Template
+from runtime.locales import normalize_locale
 from runtime.messenger.limits import LIMITS, fit, split_message_text
+from runtime.texts import Text
 
 MessageStep = TextStep | ButtonsStep | CardsStep | AttachmentStep
 _Item = TypeVar("_Item")
 
 
 class Renderer:
-    """Renders the steps of one turn with one context, writing problems to `notes`."""
+    """Renders the steps of one turn with one context, writing problems to `notes`.
 
-    __slots__ = ("context", "notes")
+    With `variations` (a dict, for `runtime test` and `runtime chat`), each text picked among
+    variations is recorded with all of them, rendered: `variations[sent]` is the set `sent`
+    was picked from.
+    """
 
-    def __init__(self, context: Mapping[str, object], notes: Notes) -> None:
+    __slots__ = ("_locale", "context", "notes", "variations")
+
+    def __init__(
+        self,
+        context: Mapping[str, object],
+        notes: Notes,
+        *,
+        variations: dict[str, frozenset[str]] | None = None,
+    ) -> None:
         self.context = context
         self.notes = notes
+        self.variations = variations
+        self._locale: tuple[object, str | None] = (None, None)  # the last one read, normalized
 
     # -- single values -------------------------------------------------------------------
+    @property
+    def locale(self) -> str | None:
+        """The person's locale, Meta's form: `vars.locale`, else `user.locale`, else None."""
+        written = _field(self.context.get("vars"), "locale") or _field(
+            self.context.get("user"), "locale"
+        )
+        seen, normalized = self._locale
+        if written is not seen:
+            normalized = normalize_locale(written)
+            self._locale = (written, normalized)
+        return normalized
+
+    def choose(self, text: Template | Text) -> Template:
+        """The template to send of `text`: the person's locale's, one of its variations."""
+        if isinstance(text, Template):
+            return text
+        single = text.single
+        if single is not None:
+            return single
+        choices = text.choices(self.locale)
+        return choices[0] if len(choices) == 1 else secrets.choice(choices)
+
+    def all_of(self, text: Text) -> tuple[Template, ...]:
+        """Every variation of `text` the person's locale has (a typed answer may be any)."""
+        single = text.single
+        return (single,) if single is not None else text.choices(self.locale)
+
     def render(
-        self, template: Template, source: StepSource, field: str, consequence: str
+        self, template: Template | Text, source: StepSource, field: str, consequence: str
     ) -> str | None:
-        """`template` rendered, or None (noted) when it raised."""
+        """`template` (of a Text: the variation chosen) rendered, or None (noted) when it
+        raised."""
+        chosen = self.choose(template)
         try:
-            return template.render(self.context)
+            value = chosen.render(self.context)
+            if self.variations is not None and isinstance(template, Text):
+                self._record(template, value, self.variations)
+            return value
         # a template may raise anything (UndefinedError, a filter's TypeError, ZeroDivisionError,
         # the sandbox's SecurityError): it is the flow author's bug, and the turn goes on
         except Exception as err:
             self.notes.failure(source, field, err, consequence)
             return None
+
+    def _record(self, text: Text, sent: str, variations: dict[str, frozenset[str]]) -> None:
+        choices = self.all_of(text)
+        if len(choices) < 2:
+            return
+        rendered = set()
+        for choice in choices:
+            try:
+                rendered.add(choice.render(self.context))
+            except Exception:  # noqa: S112 - a failing variation is noted when it is picked
+                continue
+        variations[sent] = frozenset(rendered)
 
     def is_shown(self, step: StepBase) -> bool:
         """The step's `when`; an expression that raises counts as false."""
@@ -77,7 +141,7 @@ class Renderer:
             return False
 
     def _required(
-        self, template: Template | None, source: StepSource, field: str, consequence: str
+        self, template: Template | Text | None, source: StepSource, field: str, consequence: str
     ) -> str | None:
         if template is None:
             self.notes.add(source, field, f"is missing; {consequence}")
@@ -88,7 +152,9 @@ class Renderer:
             return None
         return value
 
-    def _optional(self, template: Template | None, source: StepSource, field: str) -> str | None:
+    def _optional(
+        self, template: Template | Text | None, source: StepSource, field: str
+    ) -> str | None:
         """An optional part: left out when it fails or renders empty."""
         if template is None:
             return None
@@ -165,7 +231,8 @@ class Renderer:
         return frozenset(payloads)
 
     def quick_reply_choices(self, specs: Sequence[QuickReplySpec]) -> tuple[tuple[str, str], ...]:
-        """The (title, payload) of each text quick reply: what a `choice` answer names.
+        """The (title, payload) of each text quick reply: what a `choice` answer names; a
+        title with variations gives one pair each (the person may type any they were shown).
 
         Quiet, as quick_reply_payloads: a failure was noted when the quick replies were sent.
         """
@@ -174,11 +241,14 @@ class Renderer:
             if spec.content_type != "text" or spec.title is None or spec.payload is None:
                 continue
             try:
-                title = spec.title.render(self.context)
                 payload = spec.payload.render(self.context)[: LIMITS.payload]
             except Exception:  # noqa: S112 - noted when the quick reply was sent
                 continue
-            choices.append((title, payload))
+            for title in self.all_of(spec.title):
+                try:
+                    choices.append((title.render(self.context), payload))
+                except Exception:  # noqa: S112 - noted when the quick reply was sent
+                    continue
         return tuple(choices)
 
     def buttons(
@@ -255,7 +325,7 @@ class Renderer:
 
     def _text(
         self,
-        template: Template,
+        template: Template | Text,
         quick_replies: Sequence[QuickReplySpec],
         source: StepSource,
         field: str,
@@ -312,3 +382,8 @@ class Renderer:
         kept = self._cap(cards, LIMITS.cards, source, "cards", "cards")
         replies = self.quick_replies(step.quick_replies, source)
         return [GenericTemplate(cards=kept, quick_replies=replies)]
+
+
+def _field(holder: object, key: str) -> object:
+    """`holder[key]` of a context mapping (`vars`, `user`), or None."""
+    return holder.get(key) if isinstance(holder, Mapping) else None

@@ -13,6 +13,9 @@ trees, so every way of naming a field counts:
 `user` used whole (`{% set u = user %}`, `{{ user }}`, `user[vars.key]`, `user.items()`)
 may read any field, so it counts as all of them. Pairing messages are not looked at: they
 are rendered without `user`, before the person is admitted, and nothing is fetched for them.
+
+A text written by locale (`{ default: "Hi!", fr: "Salut !" }`) uses `locale`: the person's
+profile chooses the language, when `vars.locale` does not.
 """
 
 from __future__ import annotations
@@ -26,11 +29,14 @@ from jinja2 import nodes
 
 from runtime.bot import CompiledFlow
 from runtime.dialog.templates import ENVIRONMENT, Expression, JsonTemplate, Template
+from runtime.texts import Text
 
 # Meta's names (the User Profile API's `fields=`), as templates write them after `user.`
 PROFILE_FIELDS: Final = ("first_name", "last_name", "name", "profile_pic", "locale", "timezone")
 _ALL: Final = frozenset(PROFILE_FIELDS)
 _USER: Final = "user"
+_LOCALE: Final = "locale"
+_BY_LOCALE: Final = "(a text by locale)"  # the walk's mark for one, compared by identity
 # field annotations (strings, under `from __future__ import annotations`) that hold no template
 _PLAIN_TYPES: Final = frozenset({"str", "int", "float", "bool", "str | None", "StepSource"})
 _MAPPING_METHODS: Final = frozenset(name for name in dir(dict) if not name.startswith("__"))
@@ -39,10 +45,14 @@ _PARTS: dict[type, Callable[[Any], Iterable[object]]] = {}
 
 
 def used_user_fields(flows: Iterable[CompiledFlow]) -> frozenset[str]:
-    """The profile fields some template or `when` expression of `flows` uses."""
+    """The profile fields some template or `when` expression of `flows` uses (and `locale`
+    when some text is written by locale)."""
     found: set[str] = set()
     for source, expression in _templates_in([flow.steps for flow in flows]):
-        found |= template_user_fields(source, expression=expression)
+        if source is _BY_LOCALE:
+            found.add(_LOCALE)
+        else:
+            found |= template_user_fields(source, expression=expression)
     return frozenset(found)
 
 
@@ -124,6 +134,10 @@ def _templates_in(values: list[object]) -> list[tuple[str, bool]]:
         elif type(value) is Expression:
             if _USER in value.source:
                 found.append((value.source, True))
+        elif isinstance(value, Text):
+            if len(value.locales) > 1:
+                found.append((_BY_LOCALE, False))
+            stack.extend(value)
         else:
             kind = type(value)
             inside = _PARTS.get(kind)

@@ -40,6 +40,7 @@ from runtime.dialog.templates import (
     undeclared_names,
 )
 from runtime.messenger.limits import LIMITS
+from runtime.texts import Text
 from runtime.validation.problems import Problem, ProblemCollector, Severity
 
 # Messenger dials a phone_number button's payload: "+", the country code, then the number
@@ -332,3 +333,6 @@ def _present(holder: object, path: str, *fields: tuple[str, object]) -> Iterator
     for key, value in fields:
         if isinstance(value, Template | Expression):
             yield _Field(f"{path}.{key}", value, holder)
+        elif isinstance(value, Text):
+            for written in value.written:
+                yield _Field(f"{path}.{key}{written.suffix}", written.template, holder)

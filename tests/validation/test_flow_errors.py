@@ -265,7 +265,9 @@ def test_a_flow_name_with_a_dot_is_an_error_not_a_crash(bot: BotFolder) -> None:
     assert bot.errors() == [
         f"{FILE}: flows.menu.main: invalid value 'menu.main': a flow name may use letters,"
         " digits, '_' and '-'",
-        f"{FILE}: flows.menu.main.steps.0.text: expected a string, got an integer",
+        f"{FILE}: flows.menu.main.steps.0.text: expected a text, a list of variations"
+        ' ["Hi!", "Hello!"], or texts by locale { default: "Hi!", fr_FR: "Salut !" },'
+        " got an integer",
     ]
 
 
