@@ -15,31 +15,22 @@ from urllib.parse import urlsplit
 
 from runtime.bot import (
     AskStep,
-    AttachmentStep,
     Bot,
     ButtonSpec,
-    ButtonsStep,
-    CardsStep,
     CompiledFlow,
-    DelayStep,
-    GotoStep,
-    HandoverStep,
-    HttpStep,
     QuickReplySpec,
-    SetStep,
     Step,
-    TextStep,
     jump_targets,
 )
 from runtime.dialog.templates import (
     CONTEXT_NAMES,
     Expression,
-    JsonTree,
     Template,
     has_jinja_syntax,
     undeclared_names,
 )
 from runtime.messenger.limits import LIMITS
+from runtime.step_fields import step_values
 from runtime.texts import Text
 from runtime.validation.problems import Problem, ProblemCollector, Severity
 
@@ -61,6 +52,12 @@ class _LiteralChecker(ProblemCollector):
     def length(self, value: object, limit: int, path: str) -> None:
         if _is_literal(value) and len(value) > limit:
             self.problem(path, f"is {len(value)} characters; Messenger allows at most {limit}")
+
+    def text_length(self, value: object, limit: int, path: str) -> None:
+        """`length` of each string of a text a person reads: every locale's, every variation's,
+        each at its own key path (`...title.fr_FR.1`)."""
+        for where, text in _written_strings(value, path):
+            self.length(text, limit, where)
 
     def url(self, value: object, path: str) -> None:
         if _is_literal(value) and not _is_web_url(value):
@@ -84,17 +81,19 @@ class _LiteralChecker(ProblemCollector):
     def step(self, step: Mapping[str, Any], path: str) -> None:
         # a long `text` is not an error: it goes out as several messages
         for key in ("ask", "retry"):  # one message each: the question the next answer answers
-            self.length(step.get(key), LIMITS.text, f"{path}.{key}")
+            self.text_length(step.get(key), LIMITS.text, f"{path}.{key}")
         replies = step.get("quick_replies", [])
         self.count(replies, LIMITS.quick_replies, "quick replies", f"{path}.quick_replies")
         for number, reply in enumerate(replies):
             where = f"{path}.quick_replies.{number}"
-            self.length(reply.get("title"), LIMITS.quick_reply_title, f"{where}.title")
+            self.text_length(reply.get("title"), LIMITS.quick_reply_title, f"{where}.title")
             self.length(reply.get("payload"), LIMITS.payload, f"{where}.payload")
             self.url(reply.get("image_url"), f"{where}.image_url")
         template = step.get("buttons")
         if isinstance(template, Mapping):
-            self.length(template.get("text"), LIMITS.button_template_text, f"{path}.buttons.text")
+            self.text_length(
+                template.get("text"), LIMITS.button_template_text, f"{path}.buttons.text"
+            )
             self.buttons(template.get("buttons", []), f"{path}.buttons.buttons")
         cards = step.get("cards", [])
         self.count(cards, LIMITS.cards, "cards", f"{path}.cards")
@@ -108,8 +107,8 @@ class _LiteralChecker(ProblemCollector):
             self.length(handover.get("note"), LIMITS.thread_metadata, f"{path}.handover.note")
 
     def card(self, card: Mapping[str, Any], path: str) -> None:
-        self.length(card.get("title"), LIMITS.card_title, f"{path}.title")
-        self.length(card.get("subtitle"), LIMITS.card_subtitle, f"{path}.subtitle")
+        self.text_length(card.get("title"), LIMITS.card_title, f"{path}.title")
+        self.text_length(card.get("subtitle"), LIMITS.card_subtitle, f"{path}.subtitle")
         self.url(card.get("image_url"), f"{path}.image_url")
         action = card.get("default_action")
         if isinstance(action, Mapping):
@@ -120,7 +119,7 @@ class _LiteralChecker(ProblemCollector):
         self.count(buttons, LIMITS.buttons, "buttons", path)
         for number, button in enumerate(buttons):
             where = f"{path}.{number}"
-            self.length(button.get("title"), LIMITS.button_title, f"{where}.title")
+            self.text_length(button.get("title"), LIMITS.button_title, f"{where}.title")
             self.length(button.get("payload"), LIMITS.payload, f"{where}.payload")
             if button.get("type") == "web_url":
                 self.url(button.get("url"), f"{where}.url")
@@ -140,6 +139,19 @@ def check_literals(data: Mapping[str, object], *, file: str) -> list[Problem]:
         for name, flow in flows.items():
             checker.flow(name, flow)
     return checker.problems
+
+
+def _written_strings(value: object, path: str) -> Iterator[tuple[str, object]]:
+    """The strings of a text as a file writes it ("Hi", ["Hi", "Hello"], or a map by locale
+    of either), each with its key path; what is no string is yielded as is (not a literal)."""
+    if isinstance(value, Mapping):
+        for locale, item in value.items():
+            yield from _written_strings(item, f"{path}.{locale}")
+    elif isinstance(value, list):
+        for number, item in enumerate(value):
+            yield f"{path}.{number}", item
+    else:
+        yield path, value
 
 
 def _is_literal(value: object) -> TypeGuard[str]:
@@ -262,77 +274,11 @@ def _warning(file: str, path: str, message: str) -> Problem:
 
 
 def _step_fields(step: Step) -> Iterator[_Field]:
-    """Every template and `when` expression of a step, in file order."""
-    path = step.source.key_path
-    yield from _present(step, path, ("when", step.when))
-    if isinstance(step, TextStep):
-        yield from _present(step, path, ("text", step.text))
-    elif isinstance(step, ButtonsStep):
-        yield from _present(step, path, ("buttons.text", step.text))
-        yield from _button_fields(step.buttons, f"{path}.buttons.buttons")
-    elif isinstance(step, CardsStep):
-        for number, card in enumerate(step.cards):
-            where = f"{path}.cards.{number}"
-            yield from _present(
-                card,
-                where,
-                ("title", card.title),
-                ("subtitle", card.subtitle),
-                ("image_url", card.image_url),
-                ("default_action.url", card.default_action_url),
-            )
-            yield from _button_fields(card.buttons, f"{where}.buttons")
-    elif isinstance(step, AttachmentStep):
-        yield from _present(step, path, ("attachment.url", step.url))
-    elif isinstance(step, AskStep):
-        yield from _present(step, path, ("ask", step.prompt), ("retry", step.retry))
-    elif isinstance(step, SetStep):
-        yield from _present(step, f"{path}.set", *step.values)
-    elif isinstance(step, HandoverStep):
-        yield from _present(step, path, ("handover.note", step.note))
-    elif isinstance(step, HttpStep):
-        yield from _present(step, path, ("http.url", step.url))
-        yield from _present(step, f"{path}.http.headers", *step.headers)
-        if step.body is not None:
-            yield from _body_fields(step, f"{path}.http.json", step.body.tree)
-    if not isinstance(step, SetStep | GotoStep | HandoverStep | HttpStep | DelayStep):
-        for number, reply in enumerate(step.quick_replies):
-            yield from _present(
-                reply,
-                f"{path}.quick_replies.{number}",
-                ("title", reply.title),
-                ("payload", reply.payload),
-                ("image_url", reply.image_url),
-            )
-
-
-def _body_fields(step: HttpStep, path: str, tree: JsonTree) -> Iterator[_Field]:
-    if isinstance(tree, Template | Expression):
-        yield _Field(path, tree, step)
-    elif isinstance(tree, list):
-        for number, item in enumerate(tree):
-            yield from _body_fields(step, f"{path}.{number}", item)
-    elif isinstance(tree, dict):
-        for key, item in tree.items():
-            yield from _body_fields(step, f"{path}.{key}", item)
-
-
-def _button_fields(buttons: Sequence[ButtonSpec], path: str) -> Iterator[_Field]:
-    for number, button in enumerate(buttons):
-        yield from _present(
-            button,
-            f"{path}.{number}",
-            ("title", button.title),
-            ("payload", button.payload),
-            ("url", button.url),
-        )
-
-
-def _present(holder: object, path: str, *fields: tuple[str, object]) -> Iterator[_Field]:
-    """The (key, value) pairs whose value is a template or expression (the rest are unset)."""
-    for key, value in fields:
-        if isinstance(value, Template | Expression):
-            yield _Field(f"{path}.{key}", value, holder)
-        elif isinstance(value, Text):
-            for written in value.written:
-                yield _Field(f"{path}.{key}{written.suffix}", written.template, holder)
+    """Every template and `when` expression of a step, in file order (a text's templates
+    each at its own key path: `...title.fr_FR.1`)."""
+    for found in step_values(step):
+        if isinstance(found.value, Text):
+            for written in found.value.written:
+                yield _Field(f"{found.path}{written.suffix}", written.template, found.holder)
+        else:
+            yield _Field(found.path, found.value, found.holder)
