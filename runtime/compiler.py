@@ -39,6 +39,7 @@ from runtime.validation.media import Stamp, files_outside, unchanged
 from runtime.validation.problems import Problem, Severity
 from runtime.validation.profile import profile_warnings
 from runtime.validation.schema import drop_invalid, validate_document
+from runtime.validation.texts import locale_problems
 from runtime.validation.window import window_problems
 
 DEFAULT_PAIRING_MESSAGE = (
@@ -187,6 +188,7 @@ def compile_bot(
         problems.append(_no_flow(config, len(documents)))
     pairing, pairing_problems = _pairing_messages(config)
     problems.extend(pairing_problems)
+    problems.extend(locale_problems(config, linked.flows.values(), pairing))  # `locales`
     problems.extend(files_outside(config.base_dir, linked.flows.values()))
     if any(problem.is_error for problem in problems):
         return None, problems
