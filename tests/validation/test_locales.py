@@ -267,6 +267,15 @@ def test_runtime_validate_prints_the_file_the_key_path_and_the_locale(
     assert f"flows/welcome.json5:1:64: flows.welcome.steps.0.text: {NO_FR_PLAIN}" in err
 
 
+def test_runtime_serve_refuses_to_start_a_bot_with_a_missing_translation(
+    bot: BotFolder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure(bot)
+    bot.flow(one_flow('{ text: "Hi" }'))
+    assert main(["serve", "-c", "config.json5", "--port", "0"]) == 1
+    assert capsys.readouterr().err == (f"{FILE}:1:61: flows.main.steps.0.text: {NO_FR_PLAIN}\n")
+
+
 FLOWS = """{ flows: { welcome: { triggers: [{ keywords: ["hi"] }],
   steps: [{ text: { default: "Hello", fr_FR: "Bonjour" } }%s] } } }"""
 
