@@ -144,14 +144,17 @@ def run_turn(
     *,
     now: float,
     user: Mapping[str, object] | None = None,
+    variations: dict[str, frozenset[str]] | None = None,
 ) -> Turn:
     """Answer one event. `session` is None for a sender the bot has never seen; `user` holds
-    the person's profile fields known for this turn (`first_name`...), fetched by the caller."""
+    the person's profile fields known for this turn (`first_name`...), fetched by the caller.
+    `variations`, when given, gets each text sent that was picked among variations, with all
+    of them (Renderer's), so `runtime test` can accept any."""
     if session is None:
         session = Session(
             key=envelope.session_key, account_id=envelope.account_id, psid=envelope.psid
         )
-    conversation = _Conversation(bot, envelope, session, user or {}, now)
+    conversation = _Conversation(bot, envelope, session, user or {}, now, variations)
     conversation.handle()
     return conversation.turn()
 
@@ -164,16 +167,18 @@ def continue_turn(
     *,
     now: float,
     user: Mapping[str, object] | None = None,
+    variations: dict[str, frozenset[str]] | None = None,
 ) -> Turn:
     """Run the rest of a turn paused at an `http` step, with the call's `result`.
 
-    `bot`, `envelope` and `user` are those the turn started with. The Turn returned holds
-    everything of the turn so far (the messages before the call come first).
+    `bot`, `envelope` and `user` are those the turn started with (`variations` as in
+    run_turn). The Turn returned holds everything of the turn so far (the messages before
+    the call come first).
     """
     paused = turn.paused
     if paused is None:
         raise ValueError("continue_turn needs a turn paused at an http step (turn.call is None)")
-    conversation = _Conversation(bot, envelope, turn.session, user or {}, now)
+    conversation = _Conversation(bot, envelope, turn.session, user or {}, now, variations)
     conversation.take_over(turn, paused)
     conversation.resume(paused, result)
     return conversation.turn()
@@ -198,6 +203,7 @@ class _Conversation:
         session: Session,
         user: Mapping[str, object],
         now: float,
+        variations: dict[str, frozenset[str]] | None = None,
     ) -> None:
         self.bot = bot
         self.now = now
@@ -215,7 +221,7 @@ class _Conversation:
         self.fired: Timer | None = None
         self.notes = Notes()
         self.context = build_context(bot, envelope, self.variables, user)
-        self.renderer = Renderer(self.context, self.notes)
+        self.renderer = Renderer(self.context, self.notes, variations=variations)
         self.flow: str | None = None  # the first flow that answered
         self.gotos = 0
         self.calls = 0

@@ -7,6 +7,7 @@
       name: "welcome",
       as: "1234",  // optional PSID
       user: { first_name: "Ada" },  // optional: the profile Meta would give (user.first_name)
+      locale: "fr_FR",  // optional: the profile's locale (user.locale): the texts in French
       // optional: what the APIs answer the flows' `http` steps (rules: testing/http_answers.py)
       http: [{ url: "https://api.example.com/orders/A1", json: { status: "shipped" } }],
       turns: [
@@ -24,6 +25,12 @@
   ],
 }
 ```
+
+A test's `locale` is the person's profile locale, as the User Profile API would give it:
+the texts a person reads are those of that language (`fr_CA` falls back to `fr`, then to
+another `fr_*`, then to `default`), unless a flow sets `vars.locale`. Without it (or
+`user.locale`), the person has none: the `default` texts. An expected text, title or
+subtitle that is any of the variations of what the bot sent matches it.
 
 A `wait` turn lets time pass (`"30s"`, `"10m"`, `"2h"`, `"3d"`, as in flows): every timer of
 the session that falls due meanwhile fires, in due order, as it would on Messenger (a
@@ -138,6 +145,7 @@ class ConversationTest:
     turns: tuple[UserTurn, ...]
     key_path: str  # `tests.2`, for messages about the test
     user: Mapping[str, object] = field(default_factory=dict)  # `user: { first_name: "Ada" }`
+    locale: str | None = None  # `locale: "fr_FR"`: the profile's, user.locale
     http: tuple[HttpAnswer, ...] = ()  # the APIs' answers, for every turn
 
 
@@ -200,8 +208,22 @@ class _Reader:
             turns=tuple(turn for turn in turns if turn is not None),
             key_path=path,
             user=MappingProxyType(dict(data.get("user") or {})),
+            locale=self.locale(data, path),
             http=self.http_answers(data.get("http") or [], f"{path}.http"),
         )
+
+    def locale(self, data: Mapping[str, Any], path: str) -> str | None:
+        """The test's `locale` (its form checked by the schema); a problem if `user.locale`
+        says another: a person has one profile locale."""
+        locale = data.get("locale")
+        written = (data.get("user") or {}).get("locale")
+        if locale is not None and written is not None and written != locale:
+            self.problem(
+                f"{path}.locale",
+                f"is {locale}, but user.locale is {written}: a person has one profile locale;"
+                " keep one of the two",
+            )
+        return cast("str | None", locale)
 
     def turn(self, data: Mapping[str, Any], path: str, number: int) -> UserTurn | None:
         actions = [action for action in Action if action.value in data]

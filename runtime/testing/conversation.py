@@ -39,6 +39,14 @@ each of the session's timers that falls due meanwhile (a `delay`'s rest, an ask'
     [rest] = chat.wait("1m")  # ten minutes after the message: the rest of the flow
     assert rest.messages[0].text == "Ten minutes in: how is it going?"
 
+The person's profile locale is `locale=` (`Conversation(bot, locale="fr_FR")`, their
+`user.locale`): the texts come in that language. A text written as variations is picked at
+random, as on Messenger; `variations` says, for each text of the last event picked among
+variations, all it could have been::
+
+    [message] = chat.say("hi").messages  # text: ["Hi!", "Hello!"]
+    assert chat.variations[message.text] == {"Hi!", "Hello!"}
+
 Meta's 24-hour window is not checked here (nothing is sent): `runtime validate` rejects
 flows whose waits would put a message past it.
 """
@@ -53,6 +61,7 @@ from runtime.dialog.effects import HttpCall
 from runtime.dialog.engine import Turn, continue_turn, run_turn
 from runtime.envelope import Envelope
 from runtime.errors import ConfigError
+from runtime.locales import normalize_locale
 from runtime.session import Session
 from runtime.testing import events
 from runtime.testing.http_answers import Exchange, HttpAnswer, HttpAnswers, answer_call
@@ -75,16 +84,23 @@ class Conversation:
         psid: str = DEFAULT_PSID,
         account_id: str | None = None,
         user: Mapping[str, object] | None = None,
+        locale: str | None = None,
         http: Iterable[HttpAnswer] = (),
     ) -> None:
         self.bot = bot
         self.psid = psid
-        self.user = user or {}  # the person's profile fields, as Meta would give them
+        self.user = dict(user or {})  # the person's profile fields, as Meta would give them
+        if locale is not None:  # the profile's locale: user.locale
+            if normalize_locale(locale) is None:
+                raise ValueError(f"{locale!r} is no locale; write one as Meta does, such as fr_FR")
+            self.user["locale"] = locale
         self.account = choose_account(bot, account_id)
         self.http = HttpAnswers(http)  # ValueError when two answer the same request
         self.session: Session | None = None
         self.last_turn: Turn | None = None
         self.calls: tuple[Exchange, ...] = ()  # the `http` calls of the last event or wait
+        # the last event's (or wait's) texts picked among variations: sent -> all of them
+        self.variations: dict[str, frozenset[str]] = {}
         self.now = START_TIME  # the conversation's clock (Unix seconds)
         self._events = 0
 
@@ -133,6 +149,7 @@ class Conversation:
         answers = tuple(http)
         turns: list[Turn] = []
         calls: list[Exchange] = []
+        variations: dict[str, frozenset[str]] = {}
         while (timer := next_due(self.session, until)) is not None:
             if len(turns) >= MAX_FIRED:
                 raise TimerLoopError(
@@ -142,10 +159,12 @@ class Conversation:
             self.now = max(self.now, timer.due_at)
             turn = self.send(events.timer_event(self.account, self.psid, timer), http=answers)
             calls.extend(self.calls)
+            variations.update(self.variations)
             if turn.fired is not None:
                 turns.append(turn)
         self.now = until
         self.calls = tuple(calls)
+        self.variations = variations
         return tuple(turns)
 
     def send(self, envelope: Envelope, *, http: Iterable[HttpAnswer] = ()) -> Turn:
@@ -154,6 +173,8 @@ class Conversation:
         says nothing, as on Messenger, and a timer falling due meanwhile is dropped, as the
         worker drops it (but the handover's own `timeout`, which takes the thread back)."""
         self.calls = ()
+        variations: dict[str, frozenset[str]] = {}
+        self.variations = variations
         session = self.session
         if session is not None and session.keeps_quiet(envelope.timer):
             if envelope.timer is not None:
@@ -162,12 +183,22 @@ class Conversation:
             return Turn(messages=(), session=session, flow=None)
         turn_answers = HttpAnswers(http)
         now = envelope.timestamp
-        turn = run_turn(self.bot, envelope, self.session, now=now, user=self.user)
+        turn = run_turn(
+            self.bot, envelope, self.session, now=now, user=self.user, variations=variations
+        )
         calls: list[Exchange] = []
         while turn.call is not None:
             exchange = answer_call(turn.call, turn_answers, self.http)
             calls.append(exchange)
-            turn = continue_turn(self.bot, envelope, turn, exchange.result, now=now, user=self.user)
+            turn = continue_turn(
+                self.bot,
+                envelope,
+                turn,
+                exchange.result,
+                now=now,
+                user=self.user,
+                variations=variations,
+            )
         self.calls = tuple(calls)
         self.session = turn.session
         if turn.messages:  # what the user can tap is what the bot said last

@@ -17,7 +17,8 @@ the `requests` it expects.)
 
 An actual message is drawn with only the parts its expectation names (a test that leaves
 `quick_replies` out does not see them), so equal lines mean a passing turn, and the diff of
-a failing one shows only what the test asked about.
+a failing one shows only what the test asked about. A text picked among variations is drawn
+as the expected one when it is any of them (runtime/testing/variations.py).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import difflib
 import json
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import PurePath
 from typing import Final, TypeAlias
 
@@ -55,6 +57,7 @@ from runtime.testing.cases import (
     MessageKind,
     UserTurn,
 )
+from runtime.testing.variations import VariationMatch
 
 NOTHING: Final = "(nothing)"
 BACK_TO_THE_BOT: Final = "back to the bot"
@@ -89,13 +92,19 @@ def render_expected(expected: ExpectedMessage) -> str:
     return f"{expected.kind}: {body}" if body else f"{expected.kind}:"
 
 
-def render_message(message: OutMessage, like: ExpectedMessage | None = None) -> str:
-    """The line of an actual message: all of it, or only the parts `like` names."""
+def render_message(
+    message: OutMessage,
+    like: ExpectedMessage | None = None,
+    variations: Mapping[str, frozenset[str]] | None = None,
+) -> str:
+    """The line of an actual message: all of it, or only the parts `like` names; a part
+    sent among `variations` reads as `like`'s when it is one of them."""
     expected = like if like is not None and like.kind is message_kind(message) else None
     if expected is None:
         expected = _everything(message)
-    actual = _as_expected(message, expected)
-    return render_expected(actual)
+    match = VariationMatch(variations or {})
+    actual = _as_expected(message, expected, match)
+    return match.annotate(render_expected(actual))
 
 
 def message_kind(message: OutMessage) -> MessageKind:
@@ -123,10 +132,12 @@ def turn_lines(
     outputs: Sequence[Output],
     variables: Mapping[str, object],
     calls: Sequence[HttpCall] = (),
+    variations: Mapping[str, frozenset[str]] | None = None,
 ) -> tuple[list[str], list[str]]:
     """The expected and the actual lines of one turn (or of all the turns a `wait` fired):
     its messages and handovers in the order they came, the requests its `http` steps made
-    (when the turn lists those it expects), then the `vars` it names.
+    (when the turn lists those it expects), then the `vars` it names. `variations` holds the
+    turn's texts picked among variations (`Conversation.variations`).
 
     An actual output is drawn like the expectation at its place when that is of its kind;
     a handover, else like the test's handover expectation of the same rank."""
@@ -142,7 +153,7 @@ def turn_lines(
             effects += 1
             actual.append(render_effect(output, like))
         else:
-            actual.append(render_message(output, like))
+            actual.append(render_message(output, like, variations))
     actual = actual or [NOTHING]
     if turn.requests is not None:
         expected.extend(render_request(request) for request in turn.requests)
@@ -216,35 +227,39 @@ def _everything(message: OutMessage) -> ExpectedMessage:
     return ExpectedMessage(kind=kind, text="", quick_replies=())
 
 
-def _as_expected(message: OutMessage, like: ExpectedMessage) -> ExpectedMessage:
-    """`message` written as an expectation with the parts `like` has set, and no others."""
-    quick_replies = (
-        tuple(reply_title(reply) for reply in message.quick_replies)
-        if like.quick_replies is not None
-        else None
-    )
-    if isinstance(message, TextMessage):
-        return ExpectedMessage(
-            kind=like.kind,
-            text=message.text if like.text is not None else None,
-            quick_replies=quick_replies,
-        )
-    if isinstance(message, ButtonTemplate):
-        return ExpectedMessage(
-            kind=like.kind,
-            text=message.text if like.text is not None else None,
-            buttons=tuple(button.title for button in message.buttons)
-            if like.buttons is not None
-            else None,
-            quick_replies=quick_replies,
-        )
+def _as_expected(
+    message: OutMessage, like: ExpectedMessage, match: VariationMatch
+) -> ExpectedMessage:
+    """`message` written as an expectation with the parts `like` has set, and no others;
+    `match` reads a part sent among variations as `like`'s when it is one of them (its
+    parts in the line's order, so that the notes are too)."""
+    body = _body_as_expected(message, like, match)
+    if like.quick_replies is None:
+        return body
+    titles = tuple(reply_title(reply) for reply in message.quick_replies)
+    return replace(body, quick_replies=match.match_all(titles, like.quick_replies, "[{}] "))
+
+
+def _body_as_expected(
+    message: OutMessage, like: ExpectedMessage, match: VariationMatch
+) -> ExpectedMessage:
+    """As _as_expected, but for the quick replies."""
+    if isinstance(message, TextMessage | ButtonTemplate):
+        text = match.match(message.text, like.text) if like.text is not None else None
+        if isinstance(message, TextMessage):
+            return ExpectedMessage(kind=like.kind, text=text)
+        titles = tuple(button.title for button in message.buttons)
+        buttons = None
+        if like.buttons is not None:
+            buttons = match.match_all(titles, like.buttons, "<{}> ")
+        return ExpectedMessage(kind=like.kind, text=text, buttons=buttons)
     if isinstance(message, GenericTemplate):
         shapes = like.cards or ()
         cards = tuple(
-            _card_as_expected(card, shapes[index] if index < len(shapes) else None)
+            _card_as_expected(card, shapes[index] if index < len(shapes) else None, match)
             for index, card in enumerate(message.cards)
         )
-        return ExpectedMessage(kind=like.kind, cards=cards, quick_replies=quick_replies)
+        return ExpectedMessage(kind=like.kind, cards=cards)
     # a test naming where the media comes from (url or file) sees where it comes from
     source = like.url is not None or like.file is not None
     return ExpectedMessage(
@@ -252,7 +267,6 @@ def _as_expected(message: OutMessage, like: ExpectedMessage) -> ExpectedMessage:
         attachment_type=message.type if like.attachment_type is not None else None,
         url=message.url if source else None,
         file=_file_as_expected(message.file, like.file) if source and message.file else None,
-        quick_replies=quick_replies,
     )
 
 
@@ -267,9 +281,14 @@ def _file_as_expected(file: MediaFile, expected: str | None) -> str:
     return str(PurePath(*PurePath(file.path).parts[-count:]))
 
 
-def _card_as_expected(card: Card, like: ExpectedCard | None) -> ExpectedCard:
-    wants_subtitle = like is not None and like.subtitle is not None
-    return ExpectedCard(title=card.title, subtitle=card.subtitle if wants_subtitle else None)
+def _card_as_expected(card: Card, like: ExpectedCard | None, match: VariationMatch) -> ExpectedCard:
+    if like is None:
+        return ExpectedCard(title=card.title)
+    title = match.match(card.title, like.title, f"{quoted(card.title)} ")
+    subtitle = card.subtitle if like.subtitle is not None else None
+    if subtitle is not None:
+        subtitle = match.match(subtitle, like.subtitle, f"{quoted(subtitle)} ")
+    return ExpectedCard(title=title, subtitle=subtitle)
 
 
 def _card(title: str, subtitle: str | None) -> str:

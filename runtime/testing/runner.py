@@ -70,7 +70,12 @@ def run_conversation(
 ) -> ConversationResult:
     """Play one test's turns against `bot`, from a fresh session."""
     conversation = Conversation(
-        bot, psid=test.psid, account_id=test.account, user=test.user, http=test.http
+        bot,
+        psid=test.psid,
+        account_id=test.account,
+        user=test.user,
+        locale=test.locale,
+        http=test.http,
     )
     notes: list[str] = []
     for turn in test.turns:
@@ -89,7 +94,9 @@ def run_conversation(
             outputs.extend((*result.messages, *result.effects))
         calls = tuple(exchange.call for exchange in conversation.calls)
         variables = conversation.session.vars if conversation.session is not None else {}
-        expected, actual = turn_lines(turn, outputs, variables, calls)
+        expected, actual = turn_lines(
+            turn, outputs, variables, calls, variations=conversation.variations
+        )
         unanswered = [describe_unanswered(call) for call in conversation.unanswered]
         if unanswered or expected != actual:
             lines = (*unanswered, *(diff(expected, actual) if expected != actual else ()))
