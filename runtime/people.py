@@ -24,6 +24,13 @@ not wait again, and a passing outage or a permission granted meanwhile heals soo
 outcome is logged once a person, when it is looked up (INFO for no profile, WARNING for a
 failure), never with the token.
 
+`locale` and `timezone` need permissions of their own (`pages_user_locale`,
+`pages_user_timezone`), and a request naming one the app lacks fails whole (Meta's "(#100)
+Insufficient permission to access user profile", subcode 2018247), which would cost the
+name too. Then the lookup asks again without them; when that succeeds, they are dropped
+from the account's lookups for RETRY_AFTER_FAILURE (the next ones do not fail first), and
+one WARNING per account and process names the permission and where the page grants it.
+
 `profile_pic` is a URL Meta says "will expire" (no TTL documented): it is never written to
 the store, and kept in memory for PROFILE_PIC_SECONDS (an hour) at most; a bot that uses it
 asks again after that.
@@ -57,7 +64,16 @@ RETRY_AFTER_FAILURE: Final = 600.0  # seconds a failed lookup is kept before ask
 PROFILE_PIC_SECONDS: Final = 3600.0  # the most a profile_pic URL is kept (in memory only)
 MEMORY_ENTRIES: Final = 10_000  # people remembered by one process
 NO_PROFILE: Final = 2018218  # "No profile available for this user" (phone-number accounts)
+# "(#100) Insufficient permission to access user profile.": a field asked needs a permission
+INSUFFICIENT_PERMISSION: Final = 2018247
+# the fields behind a permission of their own (FACTS-2026 §2), and that permission
+PERMISSION_OF: Final = MappingProxyType(
+    {"locale": "pages_user_locale", "timezone": "pages_user_timezone"}
+)
+GRANT_WHERE: Final = "Page Settings > Advanced Messaging > Info About People"
+_PERMISSION_CODES: Final = frozenset({10, *range(200, 300)})  # Graph's permission errors
 _PROFILE_PIC: Final = "profile_pic"
+_LOCALE: Final = "locale"
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,13 +121,16 @@ class UserProfiles:
         self._within = within
         self._memory: OrderedDict[str, _Known] = OrderedDict()
         self._pending: dict[str, asyncio.Task[_Known]] = {}
+        # by account id: the fields Meta refused it (PERMISSION_OF), and until when
+        self._withheld: dict[str, tuple[frozenset[str], float]] = {}
+        self._warned: set[str] = set()  # accounts told about a missing permission
 
     async def fields(
         self, account: Account, psid: str, wanted: Collection[str], *, now: float
     ) -> Mapping[str, object]:
         """The fields of `wanted` Meta gives for this person; those it does not, or all of
         them when the lookup fails or takes 2 seconds, are missing. Never raises."""
-        wanted = frozenset(wanted).intersection(PROFILE_FIELDS)
+        wanted = self._askable(account, frozenset(wanted).intersection(PROFILE_FIELDS), now)
         if not wanted:
             return {}
         key = f"{account.id}:{psid}"
@@ -132,6 +151,10 @@ class UserProfiles:
             self._late(account, psid, key, wanted, now)
             return {}
         return known.fields
+
+    async def locale(self, account: Account, psid: str, *, now: float) -> object:
+        """The person's profile `locale` as Meta gives it (`fr_FR`), or None; as `fields`."""
+        return (await self.fields(account, psid, (_LOCALE,), now=now)).get(_LOCALE)
 
     async def close(self) -> None:
         """Stop the lookups still running (the server stops): nothing they find is kept."""
@@ -155,6 +178,17 @@ class UserProfiles:
         if key in self._pending:  # what it finds replaces this, whenever it ends
             self._remember(key, _Known(MappingProxyType({}), wanted, now + RETRY_AFTER_FAILURE))
 
+    def _askable(self, account: Account, wanted: frozenset[str], now: float) -> frozenset[str]:
+        """`wanted` but the fields Meta refused the account lately (a missing permission)."""
+        withheld = self._withheld.get(account.id)
+        if withheld is None:
+            return wanted
+        fields, until = withheld
+        if until <= now:  # asked again: a permission granted meanwhile counts
+            del self._withheld[account.id]
+            return wanted
+        return wanted - fields
+
     def _recall(self, key: str, wanted: Collection[str], now: float) -> _Known | None:
         known = self._memory.get(key)
         if known is None or not known.answers(wanted, now):
@@ -176,8 +210,8 @@ class UserProfiles:
             async with asyncio.timeout(GIVE_UP_SECONDS):
                 known = await self._stored(key, wanted, now)
                 if known is None:
-                    fields, ttl = await self._fetch(account, psid, wanted)
-                    known = _Known(MappingProxyType(fields), wanted, now + ttl)
+                    fields, asked, ttl = await self._fetch(account, psid, wanted, now)
+                    known = _Known(MappingProxyType(fields), asked, now + ttl)
                     await self._keep(key, known, now)
         except TimeoutError:
             logger.warning(
@@ -207,29 +241,56 @@ class UserProfiles:
         return known if known is not None and known.answers(wanted, now) else None
 
     async def _fetch(
-        self, account: Account, psid: str, wanted: frozenset[str]
-    ) -> tuple[dict[str, object], float]:
-        """Meta's answer, and how long to keep it (seconds)."""
-        asked = ",".join(sorted(wanted))
+        self, account: Account, psid: str, wanted: frozenset[str], now: float
+    ) -> tuple[dict[str, object], frozenset[str], float]:
+        """Meta's answer, the fields it answers for, and how long to keep it (seconds)."""
         try:
-            answer = await self._client.get(account, psid, {"fields": asked}, within=self._within)
+            answer = await self._ask(account, psid, wanted)
         except GraphAPIError as err:
-            if NO_PROFILE in (err.code, err.subcode):
-                _log_no_profile(account, psid, "Meta has no profile for them (error 2018218)")
-                return {}, account.user_profile_ttl
-            logger.warning(
-                "account %s: cannot read the profile of %s (%s); its user.* fields are "
-                "undefined, and asked again in %.0f minutes",
-                account.label,
-                psid,
-                err,
-                RETRY_AFTER_FAILURE / 60,
-            )
-            return {}, RETRY_AFTER_FAILURE
+            guarded = wanted.intersection(PERMISSION_OF)
+            if not guarded or not _refuses_permission(err):
+                return {}, wanted, _failed(account, psid, err)
+            try:  # the name must not be lost to a permission only the locale needs
+                answer = await self._ask(account, psid, wanted - guarded)
+            except GraphAPIError as again:  # not those fields, then: the person, or the app
+                return {}, wanted, _failed(account, psid, again)
+            self._withhold(account, guarded, err, now)
+            wanted -= guarded
         fields = _profile(answer)
-        if not fields:
-            _log_no_profile(account, psid, f"Meta answered no field of {asked}")
-        return fields, account.user_profile_ttl
+        if wanted and not fields:
+            _log_no_profile(account, psid, f"Meta answered no field of {','.join(sorted(wanted))}")
+        return fields, wanted, account.user_profile_ttl
+
+    async def _ask(
+        self, account: Account, psid: str, fields: frozenset[str]
+    ) -> Mapping[str, object]:
+        """`GET /{psid}?fields=...`; with no field, `id` alone (it tells whether the person
+        may be looked up at all)."""
+        asked = ",".join(sorted(fields)) or "id"
+        return await self._client.get(account, psid, {"fields": asked}, within=self._within)
+
+    def _withhold(
+        self, account: Account, fields: frozenset[str], err: GraphAPIError, now: float
+    ) -> None:
+        """Ask the account's people without `fields` for a while; say why, once."""
+        self._withheld[account.id] = (fields, now + RETRY_AFTER_FAILURE)
+        if account.id in self._warned:
+            return
+        self._warned.add(account.id)
+        names = sorted(fields)
+        logger.warning(
+            "account %s: Meta refuses the profile's %s (%s): the app lacks the %s permission "
+            "for this page; grant it in %s. Until then user.%s is undefined (texts by locale "
+            "go out in the default language), the other fields are asked without it, and it "
+            "is asked again every %.0f minutes",
+            account.label,
+            " and ".join(names),
+            err.meta_message or err,
+            " and ".join(PERMISSION_OF[name] for name in names),
+            GRANT_WHERE,
+            " and user.".join(names),
+            RETRY_AFTER_FAILURE / 60,
+        )
 
     async def _keep(self, key: str, known: _Known, now: float) -> None:
         """Put what is known in the store, but for profile_pic (its URL expires)."""
@@ -250,6 +311,27 @@ def _profile(answer: Mapping[str, object]) -> dict[str, object]:
         for field, value in answer.items()
         if field in PROFILE_FIELDS and isinstance(value, str | int | float)
     }
+
+
+def _refuses_permission(err: GraphAPIError) -> bool:
+    """Whether Meta refused the lookup for a permission the app lacks."""
+    return err.subcode == INSUFFICIENT_PERMISSION or err.code in _PERMISSION_CODES
+
+
+def _failed(account: Account, psid: str, err: GraphAPIError) -> float:
+    """Log a failed lookup; how long its outcome (no fields) is kept, in seconds."""
+    if NO_PROFILE in (err.code, err.subcode):
+        _log_no_profile(account, psid, "Meta has no profile for them (error 2018218)")
+        return account.user_profile_ttl
+    logger.warning(
+        "account %s: cannot read the profile of %s (%s); its user.* fields are "
+        "undefined, and asked again in %.0f minutes",
+        account.label,
+        psid,
+        err,
+        RETRY_AFTER_FAILURE / 60,
+    )
+    return RETRY_AFTER_FAILURE
 
 
 def _log_no_profile(account: Account, psid: str, why: str) -> None:

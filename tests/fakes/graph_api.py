@@ -23,8 +23,10 @@ Beyond the Send API it plays the rest of what the runtime calls, keeping state l
   answers `{"result": "success"}`, DELETE `{"fields": [...]}` removes. A nested menu is
   refused with Meta's (#11), a persistent menu without get_started with (#100).
 - `GET/POST /{version}/me/subscribed_apps`: `subscriptions[token]`, the fields subscribed.
-- `GET /{version}/{psid}?fields=...`: `people[psid]`, the fields asked for that it has;
-  `{}` for anyone else (as Meta answers when it may not say).
+- `GET /{version}/{psid}?fields=...`: `people[psid]`, the fields asked for that it has
+  (and `id` when asked); `{}` for anyone else (as Meta answers when it may not say). A
+  request naming a field of `unpermitted` (the app lacks its permission: `locale` without
+  `pages_user_locale`) fails whole, as Meta's: (#100) subcode 2018247, HTTP 400.
 - `POST /{version}/me/pass_thread_control` and `take_thread_control`: `{"success": true}`.
 - `POST /{version}/me/message_attachments` (multipart): a new `attachment_id`; the file's
   bytes are in the `Recorded`'s `files`. As Meta, a message may send an `attachment_id`
@@ -134,6 +136,7 @@ class FakeGraphAPI:
     page_profiles: dict[str, dict[str, Any]] = field(default_factory=dict)  # by token
     subscriptions: dict[str, list[str]] = field(default_factory=dict)  # by token
     people: dict[str, dict[str, Any]] = field(default_factory=dict)  # by PSID
+    unpermitted: set[str] = field(default_factory=set)  # profile fields the app may not read
     uploaded: dict[str, str] = field(default_factory=dict)  # attachment id -> page token
     _script: deque[Reply] = field(default_factory=deque)
     _scripts: dict[str, deque[Reply]] = field(default_factory=dict)  # by endpoint
@@ -454,7 +457,10 @@ class FakeGraphAPI:
         if method == "GET" and endpoint.isdigit():  # the User Profile API
             person = self.people.get(endpoint, {})
             wanted = query.get("fields", "").split(",")
-            return 200, {key: value for key, value in person.items() if key in wanted}
+            if self.unpermitted.intersection(wanted):
+                return 400, {"error": INSUFFICIENT_PERMISSION}
+            found = {key: value for key, value in person.items() if key in wanted}
+            return 200, {"id": endpoint, **found} if "id" in wanted else found
         return 404, {"error": graph_error(803, message=f"unknown path {endpoint}")}
 
     def _messenger_profile(
@@ -583,6 +589,12 @@ def graph_error(code: int, *, subcode: int | None = None, message: str = "error"
     if subcode is not None:
         error["error_subcode"] = subcode
     return error
+
+
+# what the User Profile API answers a request naming a field the app has no permission for
+INSUFFICIENT_PERMISSION = graph_error(
+    100, subcode=2018247, message="(#100) Insufficient permission to access user profile."
+)
 
 
 def read_multipart(content_type: str, raw: bytes) -> tuple[dict[str, str], dict[str, bytes]]:
