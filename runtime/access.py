@@ -15,6 +15,10 @@ A sender the owner blocked (`runtime pair block`, per account) is admitted by no
 even `open` or `allowFrom`: their events are dropped with a debug log line, and they get no
 pairing code, no reply and no sender action until unblocked.
 
+The pairing reply is in the stranger's language when the account's `pairingMessage` is
+written by locale: their locale comes from a lookup the caller passes (the worker's asks the
+User Profile API, 2 seconds at most); without one, or without an answer, `default`.
+
 The owner's side (list, approve, deny, block, revoke) is `runtime/pairing.py`.
 """
 
@@ -22,15 +26,16 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Final
+from typing import Final, TypeAlias
 
 from runtime.bot import Bot
 from runtime.compiler import DEFAULT_PAIRING_MESSAGE
 from runtime.config.model import Account, DmPolicy
 from runtime.dialog.templates import Template
+from runtime.locales import normalize_locale
 from runtime.messenger.limits import LIMITS, fit
 from runtime.store.base import PairingRequest, Standing, Store
 
@@ -44,6 +49,8 @@ RESEND_INTERVAL: Final = 3600.0  # a pending sender is sent their code again at 
 MAX_PENDING: Final = 3  # pending requests per account; the oldest expires first
 APPROVE_COMMAND: Final = "runtime pair approve messenger {code}"
 _DRAWS: Final = 10  # a new code that collides with a pending one is drawn again
+# a person's locale as their profile gives it (any value: it is normalized), or None
+LocaleLookup: TypeAlias = Callable[[Account, str], Awaitable[object]]
 
 
 class Admission(StrEnum):
@@ -73,6 +80,7 @@ async def check_access(
     now: float,
     draw_code: Callable[[], str] = new_code,
     pair: bool = True,
+    locale_of: LocaleLookup | None = None,
 ) -> Verdict:
     """Decide what to do with a sender's event under the account's policy.
 
@@ -83,7 +91,8 @@ async def check_access(
     RESEND_INTERVAL old; after it expires (or is pushed out by MAX_PENDING newer ones) the
     next message gets a new code. `draw_code` makes new codes (tests pass their own).
     With `pair=False` (an event the person did not send: a timer) a stranger is ignored,
-    never sent a code.
+    never sent a code. `locale_of` finds a stranger's locale, asked only when the pairing
+    reply goes out and is written by locale.
     """
     policy = account.dm_policy
     if policy is DmPolicy.DISABLED:
@@ -105,26 +114,40 @@ async def check_access(
         return Verdict(Admission.ADMIT)
     if not pair:
         return Verdict(Admission.IGNORE)
-    return await _pairing_reply(store, bot, account, psid, now=now, draw_code=draw_code)
+    request = await _pairing_request(store, account, psid, now=now, draw_code=draw_code)
+    if request is None:
+        return Verdict(Admission.IGNORE)
+    locale = await _locale_for_reply(bot, account, psid, locale_of)
+    return Verdict(Admission.PAIR, reply=render_pairing_message(bot, account, request, locale))
 
 
-async def _pairing_reply(
+async def _locale_for_reply(
+    bot: Bot, account: Account, psid: str, locale_of: LocaleLookup | None
+) -> str | None:
+    """The stranger's locale when the pairing message has a text by locale, else None."""
+    message = bot.pairing_messages.get(account.id)
+    if locale_of is None or message is None or len(message.locales) < 2:
+        return None
+    return normalize_locale(await locale_of(account, psid))
+
+
+async def _pairing_request(
     store: Store,
-    bot: Bot,
     account: Account,
     psid: str,
     *,
     now: float,
     draw_code: Callable[[], str],
-) -> Verdict:
+) -> PairingRequest | None:
+    """The request whose code to send the stranger now, or None (nothing to send)."""
     pending = await store.pending_pairing(account.id, psid, now=now)
     if pending is not None:
         if now - pending.last_sent_at < RESEND_INTERVAL:
             # they have their code; don't repeat it per message
             logger.debug("account %s: %s is waiting for approval; ignored", account.label, psid)
-            return Verdict(Admission.IGNORE)
+            return None
         await store.mark_pairing_sent(pending.code, now)
-        return Verdict(Admission.PAIR, reply=render_pairing_message(bot, account, pending))
+        return pending
     for _ in range(_DRAWS):
         request = PairingRequest(
             code=draw_code(),
@@ -143,9 +166,9 @@ async def _pairing_reply(
                 psid,
                 APPROVE_COMMAND.format(code=stored.code),
             )
-            return Verdict(Admission.PAIR, reply=render_pairing_message(bot, account, stored))
+            return stored
     logger.error("account %s: no free pairing code found for %s", account.label, psid)
-    return Verdict(Admission.IGNORE)
+    return None
 
 
 def render_pairing_message(

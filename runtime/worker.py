@@ -59,7 +59,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from typing import Any, Final
 
-from runtime.access import Admission, check_access
+from runtime.access import Admission, LocaleLookup, check_access
 from runtime.bot import Bot
 from runtime.config.model import Account
 from runtime.dialog.effects import Effect, HttpResult, PassThread, TakeThread, app_name
@@ -385,7 +385,13 @@ class InboxWorker:
             _log_turn(account.id, envelope.psid, WITH_HUMAN if with_human else STANDBY, 0, started)
             return
         verdict = await check_access(
-            self._store, bot, account, envelope.psid, now=now, pair=timer is None
+            self._store,
+            bot,
+            account,
+            envelope.psid,
+            now=now,
+            pair=timer is None,
+            locale_of=self._locale_lookup(now),
         )
         if timer is not None and verdict.admission is not Admission.ADMIT:
             _log_timer(account.id, envelope.psid, f"{timer.slot} dropped: {NOT_ADMITTED}")
@@ -494,6 +500,14 @@ class InboxWorker:
 
     def _submit_action(self, account_id: str, psid: str, action: SenderAction) -> None:
         self._sender.submit(SendJob(account_id, psid, sender_action_request(psid, action)))
+
+    def _locale_lookup(self, now: float) -> LocaleLookup | None:
+        """A stranger's profile locale, for a pairing reply written by locale (no turn runs
+        for them, so nothing else asks their profile)."""
+        profiles = self._profiles
+        if profiles is None:
+            return None
+        return lambda account, psid: profiles.locale(account, psid, now=now)
 
     async def _change_hands(
         self, event: InboundEvent, account: Account, envelope: Envelope, now: float
