@@ -24,6 +24,7 @@ from runtime.commands import (
     serve,
     sessions,
     test,
+    texts,
     validate,
 )
 from runtime.commands.common import Handler, command_name, config_option, print_problems
@@ -33,6 +34,7 @@ COMMANDS = (
     init,
     validate,
     test,
+    texts,
     chat,
     serve,
     profile,
