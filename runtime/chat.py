@@ -18,6 +18,10 @@ then the bot's messages, as they would arrive on Messenger. Those that fell due 
 chat was closed fire when it starts. `/timers` lists the pending ones; `/wait 10m` moves the
 chat's clock on, so a two-hour delay need not take two hours (the clock stays ahead till the
 chat ends: timers set meanwhile fall due that much later in a chat started again).
+
+The person's profile is what `--user` and `--locale` give (never asked of Meta); `/locale`
+changes its locale mid-chat and says which language the texts come in, and why
+(`runtime/chat_locale.py`).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from typing import TextIO
 
 from runtime.bot import AskStep, Bot, HttpStep
 from runtime.chat_input import LineReader, is_terminal
+from runtime.chat_locale import NO_LOCALE, describe_change, describe_locale, read_locale
 from runtime.chat_render import Choice, ChoiceBoard
 from runtime.config.model import Account
 from runtime.dialog.context import build_context
@@ -67,6 +72,8 @@ Type a message, or the number of a choice to tap it. Commands:
   /timers             list the pending timers (delays, ask and handover timeouts), soonest first
   /wait DURATION      let time pass (30s, 10m, 2h, 3d): the timers due by then fire now
   /back               the human passes the thread back to the bot (after a handover)
+  /locale [LOCALE]    your profile's locale: fr_FR, fr, or none; alone: the one the texts
+                      come in, and where it comes from (vars.locale, the profile, or none)
   /reset              forget the session: the bot sees you as a new user
   /quit               leave (Ctrl-D too)"""
 
@@ -91,7 +98,8 @@ class TerminalChat:
         self.store = store
         self.account = account
         self.psid = psid
-        self.user = user or {}  # the profile fields `--user` gave (never asked of Meta)
+        # the profile fields `--user` and `--locale` gave (never asked of Meta); /locale
+        self.user = dict(user or {})
         self.key = session_key(account.agent_id, psid)
         self.out = out
         self.err = err
@@ -181,6 +189,8 @@ class TerminalChat:
             self.say("(session forgotten: the bot sees you as a new user)")
         elif name == "/back":
             await self.hand_back()
+        elif name == "/locale":
+            await self.change_locale(rest)
         elif name == "/vars":
             session = await self.store.load_session(self.key)
             variables = dict(session.vars) if session is not None else {}
@@ -311,6 +321,27 @@ class TerminalChat:
             else:
                 self.say(HANDED_OVER.format(owner=app_name(effect.target_app_id)))
 
+    async def change_locale(self, text: str) -> None:
+        """`/locale fr_FR` (or `none`): the profile's locale from the next event on; `/locale`
+        alone: the one the texts come in, and where it comes from."""
+        session = await self.store.load_session(self.key)
+        variables = session.vars if session is not None else {}
+        if not text:
+            self.say(describe_locale(variables, self.user, self.bot.config.locales))
+            return
+        locale: str | None = None
+        if text != NO_LOCALE:
+            try:
+                locale = read_locale(text)
+            except ValueError as error:
+                self.say(f"({error})")
+                return
+        if locale is None:
+            self.user.pop("locale", None)
+        else:
+            self.user["locale"] = locale
+        self.say(describe_change(variables, locale))
+
     async def hand_back(self) -> None:
         """`/back`: what a `pass_thread_control` back to the bot does on Messenger."""
         session = await self.store.load_session(self.key)
@@ -413,7 +444,7 @@ def read_profile_field(text: str) -> tuple[str, object]:
     as Meta gives it (`timezone=5.5` -> 5.5).
 
     Raises ValueError saying what is wrong: no `=`, a field Meta does not give, a timezone
-    that is not a number.
+    that is not a number, a locale that is none (`locale=french`).
     """
     field, equals, value = text.partition("=")
     field = field.strip()
@@ -425,6 +456,8 @@ def read_profile_field(text: str) -> tuple[str, object]:
         raise ValueError(
             f"no profile field {field!r}; {hint}the fields are {', '.join(PROFILE_FIELDS)}"
         )
+    if field == "locale":
+        return field, read_locale(value)
     if field != "timezone":
         return field, value
     try:

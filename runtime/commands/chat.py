@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from runtime.commands.common import Subparsers, add_command, config_path
 
@@ -23,6 +24,7 @@ def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:
             "runtime chat -c bot/config.json5",
             "runtime chat --as 1234567890 --account shop -c bot/config.json5",
             "runtime chat --user first_name=Ada --user locale=en_GB",
+            "runtime chat --locale fr_FR",
         ],
     )
     parser.add_argument(
@@ -44,6 +46,16 @@ def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:
             "Never asked of Meta: without it, user.first_name is undefined"
         ),
     )
+    parser.add_argument(
+        "--locale",
+        type=_locale,
+        default=None,
+        metavar="LOCALE",
+        help=(
+            "your profile's locale, as Meta gives it (fr_FR; or a language alone: fr): the "
+            "texts come in its language, unless a flow sets vars.locale; /locale changes it"
+        ),
+    )
     parser.set_defaults(handler=run, command="chat")
 
 
@@ -52,9 +64,19 @@ def run(args: argparse.Namespace) -> int:
     from runtime.chat import CHAT_PSID, chat
     from runtime.testing.conversation import choose_account
 
+    profile = dict(args.profile)
+    if args.locale is not None:
+        given = profile.setdefault("locale", args.locale)
+        if given != args.locale:
+            print(
+                f"runtime chat: --locale {args.locale} and --user locale={given} disagree:"
+                " a person has one profile locale; give it once",
+                file=sys.stderr,
+            )
+            return 2
     bot = build_bot(config_path(args), offline=True).bot
     account = choose_account(bot, args.account)
-    return chat(bot, account, args.psid or CHAT_PSID, user=dict(args.profile))
+    return chat(bot, account, args.psid or CHAT_PSID, user=profile)
 
 
 def _profile_field(text: str) -> tuple[str, object]:
@@ -63,4 +85,13 @@ def _profile_field(text: str) -> tuple[str, object]:
     try:
         return read_profile_field(text)
     except ValueError as err:  # argparse says it: `argument --user: ...`, exit 2
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _locale(text: str) -> str:
+    from runtime.chat_locale import read_locale
+
+    try:
+        return read_locale(text)
+    except ValueError as err:  # argparse says it: `argument --locale: ...`, exit 2
         raise argparse.ArgumentTypeError(str(err)) from None
