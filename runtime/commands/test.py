@@ -18,8 +18,10 @@ def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:
             "Each test file (JSON5) lists what a person says or taps and what the bot must\n"
             "answer, and what the APIs the flows call answer (`http`: a request it has no\n"
             'answer for fails the test). A `{ wait: "10m" }` turn lets time pass: the\n'
-            "timers due by then fire (a delay's rest, an ask's on_timeout). Needs no token,\n"
-            "no appSecret and no ${VAR}: nothing leaves the machine."
+            "timers due by then fire (a delay's rest, an ask's on_timeout). A test's\n"
+            '`locale: "fr_FR"` is the person\'s profile locale: the texts in that language.\n'
+            "A text written as variations passes as any of them. Needs no token, no\n"
+            "appSecret and no ${VAR}: nothing leaves the machine."
         ),
         examples=[
             "runtime test -c bot/config.json5",
