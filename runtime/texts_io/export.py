@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from runtime.config.json5_edit import Style
+from runtime.config.json5_style import Style
 from runtime.locales import DEFAULT_LOCALE
 from runtime.texts_io.catalog import Catalog, SourceText, TextKind
 

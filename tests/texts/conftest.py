@@ -3,7 +3,6 @@ through the real command line."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -127,6 +126,3 @@ def bot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureF
     folder.write("config.json5", CONFIG)
     folder.write("flows/welcome.json5", WELCOME)
     return folder
-
-
-Fill = Callable[[dict[str, object]], dict[str, object]]
