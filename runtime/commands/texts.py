@@ -133,7 +133,7 @@ def run_import(args: argparse.Namespace) -> int:
             sys.stdout.write(change.diff(name))
     left = [
         f"{plan.unchanged} already there" if plan.unchanged else "",
-        f"{plan.untranslated} null" if plan.untranslated else "",
+        f"{plan.untranslated} untranslated" if plan.untranslated else "",
         f"{plan.skipped} skipped" if plan.skipped else "",
     ]
     verb = "to write (--dry-run: nothing written)" if args.dry_run else "written"

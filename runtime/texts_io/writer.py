@@ -61,7 +61,7 @@ class Plan:
     locale: str
     changes: dict[str, FileChange] = field(default_factory=dict)  # by file name
     unchanged: int = 0  # texts that already have the value
-    untranslated: int = 0  # null
+    untranslated: int = 0  # null, or an empty text
     skipped: int = 0  # the default changed since the export
     problems: list[Problem] = field(default_factory=list)  # errors refuse the whole import
 
@@ -89,8 +89,8 @@ def plan_import(catalog: Catalog, translations: Translations) -> Plan:
             continue
         plan.problems.extend(_ignored(file, item, source, locale))
         value = item.entry[locale]
-        if value is None:
-            plan.untranslated += 1
+        if value is None or (isinstance(value, str) and not value.strip()):
+            plan.untranslated += 1  # what translation tools write for a text not done yet
             continue
         if not source.takes(locale):
             profile_left += 1
@@ -111,7 +111,11 @@ def plan_import(catalog: Catalog, translations: Translations) -> Plan:
             document = catalog.documents[source.name]
             text = document.raw.decode("utf-8-sig")
             editor = editors[source.name] = Json5Editor(text, document.data, document.positions)
-        _edit(editor, source, locale, value)
+        try:
+            _edit(editor, source, locale, value)
+        except EditError as err:
+            plan.problems.append(_cannot_edit(source.name, err))
+            continue
         counts[source.name] = counts.get(source.name, 0) + 1
     if profile_left:
         plan.problems.append(_profile_left(file, profile_left, locale))
@@ -163,15 +167,19 @@ def _make_changes(
         try:
             text = editor.text_after()
         except EditError as err:
-            message = (
-                f"cannot be edited safely ({err}); nothing was written. This is a bug of"
-                " runtime texts import: please report it with the file"
-            )
-            plan.problems.append(Problem(file=name, path="", message=message))
+            plan.problems.append(_cannot_edit(name, err))
             continue
         bom = codecs.BOM_UTF8 if document.raw.startswith(codecs.BOM_UTF8) else b""
         after = bom + text.encode("utf-8")
         plan.changes[name] = FileChange(document.path, document.raw, after, counts[name])
+
+
+def _cannot_edit(name: str, err: EditError) -> Problem:
+    message = (
+        f"cannot be edited safely ({err}); nothing was written. This is a bug of runtime"
+        " texts import: please report it with the file"
+    )
+    return Problem(file=name, path="", message=message)
 
 
 def _value_problem(source: SourceText, value: object) -> str | None:
@@ -210,8 +218,6 @@ def _texts(value: object) -> bool:
 
 
 def _shown(value: object) -> str:
-    if isinstance(value, str) and not value.strip():
-        return "an empty text"
     if isinstance(value, list) and any(
         not isinstance(item, str) or not item.strip() for item in value
     ):

@@ -172,14 +172,16 @@ def test_after_the_import_the_export_shows_the_values_and_the_bot_validates(bot:
     assert bot.run("validate").code == 0
 
 
-def test_null_leaves_a_text_as_it_is(bot: Bot) -> None:
+@pytest.mark.parametrize("untranslated", [None, "", "  "])
+def test_null_or_an_empty_text_leaves_a_text_as_it_is(bot: Bot, untranslated: str | None) -> None:
+    """What translation tools write for a text nobody translated yet: null, or nothing."""
     bot.translations(
         "fr_FR",
         {
             WELCOME: {
                 "flows.welcome.steps.0.text": {
                     "default": "Hi {{ user.first_name }}!",
-                    "fr_FR": None,
+                    "fr_FR": untranslated,
                 }
             }
         },
@@ -190,7 +192,7 @@ def test_null_leaves_a_text_as_it_is(bot: Bot) -> None:
 
     assert ran.code == 0
     assert bot.files() == before
-    assert "fr_FR: 0 texts written; 1 null" in ran.out
+    assert "fr_FR: 0 texts written; 1 untranslated" in ran.out
 
 
 def test_dry_run_prints_the_changes_and_writes_nothing(bot: Bot) -> None:
@@ -299,12 +301,15 @@ REFUSALS = [
     pytest.param(
         {
             WELCOME: {
-                "flows.welcome.steps.0.text": {"default": "Hi {{ user.first_name }}!", "fr_FR": " "}
+                "flows.welcome.steps.1.text": {
+                    "default": ["Nice to see you.", "Good to see you."],
+                    "fr_FR": ["Ravi", ""],
+                }
             }
         },
-        "flows.welcome.steps.0.text: expected a text, a list of variations, or null; got an empty"
-        " text",
-        id="an empty text",
+        "flows.welcome.steps.1.text: expected a text, a list of variations, or null; got a list"
+        " holding something else than texts",
+        id="an empty variation",
     ),
     pytest.param(
         {
