@@ -18,6 +18,7 @@ may be translated in part, which is what the fallback is for.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator, Mapping
+from dataclasses import replace
 from typing import Final
 
 from runtime.bot import CompiledFlow
@@ -44,6 +45,14 @@ def locale_problems(
     if not config.locales:
         return problems
     locales = _Locales(config.locales)
+    problems.extend(_grouped_strays(_locale_problems(config, flows, pairing, locales)))
+    return problems
+
+
+def _locale_problems(
+    config: Config, flows: Iterable[CompiledFlow], pairing: Mapping[str, Text], locales: _Locales
+) -> list[Problem]:
+    problems: list[Problem] = []
     for flow in flows:
         for step in flow.steps:
             for path, text in step_texts(step):
@@ -61,6 +70,30 @@ def locale_problems(
             seen.add(profile_path)  # accounts inherit one profile: its problems once
             problems.extend(locales.profile_problems(file, profile_path, account.profile))
     return problems
+
+
+def _grouped_strays(problems: Iterable[Problem]) -> list[Problem]:
+    """One warning a file for a locale the bot does not list, however many texts have it
+    (a bot written for de_DE everywhere would warn at each text)."""
+    kept: list[Problem] = []
+    strays: dict[tuple[str, str], list[Problem]] = {}
+    for problem in problems:
+        if problem.is_error:
+            kept.append(problem)
+            continue
+        locale = problem.path.rpartition(".")[2]
+        found = strays.setdefault((problem.file, locale), [])
+        if not found:
+            kept.append(problem)
+        found.append(problem)
+    for number, problem in enumerate(kept):
+        if problem.is_error:
+            continue
+        more = len(strays[(problem.file, problem.path.rpartition(".")[2])]) - 1
+        if more:
+            message = f"{problem.message} (and {more} more text{'s' * (more > 1)} of this file)"
+            kept[number] = replace(problem, message=message)
+    return kept
 
 
 class _Locales:

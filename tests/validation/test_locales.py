@@ -215,6 +215,21 @@ def test_a_locale_the_bot_does_not_list_is_a_warning(bot: BotFolder) -> None:
     ]
 
 
+def test_a_stray_locale_warns_once_a_file_however_many_texts_have_it(bot: BotFolder) -> None:
+    configure(bot)
+    bot.flow(
+        one_flow(
+            '{ text: { default: "Hi", fr: "Salut", de_DE: "Hallo" } },'
+            ' { text: { default: "Bye", fr: "Salut", de_DE: "Tschüss" } },'
+            ' { text: { default: "Later", fr: "Plus tard", de_DE: "Später" } }'
+        )
+    )
+    stray = "is not in locales, so nothing checks that every text has it; add it to locales or"
+    assert bot.warnings() == [
+        f"{STEP}.text.de_DE: warning: de_DE {stray} remove it (and 2 more texts of this file)"
+    ]
+
+
 def test_a_locale_listed_twice_is_an_error_at_the_second(bot: BotFolder) -> None:
     configure(bot, '["en_US", "fr_FR", "en_US", "fr_FR"]')
     bot.flow(one_flow(f"{{ text: {fr('Hi', 'Salut')} }}"))
