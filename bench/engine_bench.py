@@ -8,8 +8,9 @@ with the number of flows; compile time grows with it (every template is compiled
 
 `--locales` (issue 18) pairs two bots of the same 100 flows in one process: every text a
 person reads as a map of 3 locales (default, fr_FR, de_DE), with French variations in some
-("3 locales"), or as one plain string, the French words the person reads ("1 locale": a bot
-written in French alone, so that both send the same words). The person's profile says fr_FR,
+("3 locales"), or as the French texts alone, variations kept ("1 locale": a bot written in
+French alone, so that both send the same words and pick among the same variations: what is
+measured is the cost of the locales, not of the variations). The person's profile says fr_FR,
 so each text of the first is looked up by locale and, where it has variations, one is
 picked. Rounds alternate the two (and which goes first); each round times `--turns` turns of
 each bot in CPU time (this process's: time another process takes is not counted); the
@@ -92,10 +93,10 @@ LOCALE_FLOWS = 100
 
 
 def written(english: str, french: str | list[str], german: str, *, by_locale: bool) -> str:
-    """A text as a flow file writes it: a map of the three locales, or the French words
-    alone (the first variation)."""
+    """A text as a flow file writes it: a map of the three locales, or the French text alone
+    (its variations too)."""
     if not by_locale:
-        return json.dumps(french[0] if isinstance(french, list) else french, ensure_ascii=False)
+        return json.dumps(french, ensure_ascii=False)
     return (
         f"{{ default: {json.dumps(english)}, fr_FR: {json.dumps(french, ensure_ascii=False)},"
         f" de_DE: {json.dumps(german, ensure_ascii=False)} }}"

@@ -9,13 +9,19 @@
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import pyjson5
 
 from bench.bodies import PAGE_ID
 from bench.generate import FLOWS_PER_FILE, flow_file
+from runtime.locales import TEXT_LOCALE_PATTERN
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
@@ -123,6 +129,9 @@ def write_project(folder: Path, project: Project) -> Path:
         welcome = flows / "welcome.json5"
         greeting = "{{ user.first_name or 'there' }}"
         welcome.write_text(welcome.read_text().replace(greeting, "there"))
+        # and no text by locale: one would ask the profile for `locale`
+        for path in flows.glob("*.json5"):
+            path.write_text(json.dumps(_default_texts(pyjson5.loads(path.read_text()))))
     for first in range(0, project.flows, FLOWS_PER_FILE):
         count = min(FLOWS_PER_FILE, project.flows - first)
         (flows / f"generated{first // FLOWS_PER_FILE:05d}.json5").write_text(
@@ -153,6 +162,20 @@ def write_project(folder: Path, project: Project) -> Path:
         "}\n"
     )
     return config
+
+
+def _default_texts(value: Any) -> Any:
+    """`value` with each text written by locale (`{ default: ..., fr_FR: ... }`) replaced by
+    its `default` entry."""
+    if isinstance(value, dict):
+        if "default" in value and all(
+            re.fullmatch(TEXT_LOCALE_PATTERN, key) for key in value if key != "default"
+        ):
+            return _default_texts(value["default"])
+        return {key: _default_texts(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_default_texts(item) for item in value]
+    return value
 
 
 def write_bottender(folder: Path, installed: Path) -> Path:

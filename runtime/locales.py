@@ -15,6 +15,7 @@ one that is no locale at all (`"french"`, a number) is taken as none: `default`.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Final, TypeAlias
@@ -33,6 +34,11 @@ def normalize_locale(value: object) -> str | None:
     """`value` as Meta writes a locale (`fr-ca` -> `fr_CA`), or None if it is not one."""
     if not isinstance(value, str):
         return None
+    return _normalized(value)
+
+
+@functools.lru_cache(maxsize=1024)  # a turn reads the person's locale: a few hundred there are
+def _normalized(value: str) -> str | None:
     found = _LOOSE.fullmatch(value.strip())
     if found is None:
         return None

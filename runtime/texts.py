@@ -33,7 +33,7 @@ class Written:
 class Text:
     """A text a person reads: variations by locale; `default` is always there."""
 
-    __slots__ = ("_by_locale", "_only", "_served", "written")
+    __slots__ = ("_by_locale", "_served", "single", "written")
 
     def __init__(self, written: Sequence[Written]) -> None:
         by_locale: dict[str, list[Template]] = {}
@@ -43,8 +43,9 @@ class Text:
             raise ValueError("a Text needs a default locale")
         self.written = tuple(written)
         self._by_locale = {locale: tuple(found) for locale, found in by_locale.items()}
-        # the common case, one text for everyone: no locale to look at, nothing to pick
-        self._only = written[0].template if len(written) == 1 else None
+        # the common case, one text for everyone: no locale to look at, nothing to pick; an
+        # attribute, not a property: it is read for every text sent
+        self.single: Template | None = written[0].template if len(written) == 1 else None
         self._served: dict[str | None, tuple[Template, ...]] = {}
 
     @classmethod
@@ -73,11 +74,6 @@ class Text:
             first = written[0] if written else Written(DEFAULT_LOCALE, "", template("", ""))
             written.insert(0, Written(DEFAULT_LOCALE, first.suffix, first.template))
         return cls(written)
-
-    @property
-    def single(self) -> Template | None:
-        """The one template when the text has no locales and no variations, else None."""
-        return self._only
 
     @property
     def locales(self) -> tuple[str, ...]:

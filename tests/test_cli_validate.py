@@ -53,7 +53,7 @@ def test_the_quickstart_validates() -> None:
     result = run("validate", "-c", str(QUICKSTART))
     assert result.returncode == 0, result.stderr
     # the warnings: the token written in the file, and the order lookup's ORDERS_TOKEN unset
-    assert result.stdout.strip().endswith("valid (1 account, 14 flows, 2 warnings)")
+    assert result.stdout.strip().endswith("valid (1 account, 16 flows, 2 warnings)")
     assert "pageAccessToken: warning:" in result.stderr
     assert "environment variable ORDERS_TOKEN is not set" in result.stderr
 

@@ -15,9 +15,10 @@ changes `vars.locale` changes the language of the steps after it) and picks one 
 
 from __future__ import annotations
 
-import secrets
+import random
 from collections.abc import Mapping, Sequence
-from typing import TypeVar
+from types import MappingProxyType
+from typing import Final, TypeGuard, TypeVar
 
 from runtime.bot import (
     AskStep,
@@ -47,6 +48,10 @@ from runtime.locales import normalize_locale
 from runtime.messenger.limits import LIMITS, fit, split_message_text
 from runtime.texts import Text
 
+# which variation to send: nothing secret hangs on it (the OS's randomness, `secrets`, costs a
+# system call a pick)
+_random = random.Random().random  # noqa: S311
+_UNREAD: Final = object()  # no vars.locale read yet
 MessageStep = TextStep | ButtonsStep | CardsStep | AttachmentStep
 _Item = TypeVar("_Item")
 
@@ -59,7 +64,7 @@ class Renderer:
     was picked from.
     """
 
-    __slots__ = ("_locale", "context", "notes", "variations")
+    __slots__ = ("_locale", "_seen", "_vars", "context", "notes", "variations")
 
     def __init__(
         self,
@@ -71,20 +76,25 @@ class Renderer:
         self.context = context
         self.notes = notes
         self.variations = variations
-        self._locale: tuple[object, str | None] = (None, None)  # the last one read, normalized
+        # `vars` is a live view of the turn's variables: a `set` step may change vars.locale
+        found = context.get("vars")
+        self._vars: Mapping[str, object] = found if _is_mapping(found) else {}
+        self._seen: object = _UNREAD  # the vars.locale `_locale` was worked out from
+        self._locale: str | None = None
 
     # -- single values -------------------------------------------------------------------
     @property
     def locale(self) -> str | None:
-        """The person's locale, Meta's form: `vars.locale`, else `user.locale`, else None."""
-        written = _field(self.context.get("vars"), "locale") or _field(
-            self.context.get("user"), "locale"
-        )
-        seen, normalized = self._locale
-        if written is not seen:
-            normalized = normalize_locale(written)
-            self._locale = (written, normalized)
-        return normalized
+        """The person's locale, Meta's form: `vars.locale`, else `user.locale`, else None.
+
+        Read for every text of a turn that has locales: only `vars` can change within one,
+        so the rest is worked out again only when `vars.locale` changed.
+        """
+        chosen = self._vars.get("locale")
+        if chosen is not self._seen:
+            self._locale = normalize_locale(chosen or _field(self.context.get("user"), "locale"))
+            self._seen = chosen
+        return self._locale
 
     def choose(self, text: Template | Text) -> Template:
         """The template to send of `text`: the person's locale's, one of its variations."""
@@ -94,7 +104,7 @@ class Renderer:
         if single is not None:
             return single
         choices = text.choices(self.locale)
-        return choices[0] if len(choices) == 1 else secrets.choice(choices)
+        return choices[0] if len(choices) == 1 else choices[int(_random() * len(choices))]
 
     def all_of(self, text: Text) -> tuple[Template, ...]:
         """Every variation of `text` the person's locale has (a typed answer may be any)."""
@@ -386,4 +396,12 @@ class Renderer:
 
 def _field(holder: object, key: str) -> object:
     """`holder[key]` of a context mapping (`vars`, `user`), or None."""
-    return holder.get(key) if isinstance(holder, Mapping) else None
+    return holder.get(key) if _is_mapping(holder) else None
+
+
+def _is_mapping(value: object) -> TypeGuard[Mapping[str, object]]:
+    """isinstance(value, Mapping), the mappings a context holds first (an ABC check is slow)."""
+    return type(value) in _CONTEXT_MAPPINGS or isinstance(value, Mapping)
+
+
+_CONTEXT_MAPPINGS: Final = frozenset({dict, MappingProxyType})
