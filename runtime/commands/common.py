@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -71,6 +72,41 @@ def config_after_action() -> argparse.ArgumentParser:
     after = argparse.ArgumentParser(add_help=False)
     after.add_argument("-c", "--config", type=Path, default=argparse.SUPPRESS, help="config file")
     return after
+
+
+def add_log_options(parser: argparse.ArgumentParser) -> None:
+    """`--log-level` and `--log-format`, for the commands that run the server."""
+    from runtime.logs import LOG_FORMAT_VARIABLE, LOG_FORMATS, LOG_LEVELS
+
+    parser.add_argument(
+        "--log-level",
+        choices=list(LOG_LEVELS),
+        default="info",
+        help="the least important lines logged, in every worker: debug, info (default: one "
+        "line per turn and per reload), warning or error",
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=list(LOG_FORMATS),
+        default=None,
+        help="text (a line a person reads) or json (one object a line: time, level, logger, "
+        f"message, account and psid where known); default: ${LOG_FORMAT_VARIABLE}, else text",
+    )
+
+
+def log_format(args: argparse.Namespace, command: str) -> str | None:
+    """The format `add_log_options` chose: `--log-format`, else $RUNTIME_LOG_FORMAT, else
+    text; None, once the reason is printed, when the variable holds no format (exit 2)."""
+    from runtime.logs import environ_log_format
+
+    given: str | None = args.log_format
+    if given is not None:
+        return given
+    chosen, problem = environ_log_format(os.environ)
+    if problem is not None:
+        print(f"{command}: {problem} (or use --log-format)", file=sys.stderr)
+        return None
+    return chosen or "text"
 
 
 def config_path(args: argparse.Namespace) -> Path:
