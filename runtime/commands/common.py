@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING, TypeAlias
 
 if TYPE_CHECKING:
     from runtime.config.model import Config
+    from runtime.errors import Error
 
 # a string: argparse's class is not subscriptable at run time
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
@@ -107,6 +109,20 @@ def log_format(args: argparse.Namespace, command: str) -> str | None:
         print(f"{command}: {problem} (or use --log-format)", file=sys.stderr)
         return None
     return chosen or "text"
+
+
+def log_refusal(err: Error, command: str) -> int:
+    """Why a server did not start, as log records (JSON lines), not as the text lines
+    `main()` prints; the exit code it gives: 2 for a file it cannot read, else 1."""
+    from runtime.errors import ConfigError, ConfigReadError
+
+    logger = logging.getLogger("runtime.server")
+    if isinstance(err, ConfigError):
+        for problem in err.problems:
+            logger.error("%s", problem.format())
+        return 2 if isinstance(err, ConfigReadError) else 1
+    logger.error("%s: %s", command, err)
+    return 1
 
 
 def config_path(args: argparse.Namespace) -> Path:

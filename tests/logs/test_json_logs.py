@@ -69,7 +69,7 @@ def lines(server: Server) -> list[Line]:
 
 
 def wait_for_line(
-    server: Server, wanted: Callable[[Line], bool], *, count: int = 1, within: float = 10.0
+    server: Server, wanted: Callable[[Line], bool], *, count: int = 1, within: float = 30.0
 ) -> list[Line]:
     """The lines `wanted`, once there are `count` of them."""
     deadline = time.monotonic() + within
@@ -97,8 +97,11 @@ def server(tmp_path_factory: pytest.TempPathFactory, graph: FakeGraphAPI) -> Ite
     assert running.stop() == 0
 
 
-def test_each_line_is_an_object_and_a_turn_names_its_account_and_person(server: Server) -> None:
+def test_each_line_is_an_object_and_a_turn_names_its_account_and_person(
+    server: Server, graph: FakeGraphAPI
+) -> None:
     post(server, text("hi", psid="4100000000000001"))
+    graph.wait_sync(1, within=30)  # the reply has gone: the next test scripts the next one
     [turn] = wait_for_line(server, lambda line: line["message"].startswith("turn account"))
     assert turn["account"] == "default"
     assert turn["psid"] == "4100000000000001"
@@ -197,3 +200,18 @@ def test_a_log_format_that_is_not_one_is_refused(
         "runtime serve: $RUNTIME_LOG_FORMAT 'xml' is not a log format: use text or json "
         "(or use --log-format)\n"
     )
+
+
+def test_why_the_server_did_not_start_is_json_too(tmp_path: Path) -> None:
+    config = write_bot(tmp_path, single_page(dmPolicy='"closed"'))
+    result = subprocess.run(
+        [sys.executable, "-m", "runtime", "serve", "-c", str(config), "--log-format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    errors = [json.loads(line) for line in result.stderr.splitlines()]
+    assert [line["level"] for line in errors] == ["ERROR"]
+    assert "channels.messenger.dmPolicy: unknown value 'closed'" in errors[0]["message"]
