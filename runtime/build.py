@@ -7,7 +7,7 @@ parsed and compiled flow files, so a rebuild reads and compiles only the files t
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +15,7 @@ from runtime.bot import Bot
 from runtime.compiler import CompileCache, compile_bot, link_flows
 from runtime.config.json5file import Document, locate
 from runtime.config.load import check_config, is_flows_error
+from runtime.config.model import Config
 from runtime.errors import ConfigError
 from runtime.flowfiles import FlowFileCache, read_flow_files
 from runtime.validation.problems import Problem
@@ -30,11 +31,19 @@ class BotBuilder:
     """Builds the Bot of one config file; each build reuses what the files left unchanged."""
 
     def __init__(
-        self, config_path: Path, *, env: Mapping[str, str] | None = None, offline: bool = False
+        self,
+        config_path: Path,
+        *,
+        env: Mapping[str, str] | None = None,
+        offline: bool = False,
+        adjust: Callable[[Config], Config] | None = None,
     ) -> None:
+        """`adjust` changes each build's config before the flows are compiled against it:
+        the emulator points the Graph API at its stand-in that way, on every reload too."""
         self.config_path = config_path
         self.env = env
         self.offline = offline
+        self.adjust = adjust
         self.files = FlowFileCache()
         self.compiled = CompileCache()
 
@@ -58,9 +67,8 @@ class BotBuilder:
         if checked.config is None:
             problems.extend(link_flows(documents, self.compiled).problems)
         else:
-            bot, compile_problems = compile_bot(
-                checked.config, documents, self.compiled, env=self.env
-            )
+            config = checked.config if self.adjust is None else self.adjust(checked.config)
+            bot, compile_problems = compile_bot(config, documents, self.compiled, env=self.env)
             problems.extend(compile_problems)
         # checks name key paths; here every problem of every file gets its line and column
         problems = locate(problems, checked.document, *documents)

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from runtime import __version__
 from runtime.commands import (
     chat,
+    emulator,
     handover,
     init,
     outbox,
@@ -36,6 +37,7 @@ COMMANDS = (
     test,
     texts,
     chat,
+    emulator,
     serve,
     profile,
     pair,
