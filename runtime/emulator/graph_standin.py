@@ -122,9 +122,9 @@ class GraphStandIn:
         self.profiles: dict[str, dict[str, Any]] = {}  # account id -> Messenger Profile fields
         self.subscriptions: dict[str, list[str]] = {}  # account id -> webhook fields
 
-    async def answer(self, version: str, call: GraphCall) -> Answer:
+    async def answer(self, call: GraphCall) -> Answer:
         if call.method == "POST" and not call.path.strip("/"):
-            return await self._batch(version, call)
+            return await self._batch(call)
         account = self._account(call.query.get("access_token"))
         if account is None:
             return _invalid_token()
@@ -142,7 +142,7 @@ class GraphStandIn:
         return graph_error(2500, f"Unknown path components: /{call.path.strip('/')}")
 
     # -- the Send API and thread control ------------------------------------------------------
-    async def _batch(self, version: str, call: GraphCall) -> Answer:
+    async def _batch(self, call: GraphCall) -> Answer:
         try:
             request = decode_batch_request(call.content_type, call.body)
         except MalformedBatch as err:
@@ -191,6 +191,8 @@ class GraphStandIn:
         message = body.get("message")
         if not isinstance(message, Mapping):
             return graph_error(100, "(#100) Must send either message or sender_action")
+        if self._foreign_attachment(account, message):
+            return graph_error(100, "(#100) The attachment_id is not valid for this page")
         mid = new_mid()
         answer: dict[str, Any] = {"recipient_id": psid, "message_id": mid}
         shown, attachment_id = self._shown(account, message)
@@ -202,6 +204,15 @@ class GraphStandIn:
             event["pairing_code"] = code
         self._streams.add(account.id, psid, event)
         return 200, answer
+
+    def _foreign_attachment(self, account: Account, message: Mapping[str, Any]) -> bool:
+        """Whether the message sends an attachment another page uploaded (Meta refuses it;
+        an id the stand-in never gave, from a state kept before, passes)."""
+        attachment = message.get("attachment")
+        payload = attachment.get("payload") if isinstance(attachment, Mapping) else None
+        attachment_id = payload.get("attachment_id") if isinstance(payload, Mapping) else None
+        media = self.media.get(str(attachment_id)) if attachment_id is not None else None
+        return media is not None and media.account_id != account.id
 
     def _shown(
         self, account: Account, message: Mapping[str, Any]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from functools import wraps
 from pathlib import Path
 from typing import Any, Final
@@ -19,6 +19,7 @@ import httpx
 from sanic import Request, response
 from sanic.response import HTTPResponse
 
+from runtime import pairing
 from runtime.config.model import Account
 from runtime.emulator.bot_info import bot_info
 from runtime.emulator.graph_standin import GraphCall, Person
@@ -38,24 +39,26 @@ _PSID: Final = re.compile(r"^[0-9]{1,32}$")
 _LOCALE: Final = re.compile(LOCALE_PATTERN)
 
 
-class ApiError(Exception):
+Handler = Callable[..., Coroutine[Any, Any, HTTPResponse]]
+
+
+class ApiError(RequestError):
+    """A request the API refuses, and the HTTP status saying why."""
+
     def __init__(self, message: str, *, status: int = 400) -> None:
         super().__init__(message)
         self.status = status
 
 
-def _answers_errors(handler: Any) -> Any:
-    """An ApiError (or RequestError) raised by `handler` is its JSON answer."""
+def _answers_errors(handler: Handler) -> Handler:
+    """A RequestError raised by `handler` is its JSON answer: `{"error": ...}`."""
 
     @wraps(handler)
     async def answer(request: Request, *args: Any, **kwargs: Any) -> HTTPResponse:
         try:
-            result: HTTPResponse = await handler(request, *args, **kwargs)
+            return await handler(request, *args, **kwargs)
         except RequestError as err:
-            return response.json({"error": str(err)}, status=400)
-        except ApiError as err:
             return response.json({"error": str(err)}, status=err.status)
-        return result
 
     return answer
 
@@ -169,8 +172,6 @@ async def reset(request: Request) -> HTTPResponse:
 @_answers_errors
 async def approve(request: Request) -> HTTPResponse:
     """Approve the person's pending pairing request, as `runtime pair approve` does."""
-    from runtime import pairing
-
     data = _body(request)
     account = _account(request, data.get("account"))
     psid = _psid(data.get("psid"))
@@ -191,6 +192,7 @@ async def approve(request: Request) -> HTTPResponse:
 
 # -- the Graph API stand-in ------------------------------------------------------------------
 async def graph(request: Request, version: str, path: str = "") -> HTTPResponse:
+    """A Graph API call of the runtime's (any version), read off the wire for the stand-in."""
     files = {name: (items[0].body, items[0].type) for name, items in (request.files or {}).items()}
     form = {name: values[0] for name, values in (request.form or {}).items()}
     call = GraphCall(
@@ -202,7 +204,7 @@ async def graph(request: Request, version: str, path: str = "") -> HTTPResponse:
         form=form,
         files=files,
     )
-    status, payload = await _emulator(request).graph.answer(version, call)
+    status, payload = await _emulator(request).graph.answer(call)
     return response.json(payload, status=status)
 
 

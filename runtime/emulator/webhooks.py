@@ -25,6 +25,8 @@ _serial = itertools.count(1)
 class RequestError(ValueError):
     """A request of the page that the emulator cannot act on; the message says why."""
 
+    status = 400  # the HTTP status of the answer
+
 
 @dataclass(frozen=True, slots=True)
 class PersonEvent:
