@@ -141,14 +141,20 @@ class EmulatorPage:
             if entry["level"] in ("SEVERE", "ERROR")
         ]
 
+    def network(self) -> list[dict[str, Any]]:
+        """Chrome's network events since the last look (`Network.requestWillBeSent`...)."""
+        events = [
+            json.loads(entry["message"])["message"] for entry in self.driver.get_log("performance")
+        ]
+        return [event for event in events if event["method"].startswith("Network.")]
+
     def requested_urls(self) -> list[str]:
-        """Every URL the browser asked for since the last look (Chrome's network log)."""
-        urls = []
-        for entry in self.driver.get_log("performance"):
-            message = json.loads(entry["message"])["message"]
-            if message["method"] == "Network.requestWillBeSent":
-                urls.append(message["params"]["request"]["url"])
-        return urls
+        """Every URL the browser asked for since the last look."""
+        return [
+            event["params"]["request"]["url"]
+            for event in self.network()
+            if event["method"] == "Network.requestWillBeSent"
+        ]
 
     def foreign(self, urls: list[str]) -> list[str]:
         """The URLs of `urls` on another host than the emulator's (data: URLs are none)."""

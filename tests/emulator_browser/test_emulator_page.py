@@ -163,6 +163,37 @@ def test_reset_forgets_the_session_and_the_conversation(page: EmulatorPage) -> N
     assert not any("email" in text for text in page.bot_texts())
 
 
+def test_a_page_left_for_another_ends_its_long_polls_and_polls_again_when_back(
+    page: EmulatorPage,
+) -> None:
+    """Chrome keeps a page left for another in its back/forward cache, long polls and all:
+    each would hold one of its 6 connections to the server for up to 15 s, and a few
+    reloads would leave the page's sends waiting. It says so with `pagehide`."""
+    polls = {
+        event["params"]["requestId"]
+        for event in page.network()
+        if "/emulator/api/events?" in event["params"].get("request", {}).get("url", "")
+    }
+    assert polls
+    transition = "window.dispatchEvent(new PageTransitionEvent(arguments[0], {persisted: true}))"
+    page.driver.execute_script(transition, "pagehide")
+    ended: set[str] = set()
+
+    def all_ended() -> bool:
+        ended.update(
+            event["params"]["requestId"]
+            for event in page.network()
+            if event["method"] == "Network.loadingFailed" and event["params"].get("canceled")
+        )
+        return polls <= ended
+
+    page.wait(all_ended, "the long polls of a page left still hold their connections")
+
+    page.driver.execute_script(transition, "pageshow")  # back from the cache
+    page.tap("Get Started")
+    page.wait_bot_text("Your pairing code is")
+
+
 def test_a_phone_sized_window_folds_the_people_into_a_drawer(
     browser: WebDriver, emulator: Emulator
 ) -> None:
