@@ -108,7 +108,9 @@ function newConversation(person) {
 }
 
 function listPerson(person) {
-  person.badge = element("span", { className: "badge", hidden: true });
+  // the number for the eyes, a sentence for screen readers
+  person.badge = element("span", { className: "badge", "aria-hidden": "true", hidden: true });
+  person.unreadText = element("span", { className: "visually-hidden" });
   person.selectButton = element(
     "button",
     { type: "button", className: "person-select", onclick: () => selectPerson(person, true) },
@@ -129,6 +131,7 @@ function listPerson(person) {
       }),
     ),
     person.badge,
+    person.unreadText,
   );
   const reset = element("button", {
     type: "button",
@@ -171,11 +174,12 @@ function showBadges() {
   for (const person of state.people) {
     person.badge.hidden = person.unread === 0;
     person.badge.textContent = String(person.unread);
-    person.badge.setAttribute("aria-label", `${person.unread} unread`);
+    person.unreadText.textContent = person.unread ? `, ${person.unread} unread` : "";
     if (person !== state.current) others += person.unread;
   }
   $("drawer-badge").hidden = others === 0;
   $("drawer-badge").textContent = String(others);
+  $("drawer-unread").textContent = others ? `, ${others} unread` : "";
 }
 
 async function resetPerson(person) {
