@@ -29,6 +29,7 @@ from runtime.bot import Bot
 from runtime.build import BotBuilder, BuiltBot
 from runtime.config.model import Config
 from runtime.errors import ConfigError
+from runtime.observe import NULL_OBSERVER, Observer
 
 logger = logging.getLogger("runtime.reload")
 # at debug level watchfiles says "rust notify timeout, continuing" every 5 s per watch
@@ -125,6 +126,8 @@ def restart_required(old: Config, new: Config) -> list[str]:
         changed.append("server.host")
     if old.server.port != new.server.port:
         changed.append("server.port")
+    if old.server.metrics != new.server.metrics:
+        changed.append("server.metrics")
     if old.state != new.state:  # backend, path, url, prefix
         changed.append("state")
     if old.graph != new.graph:
@@ -141,8 +144,10 @@ class Reloader:
         *,
         current: Callable[[], Bot],
         swap: Callable[[Bot], None],
+        observer: Observer = NULL_OBSERVER,
     ) -> None:
         self._builder = builder
+        self._observer = observer  # each reload, served or rejected
         self._current = current
         self._swap = swap
         self._requested = asyncio.Event()
@@ -197,6 +202,7 @@ class Reloader:
             return True
 
     def _rejected(self, reason: str, kept: Bot, problems: list[str]) -> None:
+        self._observer.reload(ok=False)
         self.last_error = ReloadError(
             at=time.time(),
             reason=reason,
@@ -205,6 +211,7 @@ class Reloader:
         )
 
     def _succeeded(self, reason: str, old: Bot, new: Bot, seconds: float) -> None:
+        self._observer.reload(ok=True)
         again = self.last_error is not None
         self.last_error = None
         if new.version == old.version and not again:

@@ -24,6 +24,7 @@ from sanic.worker.loader import AppLoader
 
 from runtime.config.model import StateSettings
 from runtime.errors import Error
+from runtime.metrics_folder import open_metrics_folder
 from runtime.server import WEBHOOK_PATH, announce_bot, create_app, describe_bot
 from runtime.store.factory import open_store
 
@@ -52,6 +53,8 @@ def serve(
     # Sanic's advice to run with `--debug` or `--dev` (on a terminal) names options that
     # `runtime serve` does not have; the workers inherit this too
     os.environ["SANIC_IGNORE_PRODUCTION_WARNING"] = "1"
+    if workers > 1:  # each worker counts in files there, and /metrics sums them all
+        open_metrics_folder()
     loader = AppLoader(
         factory=partial(create_app, config_path, reload=reload, log_level=log_level, announce=False)
     )

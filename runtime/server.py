@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sanic import Request, Sanic, response
 from sanic.response import HTTPResponse
@@ -43,6 +43,7 @@ from runtime.messenger.webhook import (
     parse_body,
     to_envelope,
 )
+from runtime.observe import NULL_OBSERVER, SKIPPED, Observer, WebhookOutcome
 from runtime.outage import Outage
 from runtime.people import UserProfiles
 from runtime.profile_keeper import ProfileKeeper
@@ -53,6 +54,9 @@ from runtime.store.factory import open_store
 from runtime.validation.problems import Problem
 from runtime.worker import InboxWorker, recover_dead_workers, worker_id
 
+if TYPE_CHECKING:  # prometheus_client is imported only when metrics are on
+    from runtime.metrics import PrometheusObserver
+
 GC_FREEZE_DELAY = 5.0  # seconds after a reload: by then no turn holds the old Bot
 
 logger = logging.getLogger("runtime.server")
@@ -60,6 +64,7 @@ logger = logging.getLogger("runtime.server")
 MAX_BODY_BYTES = 1024 * 1024  # a larger webhook body is answered 413
 DEDUPE_TTL = 48 * 3600.0  # Meta redelivers unacknowledged events for hours; keep ids 2 days
 WEBHOOK_PATH = "/webhook/messenger"
+METRICS_PATH = "/metrics"  # Prometheus' text format (`server.metrics`, on by default)
 
 
 @dataclass(slots=True)
@@ -85,6 +90,8 @@ class Runtime:
     warnings: tuple[Problem, ...] = ()  # the config's and flows' warnings, as built
     sighup_before: Any = None  # what SIGHUP did before this app took it over
     page_profiles: ProfileKeeper | None = None  # in one worker of the server only
+    observer: Observer = NULL_OBSERVER  # what the pipeline reports, for /metrics
+    metrics: PrometheusObserver | None = None  # the same, when `server.metrics` is on
     # webhook POSTs answered 503 since the store stopped answering: one line, not one a POST
     refusals: Outage = field(
         default_factory=lambda: Outage(
@@ -96,6 +103,7 @@ class Runtime:
     def swap(self, bot: Bot) -> None:
         """The reload: one reference; a turn in flight keeps the Bot it started with."""
         old, self.bot = self.bot, bot
+        self.observer.version(bot.version)
         if self.page_profiles is not None:  # a changed profile is synced again
             self.page_profiles.follow(old.accounts, bot.accounts)
         # once the turns that still hold the old Bot are done: collect it, freeze the new one
@@ -132,6 +140,7 @@ def create_app(
     app: Sanic[Any, Any] = Sanic(name, configure_logging=False)
     app.config.REQUEST_MAX_SIZE = MAX_BODY_BYTES
     app.config.ACCESS_LOG = False  # no per-request log lines on the hot path
+    metrics = _metrics_observer() if built.bot.config.server.metrics else None
     app.ctx.runtime = Runtime(
         config_path=path,
         bot=built.bot,
@@ -142,6 +151,8 @@ def create_app(
         lease=lease,
         announce=announce,
         warnings=built.warnings,
+        observer=metrics or NULL_OBSERVER,
+        metrics=metrics,
     )
     app.before_server_start(_start)
     app.after_server_start(_watch_files)
@@ -153,7 +164,15 @@ def create_app(
         _receive, f"{WEBHOOK_PATH}/<account_id>", methods=["POST"], name="receive_account"
     )
     app.add_route(_healthz, "/healthz", methods=["GET"], name="healthz")
+    if metrics is not None:
+        app.add_route(_metrics, METRICS_PATH, methods=["GET"], name="metrics")
     return app
+
+
+def _metrics_observer() -> PrometheusObserver:
+    from runtime.metrics import PrometheusObserver
+
+    return PrometheusObserver()
 
 
 def runtime_of(app: Sanic[Any, Any]) -> Runtime:
@@ -166,7 +185,7 @@ async def _start(app: Sanic[Any, Any]) -> None:
     bot = state.bot
     state.store = await open_store(bot.config.state)
     await recover_dead_workers(state.store)
-    state.client = GraphClient(bot.config.graph)
+    state.client = GraphClient(bot.config.graph, observer=state.observer)
     await state.client.open()
     state.sender = SenderPool(
         state.client,
@@ -177,6 +196,7 @@ async def _start(app: Sanic[Any, Any]) -> None:
         next_lease=partial(lease_from_now, state.worker_id, state.lease),
         on_settled=lambda events: state.worker.hand(events) if state.worker is not None else None,
         lease=state.lease,
+        observer=state.observer,
     )
     state.sender.start()
     state.people = UserProfiles(state.store, state.client)
@@ -190,6 +210,7 @@ async def _start(app: Sanic[Any, Any]) -> None:
         lease=state.lease,
         profiles=state.people,
         http=state.http,
+        observer=state.observer,
     )
     state.worker.start()
     state.leases = LeaseKeeper(
@@ -200,7 +221,10 @@ async def _start(app: Sanic[Any, Any]) -> None:
         lease=state.lease,
     )
     state.leases.start()
-    state.reloader = Reloader(state.builder, current=lambda: state.bot, swap=state.swap)
+    state.reloader = Reloader(
+        state.builder, current=lambda: state.bot, swap=state.swap, observer=state.observer
+    )
+    state.observer.version(bot.version)
     state.sighup_before = _take_sighup(state.reloader.request)  # kept until `_watch_files`
     if is_first_worker():  # the Messenger Profile is the page's: synced once per server
         state.page_profiles = ProfileKeeper(state.client, lambda: runtime_of(app).bot.accounts)
@@ -316,6 +340,8 @@ async def _stop(app: Sanic[Any, Any]) -> None:
             if released:
                 logger.info("handed back %d unfinished events and replies", released)
         await state.store.close()
+    if state.metrics is not None:
+        state.metrics.close()
 
 
 def _take_sighup(handler: Callable[[], None]) -> Any:
@@ -366,8 +392,10 @@ async def _verify(request: Request, account_id: str | None = None) -> HTTPRespon
 async def _receive(request: Request, account_id: str | None = None) -> HTTPResponse:
     state = runtime_of(request.app)
     bot = state.bot
+    observer = state.observer
     accounts = _accounts_for(bot, account_id)
     if accounts is None:
+        observer.webhook(WebhookOutcome.UNKNOWN_ACCOUNT)
         return response.text("unknown account", status=404)
     raw = request.body
     secrets = [account.app_secret for account in accounts if account.app_secret is not None]
@@ -376,11 +404,13 @@ async def _receive(request: Request, account_id: str | None = None) -> HTTPRespo
     refused = refusal(signed_by, accounts)
     if refused is not None:
         logger.warning("webhook POST refused (403): %s", refused)
+        observer.webhook(WebhookOutcome.BAD_SIGNATURE)
         return response.text("bad signature", status=403)
     try:
         body = parse_body(raw)
     except WebhookError as err:
         logger.info("webhook POST refused: %s", err)
+        observer.webhook(WebhookOutcome.MALFORMED)
         return response.text(str(err), status=err.status)
     # every entry must be signed with its own account's secret, or nothing of the POST is kept
     routes = {
@@ -389,6 +419,7 @@ async def _receive(request: Request, account_id: str | None = None) -> HTTPRespo
     refused = refusal(signed_by, accounts, routes)
     if refused is not None:
         logger.warning("webhook POST refused (403): %s", refused)
+        observer.webhook(WebhookOutcome.BAD_SIGNATURE)
         return response.text("bad signature", status=403)
     for page_id, routed in routes.items():
         if routed is None:
@@ -396,12 +427,15 @@ async def _receive(request: Request, account_id: str | None = None) -> HTTPRespo
 
     now = time.time()
     events: list[NewInbound] = []
+    kinds: list[str] = []  # each event's, for the observer once the POST is kept
     for item in page_events(body):
         if not isinstance(item, PageEvent):
             logger.debug("page %s: skipped %s", item.page_id, item.reason)
+            kinds.append(SKIPPED)
             continue
         account = routes[item.page_id]  # entry_page_ids gives page_events' ids
         if account is None:
+            kinds.append(SKIPPED)
             continue
         try:
             envelope = to_envelope(
@@ -412,6 +446,7 @@ async def _receive(request: Request, account_id: str | None = None) -> HTTPRespo
             )
             if isinstance(envelope, str):
                 logger.debug("page %s: skipped %s", item.page_id, envelope)
+                kinds.append(SKIPPED)
                 continue
             inbound = NewInbound(
                 account_id=account.id,
@@ -425,8 +460,10 @@ async def _receive(request: Request, account_id: str | None = None) -> HTTPRespo
             )
         except Exception:  # an event nobody foresaw must not cost the others their 200
             logger.exception("page %s: an event that cannot be read: skipped", item.page_id)
+            kinds.append(SKIPPED)
             continue
         events.append(inbound)
+        kinds.append(envelope.kind)
     if events and state.store is not None and state.worker is not None:
         try:
             # what may be processed at once is this worker's, in the same transaction
@@ -436,8 +473,12 @@ async def _receive(request: Request, account_id: str | None = None) -> HTTPRespo
             state.refusals.failed(
                 err, "webhook POST not kept (%d events), answered 503", len(events)
             )
+            observer.webhook(WebhookOutcome.STORE_UNAVAILABLE)
             return response.text("state store unavailable", status=503)
         state.refusals.answered()
+    observer.webhook(WebhookOutcome.OK)
+    for kind in kinds:
+        observer.event(kind)
     return response.text("EVENT_RECEIVED")
 
 
@@ -470,3 +511,27 @@ async def _healthz(request: Request) -> HTTPResponse:
             "lastReloadError": error.as_json() if error is not None else None,
         }
     )
+
+
+async def _metrics(request: Request) -> HTTPResponse:
+    """Prometheus' text format: every worker's counts summed, and what waits in the store
+    now (one count each of the inbox, the outbox and the timers)."""
+    state = runtime_of(request.app)
+    metrics = state.metrics
+    if metrics is None:  # pragma: no cover - the route is only added with metrics on
+        return response.text("metrics are off (server.metrics)", status=404)
+    from runtime.metrics import StoreDepth
+
+    depth = None
+    if state.store is not None:
+        try:
+            depth = StoreDepth(
+                inbox=await state.store.count_inbound(),
+                outbox=await state.store.count_outbound(),
+                timers=await state.store.count_timers(),
+            )
+        except StoreError as err:  # the other series still say what they know
+            logger.warning("/metrics without the inbox, outbox and timer counts: %s", err)
+    accept = request.headers.get("accept", "")
+    text, content_type = await asyncio.to_thread(metrics.exposition, depth, accept)
+    return response.raw(text, content_type=content_type)

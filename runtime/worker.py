@@ -82,6 +82,7 @@ from runtime.messenger.payloads import (
     sender_action_request,
 )
 from runtime.messenger.sender import SenderPool, SendJob
+from runtime.observe import NULL_OBSERVER, Observer
 from runtime.outage import Outage
 from runtime.pairing import APPROVED_MESSAGE
 from runtime.people import UserProfiles
@@ -131,7 +132,9 @@ class InboxWorker:
         clock: Callable[[], float] = time.time,
         profiles: UserProfiles | None = None,
         http: HttpCaller | None = None,
+        observer: Observer = NULL_OBSERVER,
     ) -> None:
+        self._observer = observer  # each turn, by flow
         self._profiles = profiles  # the person's `user.*` fields, when the templates use some
         self._http = http  # the `http` steps' calls; without it, each call fails unmade
         self._store = store
@@ -365,7 +368,7 @@ class InboxWorker:
         account = bot.accounts.get(envelope.account_id)
         if account is None:
             await self._complete(event.id)  # dropped: the turn line says why
-            _log_turn(event.account_id, envelope.psid, ACCOUNT_GONE, 0, started)
+            self._turn_ended(event.account_id, envelope.psid, ACCOUNT_GONE, 0, started)
             return
         if envelope.kind is EventKind.THREAD_CONTROL:
             await self._change_hands(event, account, envelope, now)
@@ -382,7 +385,9 @@ class InboxWorker:
             # kept on accept (the 24-hour window counts it), never answered; the session is
             # left as it is, so a `runtime handover take` meanwhile is not overwritten
             await self._complete(event.id)
-            _log_turn(account.id, envelope.psid, WITH_HUMAN if with_human else STANDBY, 0, started)
+            self._turn_ended(
+                account.id, envelope.psid, WITH_HUMAN if with_human else STANDBY, 0, started
+            )
             return
         verdict = await check_access(
             self._store,
@@ -407,12 +412,12 @@ class InboxWorker:
             return
         if verdict.admission is Admission.IGNORE:
             await self._complete(event.id)
-            _log_turn(account.id, envelope.psid, NOT_ADMITTED, 0, started)
+            self._turn_ended(account.id, envelope.psid, NOT_ADMITTED, 0, started)
             return
         if verdict.admission is Admission.PAIR:
             reply = TextMessage(text=verdict.reply or "")
             if await self._finish(event, account, envelope.psid, None, (reply,), now, actions=()):
-                _log_turn(account.id, envelope.psid, PAIRING_REPLY, 1, started)
+                self._turn_ended(account.id, envelope.psid, PAIRING_REPLY, 1, started)
             return
         # when Meta's 24-hour window closes for this turn's messages (the sender sends
         # none past it): a day after this message, or after the last one, for a timer's
@@ -461,9 +466,15 @@ class InboxWorker:
         )
         if kept:
             flow = turn.flow or NO_FLOW
-            _log_turn(account.id, envelope.psid, flow, len(turn.messages), started)
+            self._turn_ended(account.id, envelope.psid, flow, len(turn.messages), started)
             for effect in turn.effects:
                 _log_effect(account.id, envelope.psid, effect)
+
+    def _turn_ended(
+        self, account_id: str, psid: str, flow: str, messages: int, started: float
+    ) -> None:
+        self._observer.turn(flow)
+        _log_turn(account_id, psid, flow, messages, started)
 
     async def _make_calls(
         self,
@@ -668,7 +679,7 @@ async def recover_dead_workers(store: Store) -> list[str]:
     for owner in await store.lease_owners():
         owner_host, _, rest = owner.partition(":")
         pid_text = rest.partition(":")[0]
-        if owner_host != host or not pid_text.isdigit() or _alive(int(pid_text)):
+        if owner_host != host or not pid_text.isdigit() or process_alive(int(pid_text)):
             continue
         released = await store.release_leases(owner)
         logger.warning("worker %s is gone: took back %d leased events and replies", owner, released)
@@ -676,7 +687,8 @@ async def recover_dead_workers(store: Store) -> list[str]:
     return recovered
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process of this host has that pid (signal 0 asks without signalling)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

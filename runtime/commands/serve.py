@@ -16,9 +16,10 @@ def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:
         parents=[common],
         summary="run the webhook server",
         description=(
-            "Serves GET/POST /webhook/messenger (and /webhook/messenger/<accountId>) and\n"
-            "GET /healthz; reloads the config and flows when a file changes. Put it behind\n"
-            "HTTPS and point the App Dashboard's webhook at it."
+            "Serves GET/POST /webhook/messenger (and /webhook/messenger/<accountId>),\n"
+            "GET /healthz and GET /metrics (Prometheus; server.metrics: false turns it off);\n"
+            "reloads the config and flows when a file changes. Put it behind HTTPS, point the\n"
+            "App Dashboard's webhook at it, and keep /metrics private at the proxy."
         ),
         examples=[
             "runtime serve -c bot/config.json5",

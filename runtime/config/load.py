@@ -203,7 +203,9 @@ def _graph_settings(messenger: Mapping[str, object], env: Mapping[str, str]) -> 
 def _server_settings(server: object) -> ServerSettings:
     values = server if isinstance(server, Mapping) else {}
     return ServerSettings(
-        host=str(values.get("host", DEFAULT_HOST)), port=int(values.get("port", DEFAULT_PORT))
+        host=str(values.get("host", DEFAULT_HOST)),
+        port=int(values.get("port", DEFAULT_PORT)),
+        metrics=values.get("metrics", True) is not False,
     )
 
 

@@ -103,6 +103,7 @@ class GraphSettings:
 class ServerSettings:
     host: str
     port: int
+    metrics: bool = True  # GET /metrics (Prometheus text) on the webhook's port
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

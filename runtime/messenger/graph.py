@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -27,9 +28,33 @@ import httpx
 from runtime.config.model import Account, GraphSettings
 from runtime.errors import GraphAPIError
 from runtime.messenger.batch import BatchCall, CallOutcome, decode_outcomes, encode_batch
+from runtime.messenger.endpoints import (
+    MESSAGE_ATTACHMENTS,
+    MESSAGES,
+    MESSENGER_PROFILE,
+    PASS_THREAD_CONTROL,
+    SUBSCRIBED_APPS,
+    TAKE_THREAD_CONTROL,
+)
 from runtime.messenger.graph_errors import error_from_response, error_from_transport
+from runtime.observe import NULL_OBSERVER, Observer
 
 DEFAULT_TIMEOUT: Final = httpx.Timeout(10.0, connect=5.0, pool=5.0)
+
+# the endpoints a metric names as they are; a batch request is `batch`, a person's profile
+# (`GET /<psid>`) `user_profile`: a label never holds a PSID
+NAMED_ENDPOINTS: Final = frozenset(
+    {
+        MESSAGES,
+        PASS_THREAD_CONTROL,
+        TAKE_THREAD_CONTROL,
+        MESSENGER_PROFILE,
+        SUBSCRIBED_APPS,
+        MESSAGE_ATTACHMENTS,
+    }
+)
+BATCH: Final = "batch"
+NO_ANSWER: Final = "transport"  # the status of a request that got no HTTP answer
 
 # httpx logs every request URL at INFO, query string (our token) included: keep it quiet
 logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -56,7 +81,9 @@ class GraphClient:
         pools: int = 4,
         connections_per_pool: int = 16,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        observer: Observer = NULL_OBSERVER,
     ) -> None:
+        self._observer = observer  # each request's endpoint, latency and status
         self._root = f"{graph.api_base.rstrip('/')}/{graph.api_version}/"
         self.batching = graph.batch
         self._pools = pools
@@ -151,8 +178,10 @@ class GraphClient:
         the calls is known to have gone through.
         """
         batch = encode_batch(account.page_access_token.reveal(), calls)
+        self._observer.batch(len(calls))
         response = await self._send(
             pool,
+            BATCH,
             "POST",
             self._root,
             content=batch.content,
@@ -178,21 +207,33 @@ class GraphClient:
             request["headers"] = {"Content-Type": "application/json"}
         if within is not None:
             request["timeout"] = httpx.Timeout(within)
-        response = await self._send(pool, method, self._root + path, params=query, **request)
+        endpoint = (
+            path if path in NAMED_ENDPOINTS else "user_profile" if path.isdigit() else "other"
+        )
+        response = await self._send(
+            pool, endpoint, method, self._root + path, params=query, **request
+        )
         try:
             answer = response.json()
         except ValueError:
             return {}
         return answer if isinstance(answer, dict) else {}
 
-    async def _send(self, pool: int, method: str, url: str, **request: Any) -> httpx.Response:
+    async def _send(
+        self, pool: int, endpoint: str, method: str, url: str, **request: Any
+    ) -> httpx.Response:
         if not self._clients:
             raise GraphAPIError("the Graph API client is not open", sent=False)
         client = self._clients[pool % len(self._clients)]
+        started = time.perf_counter()
         try:
             response = await client.request(method, url, **request)
         except httpx.TransportError as err:
+            self._observer.graph_call(endpoint, time.perf_counter() - started, NO_ANSWER)
             raise error_from_transport(err) from None  # the chained error would hold the URL
+        self._observer.graph_call(
+            endpoint, time.perf_counter() - started, str(response.status_code)
+        )
         if response.status_code >= 400:
             raise error_from_response(response.status_code, response.content)
         return response

@@ -44,6 +44,7 @@ from runtime.messenger.payloads import (
     sender_action_request,
     with_attachment_id,
 )
+from runtime.observe import NULL_OBSERVER, Observer
 from runtime.session import session_key
 from runtime.store.base import InboundEvent, Lease, Store
 from runtime.window import outside_window
@@ -98,6 +99,7 @@ class SenderPool:
         on_settled: Callable[[list[InboundEvent]], None] | None = None,
         attachments: AttachmentIds | None = None,
         lease: float = LEASE_SECONDS,
+        observer: Observer = NULL_OBSERVER,
     ) -> None:
         """`on_settled` is called each time replies leave the outbox (sent or dead-lettered),
         with the people's next events, which the store leased by `next_lease()` in the same
@@ -116,6 +118,7 @@ class SenderPool:
         self._retry = retry or RetryPolicy()
         self._clock = clock
         self._lease = lease
+        self._observer = observer  # replies sent, retried, dead-lettered
         self._queues: list[asyncio.Queue[SendJob]] = [asyncio.Queue() for _ in range(shards)]
         self._tasks: list[asyncio.Task[None]] = []
         self._queued: set[int] = set()  # outbox ids in a queue or being sent
@@ -252,12 +255,14 @@ class SenderPool:
                 again.append(job)
                 retried.append((job, error))
             if delivered:
+                self._observer.replies_sent(len(delivered))
                 self._settled(await self._cross_off(account, delivered))
             waiting = again
             if not retried:
                 failures = 0
                 continue
             failures += 1
+            self._observer.replies_retried(sum(job.durable for job, _ in retried))
             delay = self._retry_delay(failures, retried[0][1])
             if whole is not None:
                 logger.warning(
@@ -432,6 +437,7 @@ class SenderPool:
             job.psid,
             error,
         )
+        self._observer.reply_dead_lettered()
         if job.endpoint == PASS_THREAD_CONTROL and account is not None:
             # before the dead letter hands the person's next event on: it must find the bot
             await self._keep_thread(account, job.psid)
