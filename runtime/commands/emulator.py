@@ -10,6 +10,7 @@ from runtime.commands.common import (
     add_log_options,
     config_path,
     log_format,
+    log_refusal,
 )
 
 EMULATOR_HOST = "127.0.0.1"  # loopback only: its routes sign webhooks for whoever asks
@@ -51,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
 
     from runtime.config.model import StateBackend, StateSettings
     from runtime.emulator.settings import EmulatorSettings
+    from runtime.errors import Error
     from runtime.logs import LOG_LEVELS
     from runtime.serve import serve
 
@@ -70,6 +72,10 @@ def run(args: argparse.Namespace) -> int:
             log_format=chosen_format,
             emulator=settings,
         )
+    except Error as err:
+        if chosen_format == "json":  # why it did not start is a JSON line too
+            return log_refusal(err, "runtime emulator")
+        raise
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return 0
