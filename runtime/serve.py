@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import errno
 import logging
 import multiprocessing
@@ -22,8 +23,10 @@ from sanic import Sanic
 from sanic.server.socket import bind_socket
 from sanic.worker.loader import AppLoader
 
-from runtime.config.model import StateSettings
+from runtime.config.model import DEFAULT_HOST, DEFAULT_PORT, StateSettings
+from runtime.emulator.settings import EmulatorSettings, origin_of
 from runtime.errors import Error
+from runtime.logs import LOG_FORMAT_VARIABLE, setup_logging
 from runtime.metrics_folder import open_metrics_folder
 from runtime.server import WEBHOOK_PATH, announce_bot, create_app, describe_bot
 from runtime.store.factory import open_store
@@ -42,11 +45,15 @@ def serve(
     workers: int,
     reload: bool = True,
     log_level: int | None = None,
+    log_format: str = "text",
+    emulator: EmulatorSettings | None = None,
 ) -> None:
     """Serve until interrupted. Each worker process builds its own app from the config file,
     so a worker never shares a store connection or an HTTP client with another.
 
-    Raises Error, in one sentence, when the address cannot be listened on (a port in use).
+    With `emulator` (one worker), the server serves the Messenger emulator too, on `host` and
+    `port` (127.0.0.1:8080 when not given, not the config's: the caller checks it is
+    loopback). Raises Error, in one sentence, when the address cannot be listened on.
     """
     # a SIGHUP before the server can reload would end the process: ignore it until then
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
@@ -55,16 +62,37 @@ def serve(
     os.environ["SANIC_IGNORE_PRODUCTION_WARNING"] = "1"
     if workers > 1:  # each worker counts in files there, and /metrics sums them all
         open_metrics_folder()
+    # how every worker process learns the format (each sets up its logging in create_app)
+    os.environ[LOG_FORMAT_VARIABLE] = log_format
+    setup_logging(log_level, log_format)
+    bound: socket.socket | None = None
+    if emulator is not None:  # the Graph API stand-in is this server: the app needs its address
+        host, port = host or DEFAULT_HOST, DEFAULT_PORT if port is None else port
+        bound = listen(host, port)
+        emulator = dataclasses.replace(emulator, origin=origin_of(bound))
     loader = AppLoader(
-        factory=partial(create_app, config_path, reload=reload, log_level=log_level, announce=False)
+        factory=partial(
+            create_app,
+            config_path,
+            reload=reload,
+            log_level=log_level,
+            announce=False,
+            emulator=emulator,
+        )
     )
-    app = loader.load()
+    try:
+        app = loader.load()
+    except BaseException:
+        if bound is not None:  # the config is wrong: nothing will listen on it
+            bound.close()
+        raise
     bot = app.ctx.runtime.bot
     check_state(bot.config.state)
     host = host or bot.config.server.host
     port = port if port is not None else bot.config.server.port
     # bound here, not by Sanic: a port in use is one line, not a traceback
-    sock = listen(host, port)
+    sock = bound if bound is not None else listen(host, port)
+    port = sock.getsockname()[1]  # the one the kernel chose for port 0
     app.prepare(
         sock=sock,
         workers=workers,

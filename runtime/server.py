@@ -29,6 +29,7 @@ from runtime.bot import Bot
 from runtime.build import BotBuilder
 from runtime.config.load import default_config_path
 from runtime.config.model import Account, StateBackend, StateSettings
+from runtime.emulator.settings import EmulatorSettings
 from runtime.errors import StoreError, WebhookError
 from runtime.http_calls import HttpCaller
 from runtime.leases import LEASE_SECONDS, LeaseKeeper, lease_from_now
@@ -120,6 +121,7 @@ def create_app(
     lease: float = LEASE_SECONDS,
     log_level: int | None = None,
     announce: bool = True,
+    emulator: EmulatorSettings | None = None,
 ) -> Sanic[Any, Any]:
     """Build the app for a config file (default: `$RUNTIME_CONFIG`, else ./config.json5).
 
@@ -130,11 +132,18 @@ def create_app(
     worker's alone (tests shorten it; see runtime/leases.py). `log_level` is applied in
     the process that builds the app (each worker builds its own). With `announce`, the app
     logs the config's warnings, its accounts and its version as it starts; `runtime serve`
-    passes False and logs them once for all its workers (`announce_bot`).
+    passes False and logs them once for all its workers (`announce_bot`). With `emulator`,
+    the app also serves the Messenger emulator and its Graph API stand-in, which every
+    Graph API call goes to (runtime/emulator/).
     """
     setup_logging(log_level)
     path = Path(config_path) if config_path is not None else default_config_path(env)
-    builder = BotBuilder(path, env=env)
+    builder = BotBuilder(
+        path,
+        env=env,
+        offline=emulator is not None and emulator.offline,
+        adjust=emulator.adjust if emulator is not None else None,
+    )
     built = builder.build()
     # Sanic's records go through our one handler (one line each, tokens masked)
     app: Sanic[Any, Any] = Sanic(name, configure_logging=False)
@@ -166,6 +175,10 @@ def create_app(
     app.add_route(_healthz, "/healthz", methods=["GET"], name="healthz")
     if metrics is not None:
         app.add_route(_metrics, METRICS_PATH, methods=["GET"], name="metrics")
+    if emulator is not None:
+        from runtime.emulator.app import add_emulator
+
+        add_emulator(app, emulator)
     return app
 
 
