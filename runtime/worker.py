@@ -74,6 +74,7 @@ from runtime.handover import (
 )
 from runtime.http_calls import HttpCaller, describe_call
 from runtime.leases import LEASE_SECONDS, lease_from_now
+from runtime.log_context import about
 from runtime.messenger.endpoints import MESSAGES, PASS_THREAD_CONTROL, TAKE_THREAD_CONTROL
 from runtime.messenger.payloads import (
     MessagingType,
@@ -328,11 +329,12 @@ class InboxWorker:
             body = json.loads(message.body)
             if is_approval_confirmation(body):
                 # `runtime pair approve` (another process) queued it: the server's first sight
-                logger.info(
-                    "approval seen: account=%s psid=%s; sending their confirmation",
-                    message.account_id,
-                    message.psid,
-                )
+                with about(message.account_id, message.psid):
+                    logger.info(
+                        "approval seen: account=%s psid=%s; sending their confirmation",
+                        message.account_id,
+                        message.psid,
+                    )
             self._sender.submit(
                 SendJob(
                     message.account_id,
@@ -345,15 +347,17 @@ class InboxWorker:
             )
 
     async def _process(self, event: InboundEvent) -> None:
-        try:
-            await self._answer(event)
-        except StoreError as err:
-            # the lease runs out and the event is offered again
-            logger.error("event %d from %s not finished: %s", event.id, event.psid, err)
-        except Exception:  # one bad event must not stop the worker
-            logger.exception("event %d from %s failed; dropped", event.id, event.psid)
-            with contextlib.suppress(StoreError):
-                await self._complete(event.id)
+        # whatever is logged meanwhile, by any module, is about this person (the JSON logs)
+        with about(event.account_id, event.psid):
+            try:
+                await self._answer(event)
+            except StoreError as err:
+                # the lease runs out and the event is offered again
+                logger.error("event %d from %s not finished: %s", event.id, event.psid, err)
+            except Exception:  # one bad event must not stop the worker
+                logger.exception("event %d from %s failed; dropped", event.id, event.psid)
+                with contextlib.suppress(StoreError):
+                    await self._complete(event.id)
 
     async def _complete(self, event_id: int) -> None:
         """Forget an event that gets no answer; the person's next one may go at once."""

@@ -34,6 +34,7 @@ from typing import Any
 from runtime.config.model import Account
 from runtime.errors import GraphAPIError, GraphUnavailableError, StoreError
 from runtime.leases import LEASE_SECONDS
+from runtime.log_context import about
 from runtime.media import AttachmentIds
 from runtime.messenger.batch import MAX_CALLS, BatchCall, CallOutcome
 from runtime.messenger.endpoints import MESSAGES, PASS_THREAD_CONTROL
@@ -200,11 +201,14 @@ class SenderPool:
         return [job for job in jobs if job.outbox_id not in self._lost]
 
     async def _send(self, account_id: str, jobs: list[SendJob], *, pool: int) -> None:
+        # what is logged meanwhile is about this account, and this person if only one
         if self._client.batching:
-            await _survive(account_id, self._deliver(account_id, jobs, pool=pool))
+            with about(account_id, _one_person(jobs)):
+                await _survive(account_id, self._deliver(account_id, jobs, pool=pool))
         else:
             for job in jobs:
-                await _survive(account_id, self._deliver(account_id, [job], pool=pool))
+                with about(account_id, job.psid):
+                    await _survive(account_id, self._deliver(account_id, [job], pool=pool))
 
     async def _deliver(self, account_id: str, jobs: list[SendJob], *, pool: int) -> None:
         """Send `jobs` (one account's, in order) until each is sent or given up.
@@ -360,14 +364,15 @@ class SenderPool:
         failures: int,
         delay: float,
     ) -> None:
-        logger.warning(
-            "account %s: sending to %s failed (%s); retry %d in %.1fs",
-            account.label,
-            job.psid,
-            err,
-            failures,
-            delay,
-        )
+        with about(account.id, job.psid):
+            logger.warning(
+                "account %s: sending to %s failed (%s); retry %d in %.1fs",
+                account.label,
+                job.psid,
+                err,
+                failures,
+                delay,
+            )
 
     async def _cross_off(self, account: Account, ids: list[int]) -> list[InboundEvent]:
         """Forget sent replies (`complete_outbound`); the people's next events, leased.
@@ -426,6 +431,10 @@ class SenderPool:
             self._typing.discard(key)
 
     async def _give_up(self, job: SendJob, account: Account | None, error: str) -> None:
+        with about(job.account_id, job.psid):  # in a batch of several people's calls
+            await self._give_up_on(job, account, error)
+
+    async def _give_up_on(self, job: SendJob, account: Account | None, error: str) -> None:
         label = account.label if account else f"'{job.account_id}'"
         if job.outbox_id is None:
             logger.info("account %s: sender action to %s not sent: %s", label, job.psid, error)
@@ -479,6 +488,12 @@ async def _survive(account_id: str, sending: Awaitable[None]) -> None:
         logger.error("the store failed while sending for account '%s': %s", account_id, err)
     except Exception:
         logger.exception("sending for account '%s' failed unexpectedly", account_id)
+
+
+def _one_person(jobs: list[SendJob]) -> str | None:
+    """The PSID of every job, if they are all one person's."""
+    psid = jobs[0].psid
+    return psid if all(job.psid == psid for job in jobs) else None
 
 
 def _by_account(jobs: list[SendJob]) -> list[tuple[str, list[SendJob]]]:
