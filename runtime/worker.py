@@ -199,6 +199,12 @@ class InboxWorker:
         self._claim_wanted = True
         self._ready.set()
 
+    def poll_now(self) -> None:
+        """Make the next poll now rather than within POLL_SECONDS: a reply queued by another
+        part of the server (the emulator approving someone) waits in the outbox for it."""
+        self._next_poll = 0.0
+        self._ready.set()
+
     # -- leases held in memory (LeaseKeeper) ---------------------------------------------------
     def held(self) -> Collection[int]:
         return [*(event.id for event in self._waiting), *self._running]

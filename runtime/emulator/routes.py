@@ -187,6 +187,8 @@ async def approve(request: Request) -> HTTPResponse:
         approval = await pairing.approve(state.store, state.bot.config, pending.code, now=now)
     except PairingError as err:
         return response.json({"ok": False, "error": str(err)})
+    if state.worker is not None:  # their confirmation waits in the outbox: send it now
+        state.worker.poll_now()
     return response.json({"ok": True, "outcome": approval.outcome})
 
 
