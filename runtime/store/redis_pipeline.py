@@ -27,6 +27,7 @@ calls of their own batch, before any later one.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -74,7 +75,9 @@ class AutoPipeline:
         self._pending.append(call)
         if not self._flushing and len(self._sending) < self._in_flight:
             self._flushing = True
-            loop.call_soon(self._flush)
+            # a pipeline carries several people's calls: its own lines name none of them
+            # (log_context), so it runs in a context of its own, not the first caller's
+            loop.call_soon(self._flush, context=contextvars.Context())
         return call
 
     def _flush(self) -> None:
@@ -89,7 +92,7 @@ class AutoPipeline:
         self._sending.discard(task)
         if self._pending and not self._flushing:
             self._flushing = True
-            asyncio.get_running_loop().call_soon(self._flush)
+            asyncio.get_running_loop().call_soon(self._flush, context=contextvars.Context())
 
     async def _send(self, batch: list[_Call]) -> None:
         try:
