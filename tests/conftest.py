@@ -13,6 +13,10 @@ import pytest
 from tests.fakes.graph_api import FakeGraphAPI
 from tests.fakes.processes import Server, free_port
 
+# the tests read the text format of the logs; a developer's shell may choose json for its own
+# servers (runtime/logs.py), which the servers the tests start would otherwise inherit
+os.environ.pop("RUNTIME_LOG_FORMAT", None)
+
 WriteConfig = Callable[..., Path]
 
 pytest_plugins = ["tests.redis_servers"]  # the `redis_server` and `redis_cluster` fixtures
