@@ -46,6 +46,8 @@ def test_every_command_is_listed() -> None:
         "schema",
         "profile",
         "handover",
+        "texts",
+        "emulator",
     } <= names
 
 
