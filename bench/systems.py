@@ -44,6 +44,7 @@ class Project:
     # the quickstart's welcome greets by name (`user.first_name`: the User Profile API is
     # asked once a person); False: the same text without it, so nothing is asked
     by_name: bool = True
+    metrics: bool = True  # server.metrics: GET /metrics and the counting behind it
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -67,6 +68,8 @@ class System:
             text += " no-actions"
         if self.kind == "project" and not self.project.by_name:
             text += " no-name"
+        if self.kind == "project" and not self.project.metrics:
+            text += " no-metrics"
         if self.source is not None:
             text += f" @{self.source_label}"
         return text
@@ -159,7 +162,9 @@ def write_project(folder: Path, project: Project) -> Path:
         f'    verifyToken: "bench-verify", dmPolicy: "open", senderActions: {actions} }} }},\n'
         '  flows: "flows/",\n'
         f"  state: {state},\n"
-        "}\n"
+        # written only when off: the code of a commit before the key (--baseline) reads it
+        + ("" if project.metrics else "  server: { metrics: false },\n")
+        + "}\n"
     )
     return config
 
