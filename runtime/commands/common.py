@@ -125,6 +125,20 @@ def log_refusal(err: Error, command: str) -> int:
     return 1
 
 
+def start_server(start: Callable[[], None], command: str, chosen_format: str) -> int:
+    """Run a server (`start`, until it stops) and give its exit code: in json, why it did
+    not start is log lines too (`log_refusal`); in text, `main()` prints it."""
+    from runtime.errors import Error
+
+    try:
+        start()
+    except Error as err:
+        if chosen_format == "json":
+            return log_refusal(err, command)
+        raise
+    return 0
+
+
 def config_path(args: argparse.Namespace) -> Path:
     from runtime.config.load import default_config_path
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from functools import partial
 
 from runtime.commands.common import (
     Subparsers,
@@ -10,7 +11,7 @@ from runtime.commands.common import (
     add_log_options,
     config_path,
     log_format,
-    log_refusal,
+    start_server,
 )
 
 EMULATOR_HOST = "127.0.0.1"  # loopback only: its routes sign webhooks for whoever asks
@@ -52,7 +53,6 @@ def run(args: argparse.Namespace) -> int:
 
     from runtime.config.model import StateBackend, StateSettings
     from runtime.emulator.settings import EmulatorSettings
-    from runtime.errors import Error
     from runtime.logs import LOG_LEVELS
     from runtime.serve import serve
 
@@ -62,23 +62,20 @@ def run(args: argparse.Namespace) -> int:
     folder = Path(tempfile.mkdtemp(prefix="runtime-emulator-"))
     state = StateSettings(backend=StateBackend.SQLITE, path=folder / "state.db", url=None)
     settings = EmulatorSettings(origin="", state=state, offline=True, account_id=args.account)
+    start = partial(
+        serve,
+        config_path(args),
+        host=EMULATOR_HOST,
+        port=args.port,
+        workers=1,
+        log_level=LOG_LEVELS[args.log_level],
+        log_format=chosen_format,
+        emulator=settings,
+    )
     try:
-        serve(
-            config_path(args),
-            host=EMULATOR_HOST,
-            port=args.port,
-            workers=1,
-            log_level=LOG_LEVELS[args.log_level],
-            log_format=chosen_format,
-            emulator=settings,
-        )
-    except Error as err:
-        if chosen_format == "json":  # why it did not start is a JSON line too
-            return log_refusal(err, "runtime emulator")
-        raise
+        return start_server(start, "runtime emulator", chosen_format)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    return 0
 
 
 def _has_account(args: argparse.Namespace) -> bool:

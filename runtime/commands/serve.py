@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from functools import partial
 from typing import TYPE_CHECKING
 
 from runtime.commands.common import (
@@ -12,7 +13,7 @@ from runtime.commands.common import (
     add_log_options,
     config_path,
     log_format,
-    log_refusal,
+    start_server,
 )
 from runtime.logs import LOG_LEVELS
 
@@ -57,7 +58,6 @@ def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from runtime.errors import Error
     from runtime.serve import serve
 
     chosen_format = log_format(args, "runtime serve")
@@ -81,22 +81,18 @@ def run(args: argparse.Namespace) -> int:
         from runtime.emulator.settings import EmulatorSettings
 
         (host, port), emulator = address, EmulatorSettings(origin="")
-    try:
-        serve(
-            config_path(args),
-            host=host,
-            port=port,
-            workers=args.workers,
-            reload=not args.no_reload,
-            log_level=LOG_LEVELS[args.log_level],
-            log_format=chosen_format,
-            emulator=emulator,
-        )
-    except Error as err:
-        if chosen_format == "json":  # why it did not start is a JSON line too
-            return log_refusal(err, "runtime serve")
-        raise
-    return 0
+    start = partial(
+        serve,
+        config_path(args),
+        host=host,
+        port=port,
+        workers=args.workers,
+        reload=not args.no_reload,
+        log_level=LOG_LEVELS[args.log_level],
+        log_format=chosen_format,
+        emulator=emulator,
+    )
+    return start_server(start, "runtime serve", chosen_format)
 
 
 def _emulator_address(args: argparse.Namespace) -> tuple[str, int] | None:
