@@ -9,14 +9,12 @@ does the rest after the response.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import hmac
 import logging
 import os
-import signal
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -50,6 +48,7 @@ from runtime.people import UserProfiles
 from runtime.profile_keeper import ProfileKeeper
 from runtime.reload import Reloader
 from runtime.session import session_key
+from runtime.sighup import SighupReload
 from runtime.store.base import NewInbound, Store
 from runtime.store.factory import open_store
 from runtime.validation.problems import Problem
@@ -89,7 +88,7 @@ class Runtime:
     reloader: Reloader | None = None
     announce: bool = True  # log warnings and accounts at start (`runtime serve` does it once)
     warnings: tuple[Problem, ...] = ()  # the config's and flows' warnings, as built
-    sighup_before: Any = None  # what SIGHUP did before this app took it over
+    sighup: SighupReload | None = None  # SIGHUP reloads while the worker serves
     page_profiles: ProfileKeeper | None = None  # in one worker of the server only
     observer: Observer = NULL_OBSERVER  # what the pipeline reports, for /metrics
     metrics: PrometheusObserver | None = None  # the same, when `server.metrics` is on
@@ -238,7 +237,8 @@ async def _start(app: Sanic[Any, Any]) -> None:
         state.builder, current=lambda: state.bot, swap=state.swap, observer=state.observer
     )
     state.observer.version(bot.version)
-    state.sighup_before = _take_sighup(state.reloader.request)  # kept until `_watch_files`
+    state.sighup = SighupReload(state.reloader.request)
+    state.sighup.take()
     if is_first_worker():  # the Messenger Profile is the page's: synced once per server
         state.page_profiles = ProfileKeeper(state.client, lambda: runtime_of(app).bot.accounts)
         state.page_profiles.start()
@@ -325,8 +325,9 @@ def freeze_long_lived() -> None:
 
 async def _stop(app: Sanic[Any, Any]) -> None:
     state = runtime_of(app)
+    if state.sighup is not None:
+        state.sighup.give_back()
     if state.reloader is not None:
-        _give_back_sighup(state.sighup_before)
         await state.reloader.stop()
     # stop taking events, let those in hand finish, let the senders drain, then give back
     # every lease still held: another worker (or the next start) takes it over at once
@@ -355,26 +356,6 @@ async def _stop(app: Sanic[Any, Any]) -> None:
         await state.store.close()
     if state.metrics is not None:
         state.metrics.close()
-
-
-def _take_sighup(handler: Callable[[], None]) -> Any:
-    """`kill -HUP` calls `handler`; returns what SIGHUP did before, for `_give_back_sighup`.
-
-    Where the loop cannot take signals (not the main thread), nothing changes.
-    """
-    before = signal.getsignal(signal.SIGHUP)
-    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, handler)
-    return before
-
-
-def _give_back_sighup(before: Any) -> None:
-    """SIGHUP does again what it did before the server started (`runtime serve` ignores
-    it): asyncio alone would restore the default action, and a SIGHUP would then end the
-    process while it finishes its events and drains its senders."""
-    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-        if asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP):
-            signal.signal(signal.SIGHUP, signal.SIG_DFL if before is None else before)
 
 
 def _accounts_for(bot: Bot, account_id: str | None) -> list[Account] | None:
