@@ -17,7 +17,10 @@ pairing code, no reply and no sender action until unblocked.
 
 The pairing reply is in the stranger's language when the account's `pairingMessage` is
 written by locale: their locale comes from a lookup the caller passes (the worker's asks the
-User Profile API, 2 seconds at most); without one, or without an answer, `default`.
+User Profile API, 2 seconds at most, and keeps the answer in the store's profile cache);
+without one, or without an answer, `default`. The lookup is made too when the account's
+`approvedMessage` is written by locale: `runtime pair approve`, which never calls the Graph
+API, finds the locale of its confirmation in that cache.
 
 The owner's side (list, approve, deny, block, revoke) is `runtime/pairing.py`.
 """
@@ -26,18 +29,18 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final, TypeAlias
 
 from runtime.bot import Bot
-from runtime.compiler import DEFAULT_PAIRING_MESSAGE
-from runtime.config.model import Account, DmPolicy
+from runtime.config.model import PAIRING_MESSAGE_KEY, Account, DmPolicy
 from runtime.dialog.templates import Template
 from runtime.locales import normalize_locale
 from runtime.messenger.limits import LIMITS, fit
 from runtime.store.base import PairingRequest, Standing, Store
+from runtime.texts import Text
 
 logger = logging.getLogger("runtime.access")
 
@@ -49,6 +52,10 @@ RESEND_INTERVAL: Final = 3600.0  # a pending sender is sent their code again at 
 MAX_PENDING: Final = 3  # pending requests per account; the oldest expires first
 APPROVE_COMMAND: Final = "runtime pair approve messenger {code}"
 _DRAWS: Final = 10  # a new code that collides with a pending one is drawn again
+DEFAULT_PAIRING_MESSAGE: Final = (
+    "Hi! This bot only talks to people its owner has approved. Your pairing code is {{ code }}."
+    " To approve you, the owner runs: runtime pair approve messenger {{ code }}"
+)
 # a person's locale as their profile gives it (any value: it is normalized), or None
 LocaleLookup: TypeAlias = Callable[[Account, str], Awaitable[object]]
 
@@ -118,15 +125,27 @@ async def check_access(
     if request is None:
         return Verdict(Admission.IGNORE)
     locale = await _locale_for_reply(bot, account, psid, locale_of)
-    return Verdict(Admission.PAIR, reply=render_pairing_message(bot, account, request, locale))
+    reply = render_account_text(
+        account,
+        PAIRING_MESSAGE_KEY,
+        bot.pairing_messages.get(account.id),
+        default=DEFAULT_PAIRING_MESSAGE,
+        context={"code": request.code, "psid": psid},
+        locale=locale,
+    )
+    return Verdict(Admission.PAIR, reply=reply)
 
 
 async def _locale_for_reply(
     bot: Bot, account: Account, psid: str, locale_of: LocaleLookup | None
 ) -> str | None:
-    """The stranger's locale when the pairing message has a text by locale, else None."""
-    message = bot.pairing_messages.get(account.id)
-    if locale_of is None or message is None or len(message.locales) < 2:
+    """The stranger's locale when the pairing message or the approval confirmation has a
+    text by locale, else None. The lookup keeps it in the profile cache, where `runtime pair
+    approve` reads it."""
+    if locale_of is None:
+        return None
+    messages = (bot.pairing_messages.get(account.id), bot.approved_messages.get(account.id))
+    if all(message is None or len(message.locales) < 2 for message in messages):
         return None
     return normalize_locale(await locale_of(account, psid))
 
@@ -171,32 +190,34 @@ async def _pairing_request(
     return None
 
 
-def render_pairing_message(
-    bot: Bot, account: Account, request: PairingRequest, locale: str | None = None
+def render_account_text(
+    account: Account,
+    key: str,
+    message: Text | None,
+    *,
+    default: str,
+    context: Mapping[str, object],
+    locale: str | None = None,
 ) -> str:
-    """The pairing reply: the account's `pairingMessage`, else the built-in text.
+    """The account's `key` text (pairingMessage, approvedMessage) for `locale` (Meta's form),
+    or the built-in `default` when the config sets none; rendered with `context` (the
+    person's `psid`...) and `account`.
 
-    The built-in text holds the code and the exact approve command. An owner's own text is
-    sent as written, even without `{{ code }}` (a short "ask Anna for access" is a valid
-    choice: the owner finds the request by PSID in `runtime pair list`; `runtime validate`
-    warns about it). Only a template that fails to render, or renders to nothing, falls back
-    to the built-in text, so nobody is locked out by a typo. Cut to one message (2000).
-    `locale` (Meta's form) picks the text of a `{ default: ..., fr_FR: ... }` message.
+    The built-in pairing text holds the code and the exact approve command. An owner's own
+    text is sent as written, even a pairing text without `{{ code }}` (a short "ask Anna for
+    access" is a valid choice: the owner finds the request by PSID in `runtime pair list`;
+    `runtime validate` warns about it). Only a template that fails to render, or renders to
+    nothing, falls back to the built-in text, so nobody is locked out by a typo. Cut to one
+    message (2000).
     """
     context = {
-        "code": request.code,
-        "psid": request.psid,
+        **context,
         "account": {"id": account.id, "name": account.name, "page_id": account.page_id},
     }
-    message = bot.pairing_messages.get(account.id)
-    template = (
-        Template(DEFAULT_PAIRING_MESSAGE)
-        if message is None
-        else secrets.choice(message.choices(locale))
-    )
+    template = Template(default) if message is None else secrets.choice(message.choices(locale))
     try:
         text = template.render(context).strip()
     except Exception as err:  # a broken custom template must not lock people out
-        logger.warning("account %s: pairingMessage failed to render: %s", account.label, err)
+        logger.warning("account %s: %s failed to render: %s", account.label, key, err)
         text = ""
-    return fit(text or Template(DEFAULT_PAIRING_MESSAGE).render(context), LIMITS.text)
+    return fit(text or Template(default).render(context), LIMITS.text)

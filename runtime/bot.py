@@ -263,7 +263,10 @@ class Bot:
     config: Config
     flows: Mapping[str, CompiledFlow]
     triggers: TriggerIndex
-    pairing_messages: Mapping[str, Text]  # by account id
+    # the owner's pairingMessage and approvedMessage by account id; an account left out
+    # gets the built-in text (runtime/access.py, runtime/pairing.py)
+    pairing_messages: Mapping[str, Text]
+    approved_messages: Mapping[str, Text] = field(default_factory=dict)
     accounts_by_page_id: Mapping[str, Account] = field(default_factory=dict)
     # the person's profile fields some template uses (`user.first_name`...): what the worker
     # fetches from the User Profile API before a turn; empty, and nothing is fetched

@@ -27,7 +27,7 @@ from runtime.bot import (
     jump_targets,
 )
 from runtime.config.json5file import Document
-from runtime.config.model import Account, Config
+from runtime.config.model import APPROVED_MESSAGE_KEY, PAIRING_MESSAGE_KEY, Account, Config
 from runtime.dialog.templates import undeclared_names
 from runtime.dialog.user_fields import used_user_fields
 from runtime.step_compiler import StepCompiler, TriggerSpec
@@ -41,11 +41,6 @@ from runtime.validation.profile import profile_warnings
 from runtime.validation.schema import drop_invalid, validate_document
 from runtime.validation.texts import locale_problems
 from runtime.validation.window import window_problems
-
-DEFAULT_PAIRING_MESSAGE = (
-    "Hi! This bot only talks to people its owner has approved. Your pairing code is {{ code }}."
-    " To approve you, the owner runs: runtime pair approve messenger {{ code }}"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,9 +181,11 @@ def compile_bot(
     wrong = any(problem.is_error for problem in problems)
     if documents and not linked.flows and not wrong:  # no file: find_flow_files said so
         problems.append(_no_flow(config, len(documents)))
-    pairing, pairing_problems = _pairing_messages(config)
-    problems.extend(pairing_problems)
-    problems.extend(locale_problems(config, linked.flows.values(), pairing))  # `locales`
+    pairing, pairing_problems = compile_account_texts(config, PAIRING_MESSAGE_KEY)
+    approved, approved_problems = compile_account_texts(config, APPROVED_MESSAGE_KEY)
+    problems.extend([*pairing_problems, *_code_warnings(config, pairing), *approved_problems])
+    own_texts = {**pairing.by_path, **approved.by_path}
+    problems.extend(locale_problems(config, linked.flows.values(), own_texts))  # `locales`
     problems.extend(files_outside(config.base_dir, linked.flows.values()))
     if any(problem.is_error for problem in problems):
         return None, problems
@@ -198,7 +195,8 @@ def compile_bot(
         config=config,
         flows=linked.flows,
         triggers=linked.triggers,
-        pairing_messages=MappingProxyType(pairing),
+        pairing_messages=pairing.by_account,
+        approved_messages=approved.by_account,
         accounts_by_page_id=MappingProxyType(_accounts_by_page_id(config)),
         user_fields=used_user_fields(linked.flows.values()),
     )
@@ -279,18 +277,39 @@ def _no_flow(config: Config, files: int) -> Problem:
     return Problem(file=str(config.path), path="flows", message=message)
 
 
-def _pairing_messages(config: Config) -> tuple[dict[str, Text], list[Problem]]:
+@dataclass(frozen=True, slots=True)
+class AccountTexts:
+    """One of ACCOUNT_TEXT_KEYS compiled: each text the config writes, once, by the key path
+    it is written at, and the text of each account (an account left out: the built-in one)."""
+
+    by_path: Mapping[str, Text]
+    by_account: Mapping[str, Text]
+
+
+def compile_account_texts(config: Config, key: str) -> tuple[AccountTexts, list[Problem]]:
+    """The accounts' `key` texts (pairingMessage, approvedMessage), and their problems (a
+    Jinja error, at the key path where the text is written: a text on channels.messenger
+    that every account inherits is compiled and reported once, there)."""
     compiler = StepCompiler(str(config.path))
-    messages = {
-        account.id: compiler.text(
-            account.pairing_message or DEFAULT_PAIRING_MESSAGE, f"{account.key_path}.pairingMessage"
-        )
-        for account in config.accounts.values()
-    }
-    compiler.problems.extend(
+    by_path: dict[str, Text] = {}
+    by_account: dict[str, Text] = {}
+    for account in config.accounts.values():
+        own = account.texts.get(key)
+        if own is None:
+            continue
+        if own.path not in by_path:
+            by_path[own.path] = compiler.text(own.written, own.path)
+        by_account[account.id] = by_path[own.path]
+    compiled = AccountTexts(MappingProxyType(by_path), MappingProxyType(by_account))
+    return compiled, compiler.problems
+
+
+def _code_warnings(config: Config, pairing: AccountTexts) -> list[Problem]:
+    """A pairingMessage that does not show the code: a warning, once where it is written."""
+    return [
         Problem(
-            file=compiler.file,
-            path=f"{account.key_path}.pairingMessage",
+            file=str(config.path),
+            path=path,
             message=(
                 "does not use {{ code }}: strangers will not see their pairing code, so you "
                 "will have to find them by PSID in `runtime pair list messenger`; add "
@@ -299,11 +318,9 @@ def _pairing_messages(config: Config) -> tuple[dict[str, Text], list[Problem]]:
             ),
             severity=Severity.WARNING,
         )
-        for account in config.accounts.values()
-        if account.pairing_message is not None
-        and not all(_uses_code(template.source) for template in messages[account.id])
-    )
-    return messages, compiler.problems
+        for path, text in pairing.by_path.items()
+        if not all(_uses_code(template.source) for template in text)
+    ]
 
 
 def _uses_code(source: str) -> bool:

@@ -4,7 +4,10 @@ These work while a server runs, on the same store: the worker reads approvals (a
 `runtime/blocks.py`) at every message, so a change counts from the person's next message
 on, with no restart. The
 confirmation sent on approval goes through the durable outbox, which a running server polls
-(and a starting one drains), so this module never calls the Graph API itself.
+(and a starting one drains), so this module never calls the Graph API itself. It is the
+account's `approvedMessage` (else APPROVED_MESSAGE) in the person's locale, as the profile
+cache holds it (the server looked it up for their pairing reply), and carries
+APPROVAL_METADATA, which the server's log line recognizes it by whatever its text.
 """
 
 from __future__ import annotations
@@ -15,18 +18,29 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
-from runtime.access import CODE_ALPHABET, CODE_LENGTH, MAX_PENDING, PAIRING_TTL
+from runtime.access import (
+    CODE_ALPHABET,
+    CODE_LENGTH,
+    MAX_PENDING,
+    PAIRING_TTL,
+    render_account_text,
+)
+from runtime.compiler import compile_account_texts
 from runtime.config.accounts import normalize_psid
-from runtime.config.model import Account, Config, DmPolicy
+from runtime.config.model import APPROVED_MESSAGE_KEY, Account, Config, DmPolicy
 from runtime.dialog.messages import TextMessage
 from runtime.errors import PairingError
 from runtime.messenger.payloads import MessagingType, message_request
 from runtime.messenger.proactive import UnknownAccountError
+from runtime.people import cached_locale
 from runtime.store.base import ApprovedSender, NewOutbound, PairingRequest, Store
 from runtime.tables import ago, duration, table
 from runtime.window import WINDOW_SECONDS
 
-APPROVED_MESSAGE: Final = "You're approved! Say hi to start."
+APPROVED_MESSAGE: Final = "You're approved! Say hi to start."  # without an approvedMessage
+# the confirmation's `message.metadata`: Meta gives it back in the message echo, and the
+# server's "approval seen" line knows the confirmation by it (its text is the owner's)
+APPROVAL_METADATA: Final = "runtime:approved"
 LIST_COMMAND: Final = "runtime pair list messenger"
 BLOCK_COMMAND: Final = "runtime pair block messenger {psid} --account {account}"
 UNBLOCK_COMMAND: Final = "runtime pair unblock messenger {psid} --account {account}"
@@ -84,7 +98,7 @@ async def approve(store: Store, config: Config, code: str, *, now: float) -> App
     """
     request = await _pending(store, code, now=now)
     account = config.accounts.get(request.account_id)
-    confirmation, outcome, note = await _confirmation(store, account, request, now=now)
+    confirmation, outcome, note = await _confirmation(store, config, account, request, now=now)
     if not await store.approve_pairing(request, now=now, confirmation=confirmation):
         raise PairingError(
             f"pairing code {request.code} was used or expired a moment ago, while approving; "
@@ -96,7 +110,7 @@ async def approve(store: Store, config: Config, code: str, *, now: float) -> App
 
 
 async def _confirmation(
-    store: Store, account: Account | None, request: PairingRequest, *, now: float
+    store: Store, config: Config, account: Account | None, request: PairingRequest, *, now: float
 ) -> tuple[NewOutbound | None, str, str | None]:
     """The confirmation to queue with an approval (or None), the sentence on it, and a note."""
     if account is None:
@@ -121,15 +135,36 @@ async def _confirmation(
             "their next message reaches the bot"
         )
         return None, outcome, None
+    text = await _confirmation_text(store, config, account, request.psid, now=now)
     body = message_request(
-        request.psid, TextMessage(text=APPROVED_MESSAGE), messaging_type=MessagingType.UPDATE
+        request.psid, TextMessage(text=text), messaging_type=MessagingType.UPDATE
     )
+    body["message"]["metadata"] = APPROVAL_METADATA
     message = NewOutbound(account_id=account.id, psid=request.psid, body=json.dumps(body))
     outcome = (
-        f'confirmation queued ("{APPROVED_MESSAGE}"): a running server sends it within '
+        f'confirmation queued ("{text}"): a running server sends it within '
         "seconds, else the next `runtime serve` does"
     )
     return message, outcome, None
+
+
+async def _confirmation_text(
+    store: Store, config: Config, account: Account, psid: str, *, now: float
+) -> str:
+    """The account's approvedMessage (else APPROVED_MESSAGE) in the person's cached locale."""
+    approved, _ = compile_account_texts(config, APPROVED_MESSAGE_KEY)  # validate reports those
+    message = approved.by_account.get(account.id)
+    locale = None
+    if message is not None and len(message.locales) > 1:
+        locale = await cached_locale(store, account, psid, now=now)
+    return render_account_text(
+        account,
+        APPROVED_MESSAGE_KEY,
+        message,
+        default=APPROVED_MESSAGE,
+        context={"psid": psid},
+        locale=locale,
+    )
 
 
 async def deny(store: Store, code: str, *, now: float, block: bool = False) -> PairingRequest:

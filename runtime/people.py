@@ -7,7 +7,8 @@ A lookup looks in three places, nearest first:
 1. this process's memory (a bounded LRU), so a person's later messages cost no store read
    and no Graph call;
 2. the store's cache (kind `user_profile`, key `<account id>:<psid>`), so a restart or
-   another worker process does not ask Meta again;
+   another worker process does not ask Meta again (and `runtime pair approve` finds the
+   person's locale there: `cached_locale`);
 3. the Graph API (each phase of the call, connect or read, capped at 2 seconds).
 
 It never raises and never makes a reply wait more than 2 seconds: then the reply goes
@@ -52,6 +53,7 @@ from typing import Final
 from runtime.config.model import Account
 from runtime.dialog.user_fields import PROFILE_FIELDS
 from runtime.errors import GraphAPIError, StoreError
+from runtime.locales import normalize_locale
 from runtime.messenger.graph import GraphClient
 from runtime.store.base import Store
 
@@ -302,6 +304,17 @@ class UserProfiles:
             await self._store.cache_put(CACHE_KIND, key, known.to_json(), now=now, ttl=ttl)
         except StoreError as err:
             logger.warning("cannot keep a profile in the store (kept in memory): %s", err)
+
+
+async def cached_locale(store: Store, account: Account, psid: str, *, now: float) -> str | None:
+    """The person's locale as the store's profile cache holds it (`fr_FR`), or None: not
+    looked up, expired, or Meta gave none. Never asks Meta: for `runtime pair approve`,
+    which runs beside the server (whose pairing reply looked the locale up)."""
+    text = await store.cache_get(CACHE_KIND, f"{account.id}:{psid}", now=now)
+    known = None if text is None else _Known.from_json(text)
+    if known is None or not known.answers((_LOCALE,), now):
+        return None
+    return normalize_locale(known.fields.get(_LOCALE))
 
 
 def _profile(answer: Mapping[str, object]) -> dict[str, object]:

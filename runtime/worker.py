@@ -85,7 +85,7 @@ from runtime.messenger.payloads import (
 from runtime.messenger.sender import SenderPool, SendJob
 from runtime.observe import NULL_OBSERVER, Observer
 from runtime.outage import Outage
-from runtime.pairing import APPROVED_MESSAGE
+from runtime.pairing import APPROVAL_METADATA
 from runtime.people import UserProfiles
 from runtime.session import Session
 from runtime.store.base import Accepted, InboundEvent, Lease, NewInbound, NewOutbound, Store
@@ -523,8 +523,9 @@ class InboxWorker:
         self._sender.submit(SendJob(account_id, psid, sender_action_request(psid, action)))
 
     def _locale_lookup(self, now: float) -> LocaleLookup | None:
-        """A stranger's profile locale, for a pairing reply written by locale (no turn runs
-        for them, so nothing else asks their profile)."""
+        """A stranger's profile locale, for a pairing reply or an approval confirmation
+        written by locale (no turn runs for them, so nothing else asks their profile; the
+        lookup keeps it in the store, where `runtime pair approve` reads it)."""
         profiles = self._profiles
         if profiles is None:
             return None
@@ -664,12 +665,13 @@ def _logfmt(value: str) -> str:
 
 
 def is_approval_confirmation(body: Mapping[str, Any]) -> bool:
-    """The message `runtime pair approve` queues for the person it approved."""
+    """The message `runtime pair approve` queues for the person it approved (its text is the
+    account's approvedMessage, in their language: its metadata tells it)."""
     message = body.get("message")
     return (
         body.get("messaging_type") == MessagingType.UPDATE
         and isinstance(message, Mapping)
-        and message.get("text") == APPROVED_MESSAGE
+        and message.get("metadata") == APPROVAL_METADATA
     )
 
 

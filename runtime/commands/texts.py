@@ -23,12 +23,12 @@ def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:
         summary="translate the bot: export its texts for a locale, import the translations",
         description=(
             "`export` prints every text a person reads (steps, quick replies, buttons, cards,\n"
-            "asks, retries, pairing messages, the page's greeting, ice breakers and menu) as\n"
-            "JSON5: each with its file, key path and `default` text, and the locale's text or\n"
-            "null. `import` writes the filled-in values back into those files, keeping the\n"
-            "rest of each file as it is written (comments, order, quotes, spacing), then\n"
-            "validates the bot. It writes nothing when a text or file of the import is not in\n"
-            "the bot any more, or a value is not a text."
+            "asks, retries, pairing and approval messages, the page's greeting, ice breakers\n"
+            "and menu) as JSON5: each with its file, key path and `default` text, and the\n"
+            "locale's text or null. `import` writes the filled-in values back into those\n"
+            "files, keeping the rest of each file as it is written (comments, order, quotes,\n"
+            "spacing), then validates the bot. It writes nothing when a text or file of the\n"
+            "import is not in the bot any more, or a value is not a text."
         ),
         examples=[
             "runtime texts export --locale fr_FR -c bot/config.json5 > fr.json5",

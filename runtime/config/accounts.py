@@ -7,7 +7,8 @@ hide an inherited value. A key an account needs and has not is reported at its o
 under the account (`channels.messenger.accounts.shop.verifyToken`), saying where it may be
 set.
 `profile` too is inherited whole: an account's own replaces the channel's (`profile: {}`
-manages nothing on that account's page). It is checked where it is written, once.
+manages nothing on that account's page). It is checked where it is written, once; so are
+`pairingMessage` and `approvedMessage`, whose key path each account keeps (`OwnText`).
 """
 
 from __future__ import annotations
@@ -19,12 +20,14 @@ from pathlib import Path
 from types import MappingProxyType
 
 from runtime.config.model import (
+    ACCOUNT_TEXT_KEYS,
     DEFAULT_ACCOUNT_ID,
     DEFAULT_AGENT_ID,
     DEFAULT_USER_PROFILE_TTL,
     TOKEN_ENV,
     Account,
     DmPolicy,
+    OwnText,
     TokenSource,
 )
 from runtime.config.offline import STAND_IN_SECRET, offline_warning
@@ -163,7 +166,6 @@ def _build_account(
     app_secret = keys.get("appSecret")
     page_id = keys.get("pageId")
     name = keys.get("name")
-    pairing_message = keys.get("pairingMessage")
     allow_from = keys.get("allowFrom", [])
     agent_id = keys.get("agentId", DEFAULT_AGENT_ID)
     profile = keys.get("profile")
@@ -184,17 +186,24 @@ def _build_account(
                 normalize_psid(psid)
                 for psid in (allow_from if isinstance(allow_from, list) else [])
             ),
-            pairing_message=(
-                pairing_message if isinstance(pairing_message, str | list | Mapping) else None
-            ),
             agent_id=str(agent_id),
             sender_actions=keys.get("senderActions", True) is not False,
             profile=MappingProxyType(dict(profile)) if isinstance(profile, Mapping) else None,
             profile_path=place.key_path("profile") if isinstance(profile, Mapping) else None,
             user_profile_ttl=DEFAULT_USER_PROFILE_TTL if ttl is None else ttl,
+            texts=MappingProxyType(_own_texts(place, keys)),
         ),
         problems,
     )
+
+
+def _own_texts(place: _Place, keys: Mapping[str, object]) -> dict[str, OwnText]:
+    """The ACCOUNT_TEXT_KEYS the account has, each with the key path it is written at."""
+    return {
+        key: OwnText(value, place.key_path(key))
+        for key in ACCOUNT_TEXT_KEYS
+        if isinstance(value := keys.get(key), str | list | Mapping)
+    }
 
 
 def _resolve_token(

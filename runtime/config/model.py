@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,10 @@ DEFAULT_FLOWS = ("flows/",)
 DEFAULT_USER_PROFILE_TTL = 24 * 3600.0
 TOKEN_ENV = "MESSENGER_PAGE_ACCESS_TOKEN"  # noqa: S105 - the variable's name, not a token
 GRAPH_API_BASE_ENV = "MESSENGER_GRAPH_API_BASE"
+# the texts an owner may write on an account (or once on channels.messenger, for every one)
+PAIRING_MESSAGE_KEY = "pairingMessage"  # the reply a stranger gets, with their code
+APPROVED_MESSAGE_KEY = "approvedMessage"  # the confirmation `runtime pair approve` sends
+ACCOUNT_TEXT_KEYS = (PAIRING_MESSAGE_KEY, APPROVED_MESSAGE_KEY)
 
 
 class DmPolicy(StrEnum):
@@ -49,6 +53,15 @@ class StateBackend(StrEnum):
     MEMORY = "memory"  # nothing kept across restarts; one process only
 
 
+@dataclass(frozen=True, slots=True)
+class OwnText:
+    """A text of ACCOUNT_TEXT_KEYS as the config writes it, and the key path it is written at
+    (`channels.messenger.pairingMessage` for every account that inherits it)."""
+
+    written: WrittenText
+    path: str
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Account:
     """One Messenger page the bot answers for, with every inherited key resolved.
@@ -68,13 +81,14 @@ class Account:
     verify_token: Secret
     dm_policy: DmPolicy
     allow_from: frozenset[str]
-    pairing_message: WrittenText | None
     agent_id: str
     sender_actions: bool
     # the page's Messenger Profile as the config wants it (`profile`, checked); None: unmanaged
     profile: Mapping[str, Any] | None = None
     profile_path: str | None = None  # where that profile is written (accounts inherit one)
     user_profile_ttl: float = DEFAULT_USER_PROFILE_TTL  # seconds a person's profile is kept
+    # the ACCOUNT_TEXT_KEYS the config sets for it; a key left out: the built-in text
+    texts: Mapping[str, OwnText] = field(default_factory=dict)
 
     @property
     def label(self) -> str:

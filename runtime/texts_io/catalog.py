@@ -1,8 +1,8 @@
 """The texts a person reads of one bot, each as its file writes it, with the file and key path.
 
 Flow texts are found by the compiled steps (runtime/step_fields.py's walk), so the catalog
-holds exactly what the bot sends; config texts are the pairing messages and the page
-profile's greeting, ice breakers and menu, wherever the config writes them (on the channel,
+holds exactly what the bot sends; config texts are the pairing and approval messages and the
+page profile's greeting, ice breakers and menu, wherever the config writes them (on the channel,
 which accounts inherit, or on an account). Each `SourceText` reads the three ways a text is
 written (a string, variations, a map by locale) and the profile's lists, so the export and
 the import see one shape: a `default` and a value by locale.
@@ -24,6 +24,7 @@ from runtime.config.accounts import CHANNEL_PATH
 from runtime.config.json5_edit import value_at
 from runtime.config.json5file import Document, locate
 from runtime.config.load import check_config
+from runtime.config.model import ACCOUNT_TEXT_KEYS
 from runtime.errors import ConfigError
 from runtime.flowfiles import read_flow_files
 from runtime.locales import DEFAULT_LOCALE, META_LOCALE_PATTERN, entry_for
@@ -33,7 +34,7 @@ from runtime.step_fields import step_texts
 class TextKind(StrEnum):
     """How a text is written, and so what a translation of it is."""
 
-    TEXT = "text"  # a flow's text, a pairingMessage: a string, variations, or a map of them
+    TEXT = "text"  # a flow's text, a pairingMessage...: a string, variations, or a map of them
     GREETING = "greeting"  # the profile's: a string, or a map of strings by Meta locale
     ICE_BREAKERS = "iceBreakers"  # [{ question, payload }], or a map of such lists
     MENU = "persistentMenu"  # [{ title, payload | url }], or a map of such lists
@@ -182,15 +183,15 @@ def _flow_texts(
 
 
 def _config_texts(data: Mapping[str, object], name: str) -> Iterator[SourceText]:
-    """The pairing messages and profile texts, where the config writes them: on the channel
-    (accounts inherit them) and on each account."""
+    """The pairing and approval messages and the profile texts, where the config writes them:
+    on the channel (accounts inherit them) and on each account."""
     accounts = _mapping(data, f"{CHANNEL_PATH}.accounts")
     places = [CHANNEL_PATH, *(f"{CHANNEL_PATH}.accounts.{account}" for account in accounts)]
     for place in places:
         block = _mapping(data, place)
-        if block.get("pairingMessage") is not None:
-            message = block["pairingMessage"]
-            yield SourceText(name, f"{place}.pairingMessage", TextKind.TEXT, message)
+        for key in ACCOUNT_TEXT_KEYS:
+            if block.get(key) is not None:
+                yield SourceText(name, f"{place}.{key}", TextKind.TEXT, block[key])
         profile = _mapping(data, f"{place}.profile")
         for kind in _PROFILE_KINDS:
             if profile.get(kind.value) is not None:

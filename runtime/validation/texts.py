@@ -3,8 +3,10 @@
 `locales: ["en_US", "fr_FR"]` lists the languages the bot speaks, the first being the one its
 `default` texts are written in. A text that would give a person of another listed locale its
 `default` is an error: they would read the wrong language. The texts: every step's (runtime/
-step_fields.py finds them), each account's own pairingMessage, and the page profile's
-greeting, iceBreakers and persistentMenu.
+step_fields.py finds them), the pairingMessage and approvedMessage the config writes (each
+once, where it is written: accounts may inherit one), and the page profile's greeting,
+iceBreakers and persistentMenu. The built-in pairing and approval texts are English, and
+exempt.
 
 Whether a flow's text has a locale is the fallback rule itself (runtime/locales.py's
 `entry_for`): an `fr` entry covers fr_FR and fr_CA. The profile is Meta's, and Meta has no
@@ -37,20 +39,24 @@ _PROFILE_TEXTS: Final = (
 
 
 def locale_problems(
-    config: Config, flows: Iterable[CompiledFlow], pairing: Mapping[str, Text]
+    config: Config, flows: Iterable[CompiledFlow], own_texts: Mapping[str, Text]
 ) -> list[Problem]:
-    """Every text of `flows`, `pairing` (by account id, as compiled) and the accounts' profiles
-    that lacks one of `config.locales`, or is written for a locale the bot does not list."""
+    """Every text of `flows`, `own_texts` (the accounts' pairingMessage and approvedMessage,
+    compiled, by the key path they are written at) and the accounts' profiles that lacks one
+    of `config.locales`, or is written for a locale the bot does not list."""
     problems = _duplicates(config)
     if not config.locales:
         return problems
     locales = _Locales(config.locales)
-    problems.extend(_grouped_strays(_locale_problems(config, flows, pairing, locales)))
+    problems.extend(_grouped_strays(_locale_problems(config, flows, own_texts, locales)))
     return problems
 
 
 def _locale_problems(
-    config: Config, flows: Iterable[CompiledFlow], pairing: Mapping[str, Text], locales: _Locales
+    config: Config,
+    flows: Iterable[CompiledFlow],
+    own_texts: Mapping[str, Text],
+    locales: _Locales,
 ) -> list[Problem]:
     problems: list[Problem] = []
     for flow in flows:
@@ -58,13 +64,10 @@ def _locale_problems(
             for path, text in step_texts(step):
                 problems.extend(locales.text_problems(step.source.file, path, text))
     file = str(config.path)
+    for path, text in own_texts.items():
+        problems.extend(locales.text_problems(file, path, text))
     seen: set[str] = set()
     for account in config.accounts.values():
-        path = f"{account.key_path}.pairingMessage"
-        # the built-in message (no pairingMessage set) is English, and exempt
-        if account.pairing_message is not None and path not in seen:
-            seen.add(path)
-            problems.extend(locales.text_problems(file, path, pairing[account.id]))
         profile_path = account.profile_path
         if account.profile is not None and profile_path is not None and profile_path not in seen:
             seen.add(profile_path)  # accounts inherit one profile: its problems once

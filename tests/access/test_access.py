@@ -16,10 +16,11 @@ from runtime.access import (
     new_code,
 )
 from runtime.build import build_bot
+from runtime.errors import ConfigError
 from runtime.store.base import PairingRequest
 from runtime.store.sqlite import SQLiteStore
 from tests.access.conftest import CODE, FRIEND, STRANGER, bot_config, code_in, load_bot
-from tests.messenger.conftest import write_bot
+from tests.messenger.conftest import single_page, write_bot
 
 APPROVED = "2000000000000103"  # approved in the store
 T0 = 1_800_000_000.0
@@ -209,6 +210,27 @@ def test_validate_warns_about_a_pairing_message_without_the_code(tmp_path: Path)
     assert "does not use {{ code }}" in warning.message
     with_code = bot_config(tmp_path / "b", "pairing", pairingMessage='"Code: {{ code }}"')
     assert not [w for w in build_bot(with_code).warnings if w.path.endswith("pairingMessage")]
+
+
+def test_texts_every_account_inherits_are_checked_once_where_they_are_written(
+    tmp_path: Path,
+) -> None:
+    """A Jinja error, then a pairingMessage without the code, written once on the channel
+    for two accounts: one problem each, at the key in the file."""
+    accounts = 'accounts: { shop: { pageId: "1" }, blog: { pageId: "2" } }'
+    messenger = f'{single_page(pageId="")}, pairingMessage: "Ask Anna.", {accounts}'
+    broken = write_bot(tmp_path, f'{messenger}, approvedMessage: "In, {{{{ psid }}"')
+    with pytest.raises(ConfigError) as caught:
+        build_bot(broken)
+    assert [(p.path, p.message) for p in caught.value.problems] == [
+        (
+            "channels.messenger.approvedMessage",
+            "Jinja syntax error on line 1 of the template: unexpected '}'",
+        )
+    ]
+    fixed = write_bot(tmp_path, f'{messenger}, approvedMessage: "In, {{{{ psid }}}}"')
+    warnings = [w.path for w in build_bot(fixed).warnings if "{{ code }}" in w.message]
+    assert warnings == ["channels.messenger.pairingMessage"]
 
 
 async def test_a_long_pairing_message_is_cut_to_one_message(

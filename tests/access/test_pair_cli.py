@@ -194,7 +194,7 @@ async def test_a_confirmation_is_queued_inside_the_window_only(
     assert json.loads(queued.body) == {
         "recipient": {"id": STRANGER},
         "messaging_type": "UPDATE",
-        "message": {"text": APPROVED_MESSAGE},
+        "message": {"text": APPROVED_MESSAGE, "metadata": "runtime:approved"},
     }
 
     outside = await pair(config, "approve", "messenger", "ZZ9RT4HB")

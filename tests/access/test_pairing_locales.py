@@ -1,13 +1,18 @@
-"""The pairing reply in the stranger's language: a real server under dmPolicy "pairing", the
-fake Graph API's User Profile API giving (or not) the stranger's `locale`."""
+"""The pairing reply and the approval confirmation in the stranger's language: a real server
+under dmPolicy "pairing", the fake Graph API's User Profile API giving (or not) the stranger's
+`locale`, and `runtime pair approve` reading it where the server keeps it."""
 
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 import pytest
 
+from runtime.commands.pair import run_pair_command
+from runtime.config.load import load_config
+from runtime.pairing import PairAction
 from tests.access.conftest import STRANGER, bot_config, code_in, pair, said
 from tests.fakes.graph_api import FakeGraphAPI
 from tests.fakes.server import running
@@ -18,6 +23,7 @@ BY_LOCALE = (
     ' fr: "Demandez à Anna d\'approuver {{ code }}.",'
     ' es: ["Pide a Anna que apruebe {{ code }}.", "Anna debe aprobar {{ code }}."] }'
 )
+APPROVED_BY_LOCALE = '{ default: "You are in!", fr: "C\'est bon, {{ account.name }} vous répond." }'
 FLOWS = """{
   flows: {
     welcome: {
@@ -121,7 +127,12 @@ async def test_once_approved_the_stranger_is_answered_in_the_same_language(
     tmp_path: Path, env: dict[str, str], graph: FakeGraphAPI
 ) -> None:
     graph.people[STRANGER] = {"locale": "fr_FR"}
-    keys = {"dmPolicy": '"pairing"', "pairingMessage": BY_LOCALE}
+    keys = {
+        "dmPolicy": '"pairing"',
+        "name": '"Anna"',
+        "pairingMessage": BY_LOCALE,
+        "approvedMessage": APPROVED_BY_LOCALE,
+    }
     config = write_bot(tmp_path, single_page(**keys), flows=FLOWS)
     async with running(config, env=env) as server:
         await server.post(said("hi", psid=STRANGER), secret=APP_SECRET)
@@ -130,8 +141,35 @@ async def test_once_approved_the_stranger_is_answered_in_the_same_language(
         assert reply.text == f"Demandez à Anna d'approuver {code}."
         approved = await pair(config, "approve", "messenger", code)
         assert approved.returncode == 0, approved.stderr
-        await graph.wait_for(2, psid=STRANGER)  # the confirmation
+        confirmation = (await graph.wait_for(2, psid=STRANGER))[1]
+        assert confirmation.text == "C'est bon, Anna vous répond."
         await server.post(said("hi", psid=STRANGER), secret=APP_SECRET)
         welcome = (await graph.wait_for(3, psid=STRANGER))[2]
     assert welcome.text == "Bienvenue !"
     assert profile_calls(graph) == ["locale"]  # the pairing reply's lookup served the turn
+
+
+async def test_an_approval_confirmation_by_locale_alone_is_sent_in_the_stranger_s_language(
+    tmp_path: Path, env: dict[str, str], graph: FakeGraphAPI
+) -> None:
+    """The built-in pairing reply is English, but the confirmation is written by locale: the
+    server looks the strangers' locales up all the same, for `runtime pair approve`. A
+    locale the text has no entry for gets `default`."""
+    german = "2000000000000103"
+    graph.people[STRANGER] = {"locale": "fr_FR"}
+    graph.people[german] = {"locale": "de_DE"}
+    config = bot_config(tmp_path, "pairing", name='"Anna"', approvedMessage=APPROVED_BY_LOCALE)
+    async with running(config, env=env) as server:
+        for psid in (STRANGER, german):
+            await server.post(said("hi", psid=psid), secret=APP_SECRET)
+        codes = [
+            code_in((await graph.wait_for(1, psid=psid))[0].text) for psid in (STRANGER, german)
+        ]
+        config_now = load_config(config).config
+        for code in codes:  # the command's own code, in this process: no interpreter to start
+            await run_pair_command(config_now, PairAction.APPROVE, argument=code, now=time.time())
+        server.app.ctx.runtime.worker.poll_now()  # as the emulator's Approve: no 1 s poll wait
+        french = (await graph.wait_for(2, psid=STRANGER))[1]
+        default = (await graph.wait_for(2, psid=german))[1]
+    assert (french.text, default.text) == ("C'est bon, Anna vous répond.", "You are in!")
+    assert [call.query["fields"] for call in graph.calls(german, method="GET")] == ["locale"]

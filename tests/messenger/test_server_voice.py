@@ -72,8 +72,9 @@ async def test_each_turn_logs_account_psid_flow_messages_and_time(
 async def test_a_stranger_s_turns_say_pairing_reply_then_not_admitted_and_the_approval_is_seen(
     tmp_path: Path, env: dict[str, str], graph: FakeGraphAPI, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """The owner's own confirmation text is seen as the approval too."""
     caplog.set_level(logging.INFO)
-    config = bot_config(tmp_path, "pairing")
+    config = bot_config(tmp_path, "pairing", approvedMessage='"Welcome aboard, {{ psid }}!"')
     async with running(config, env=env) as server:
         await server.post(said("hi", psid=STRANGER), secret=APP_SECRET)
         [reply] = await graph.wait_for(1)
@@ -81,7 +82,8 @@ async def test_a_stranger_s_turns_say_pairing_reply_then_not_admitted_and_the_ap
         await drained(server)
         approved = await pair(config, "approve", "messenger", code_in(reply.text))
         assert approved.returncode == 0, approved.stderr
-        await graph.wait_for(2)
+        confirmation = (await graph.wait_for(2))[1]
+        assert confirmation.text == f"Welcome aboard, {STRANGER}!"
         await logged(caplog, f"approval seen: account=default psid={STRANGER}; sending")
         await server.post(said("hi", psid=STRANGER), secret=APP_SECRET)
         await graph.wait_for(3)

@@ -118,23 +118,35 @@ def test_a_language_alone_leaves_the_page_profile_out_and_says_why(bot: Bot) -> 
     }
 
 
-def test_each_account_s_own_pairing_message_is_listed_where_it_is_written(bot: Bot) -> None:
+def test_each_account_s_own_pairing_and_approval_messages_are_listed_where_written(
+    bot: Bot,
+) -> None:
     config = bot.read(CONFIG).replace(
         "      profile: {",
-        '      accounts: { shop: { pageId: "1", pairingMessage: ["Code {{ code }}", "{{ code }}!"]'
-        ' }, blog: { pageId: "2" } },\n      profile: {',
+        '      accounts: { shop: { pageId: "1", pairingMessage: ["Code {{ code }}", "{{ code }}!"],'
+        ' approvedMessage: { default: "In!", de: "Herein!" } }, blog: { pageId: "2" } },\n'
+        "      profile: {",
     )
     bot.write(CONFIG, config)
 
     texts = bot.export("de_DE")["texts"]
 
     assert isinstance(texts, dict)
+    assert [path for path in texts[CONFIG] if path.endswith("Message")] == [
+        "channels.messenger.pairingMessage",  # blog inherits it: listed once, where written
+        "channels.messenger.accounts.shop.pairingMessage",
+        "channels.messenger.accounts.shop.approvedMessage",
+    ]
     assert texts[CONFIG]["channels.messenger.accounts.shop.pairingMessage"] == {
         "default": ["Code {{ code }}", "{{ code }}!"],
         "de_DE": None,
     }
-    # blog inherits the channel's: listed once, where it is written
-    assert "channels.messenger.pairingMessage" in texts[CONFIG]
+    assert texts[CONFIG]["channels.messenger.accounts.shop.approvedMessage"] == {
+        "default": "In!",
+        "de_DE": None,
+        "from": "de",
+        "de": "Herein!",
+    }
 
 
 def test_with_every_text_translated_missing_lists_nothing(bot: Bot) -> None:

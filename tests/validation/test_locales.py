@@ -1,9 +1,9 @@
 """`locales: [...]`: a text a person reads that lacks one of them is an error; limits per locale.
 
 With `locales: ["en_US", "fr_FR"]`, `default` texts are the en_US ones and every text a person
-reads (a step's, a pairingMessage, the page's greeting, ice breakers and menu) needs fr_FR,
-by the fallback rule: an `fr` entry covers every French locale. Without `locales` nothing is
-checked.
+reads (a step's, a pairingMessage or approvedMessage, the page's greeting, ice breakers and
+menu) needs fr_FR, by the fallback rule: an `fr` entry covers every French locale. Without
+`locales` nothing is checked.
 """
 
 from __future__ import annotations
@@ -149,13 +149,31 @@ def test_a_pairing_message_without_the_locale_is_an_error(bot: BotFolder) -> Non
     assert locale_errors(bot) == [f"config.json5: channels.messenger.pairingMessage: {NO_FR_PLAIN}"]
 
 
-def test_a_pairing_message_by_locale_passes(bot: BotFolder) -> None:
+def test_a_pairing_and_an_approval_message_by_locale_pass(bot: BotFolder) -> None:
     configure(
         bot,
-        messenger='pairingMessage: { default: "Code: {{ code }}", fr: "Code : {{ code }}" }',
+        messenger='pairingMessage: { default: "Code: {{ code }}", fr: "Code : {{ code }}" },'
+        ' approvedMessage: { default: "In!", fr: "Entrez !" }',
     )
     bot.flow(one_flow(f"{{ text: {fr('Hi', 'Salut')} }}"))
     bot.build()
+
+
+def test_an_inherited_text_is_an_error_once_where_it_is_written(bot: BotFolder) -> None:
+    """Two accounts inherit the channel's pairingMessage; one has its own approvedMessage,
+    the other inherits the channel's: each text lacking fr_FR is one error, at its key."""
+    accounts = (
+        'pairingMessage: "Code: {{ code }}", approvedMessage: "In!",'
+        ' accounts: { shop: { pageId: "1", approvedMessage: "Welcome!" }, blog: { pageId: "2" } }'
+    )
+    configure(bot, messenger=accounts)
+    bot.flow(one_flow(f"{{ text: {fr('Hi', 'Salut')} }}"))
+    where = "config.json5: channels.messenger"
+    assert locale_errors(bot) == [
+        f"{where}.pairingMessage: {NO_FR_PLAIN}",
+        f"{where}.accounts.shop.approvedMessage: {NO_FR_PLAIN}",
+        f"{where}.approvedMessage: {NO_FR_PLAIN}",
+    ]
 
 
 def test_the_profile_greeting_and_ice_breakers_need_each_locale_by_its_own_entry(
