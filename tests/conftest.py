@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -20,6 +22,16 @@ os.environ.pop("RUNTIME_LOG_FORMAT", None)
 WriteConfig = Callable[..., Path]
 
 pytest_plugins = ["tests.redis_servers"]  # the `redis_server` and `redis_cluster` fixtures
+
+
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook: what `-n auto` means
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """Two test processes a core, not one: most tests wait, on a server in another process,
+    a socket or a timer, and one process a core left a third of the CPU idle (the whole
+    suite on 2 cores: 10 minutes with 2 processes, 8 with 4)."""
+    affinity = getattr(os, "sched_getaffinity", None)  # Linux: the cores this process may use
+    cores = len(affinity(0)) if affinity is not None else os.cpu_count() or 1
+    return 2 * cores
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -64,7 +76,9 @@ def env(graph: FakeGraphAPI) -> dict[str, str]:
 @pytest.fixture
 def start(tmp_path: Path, graph: FakeGraphAPI) -> Iterator[Callable[..., Server]]:
     """Start a server command in its own process (`{port}` in it becomes a free port),
-    pointed at the fake Graph API; every one still running is killed after the test."""
+    pointed at the fake Graph API; every one still running is killed after the test, with
+    its workers (each server leads a process group of its own: a `--workers 2` server killed
+    alone would leave its two workers serving on, past the end of the suite)."""
     started: list[Server] = []
 
     def run(*command: str, env: dict[str, str] | None = None) -> Server:
@@ -74,7 +88,12 @@ def start(tmp_path: Path, graph: FakeGraphAPI) -> Iterator[Callable[..., Server]
         args = [arg.replace("{port}", str(port)) for arg in command]
         with log.open("w") as out:
             process = subprocess.Popen(
-                args, stdout=out, stderr=subprocess.STDOUT, env=environ, text=True
+                args,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=environ,
+                text=True,
+                start_new_session=True,
             )
         server = Server(process, port, log)
         started.append(server)
@@ -82,6 +101,6 @@ def start(tmp_path: Path, graph: FakeGraphAPI) -> Iterator[Callable[..., Server]
 
     yield run
     for server in started:
-        if server.process.poll() is None:
-            server.process.kill()
-            server.process.wait(timeout=10)
+        with contextlib.suppress(ProcessLookupError):  # every process of it has ended
+            os.killpg(server.process.pid, signal.SIGKILL)
+        server.process.wait(timeout=10)
