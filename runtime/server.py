@@ -44,6 +44,7 @@ from runtime.messenger.webhook import (
 )
 from runtime.observe import NULL_OBSERVER, SKIPPED, Observer, WebhookOutcome
 from runtime.outage import Outage
+from runtime.parent_watch import ParentWatch
 from runtime.people import UserProfiles
 from runtime.profile_keeper import ProfileKeeper
 from runtime.reload import Reloader
@@ -89,6 +90,7 @@ class Runtime:
     announce: bool = True  # log warnings and accounts at start (`runtime serve` does it once)
     warnings: tuple[Problem, ...] = ()  # the config's and flows' warnings, as built
     sighup: SighupReload | None = None  # SIGHUP reloads while the worker serves
+    parent_watch: ParentWatch | None = None  # a worker of several: stop when the main ends
     page_profiles: ProfileKeeper | None = None  # in one worker of the server only
     observer: Observer = NULL_OBSERVER  # what the pipeline reports, for /metrics
     metrics: PrometheusObserver | None = None  # the same, when `server.metrics` is on
@@ -239,6 +241,9 @@ async def _start(app: Sanic[Any, Any]) -> None:
     state.observer.version(bot.version)
     state.sighup = SighupReload(state.reloader.request)
     state.sighup.take()
+    if os.environ.get("SANIC_WORKER_NAME"):  # a worker Sanic's main process started
+        state.parent_watch = ParentWatch(partial(app.stop, terminate=False))
+        state.parent_watch.start()
     if is_first_worker():  # the Messenger Profile is the page's: synced once per server
         state.page_profiles = ProfileKeeper(state.client, lambda: runtime_of(app).bot.accounts)
         state.page_profiles.start()
@@ -327,6 +332,8 @@ async def _stop(app: Sanic[Any, Any]) -> None:
     state = runtime_of(app)
     if state.sighup is not None:
         state.sighup.give_back()
+    if state.parent_watch is not None:
+        await state.parent_watch.stop()
     if state.reloader is not None:
         await state.reloader.stop()
     # stop taking events, let those in hand finish, let the senders drain, then give back

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
+import signal
+import socket
 import subprocess
 import sys
 import time
@@ -47,7 +50,9 @@ def test_runtime_serve_answers_logs_each_account_and_stops_on_sigterm(
     assert APP_SECRET not in log
 
 
-def test_two_workers_serve_the_same_bot(tmp_path: Path, graph: FakeGraphAPI, start) -> None:
+def test_two_workers_serve_the_same_bot_and_stop_when_the_main_process_is_killed(
+    tmp_path: Path, graph: FakeGraphAPI, start
+) -> None:
     config = write_bot(tmp_path, single_page())
     server = start(*serve_command(config, "--workers", "2"))
     server.wait_ready()
@@ -55,7 +60,36 @@ def test_two_workers_serve_the_same_bot(tmp_path: Path, graph: FakeGraphAPI, sta
         assert post(server, text("help", psid=f"40{number}")).status_code == 200
     replies = graph.wait_sync(6, within=20)
     assert sorted(r.psid for r in replies) == [f"40{n}" for n in range(6)]
-    assert server.stop() == 0
+
+    # kill -9 of the main process alone: its workers see it, finish and stop
+    workers = _worker_pids(server, 2)
+    server.process.send_signal(signal.SIGKILL)
+    server.process.wait(timeout=10)
+    deadline = time.monotonic() + 30
+    while any(_alive(pid) for pid in workers):
+        assert time.monotonic() < deadline, f"workers left serving:\n{server.log.read_text()}"
+        time.sleep(0.1)
+    assert server.log.read_text().count("the main process (pid ") == 2
+    with socket.socket() as listener:  # the port is free for the next server
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", int(server.url.rsplit(":", 1)[1])))
+
+
+def _worker_pids(server: Server, count: int) -> list[int]:
+    deadline = time.monotonic() + 10
+    while len(pids := re.findall(r"Starting worker \[(\d+)\]", server.log.read_text())) < count:
+        assert time.monotonic() < deadline, server.log.read_text()
+        time.sleep(0.05)
+    return [int(pid) for pid in pids]
+
+
+def _alive(pid: int) -> bool:
+    """Whether `pid` still runs (an orphan nobody reaped is a zombie: it does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
 
 
 def test_a_sigterm_while_the_workers_start_stops_the_server(tmp_path: Path, start) -> None:
