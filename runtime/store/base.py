@@ -515,7 +515,8 @@ class Timers(Protocol):
         """Pending timers, of one account or of all, earliest due first."""
 
     async def count_timers(self) -> int:
-        """Timers kept and not yet fired."""
+        """Timers kept and not yet fired, cheaply (`/metrics` asks at every scrape): Redis
+        may count one a crash left behind, until its due time."""
 
 
 class Store(SessionStore, AccessStore, Inbox, Outbox, Caches, Leases, Timers, Protocol):
