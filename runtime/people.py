@@ -154,10 +154,6 @@ class UserProfiles:
             return {}
         return known.fields
 
-    async def locale(self, account: Account, psid: str, *, now: float) -> object:
-        """The person's profile `locale` as Meta gives it (`fr_FR`), or None; as `fields`."""
-        return (await self.fields(account, psid, (_LOCALE,), now=now)).get(_LOCALE)
-
     async def close(self) -> None:
         """Stop the lookups still running (the server stops): nothing they find is kept."""
         tasks = list(self._pending.values())

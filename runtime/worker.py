@@ -406,7 +406,7 @@ class InboxWorker:
             envelope.psid,
             now=now,
             pair=timer is None,
-            locale_of=self._locale_lookup(now),
+            locale_of=self._locale_lookup(bot.user_fields, now),
         )
         if timer is not None and verdict.admission is not Admission.ADMIT:
             _log_timer(account.id, envelope.psid, f"{timer.slot} dropped: {NOT_ADMITTED}")
@@ -522,14 +522,21 @@ class InboxWorker:
     def _submit_action(self, account_id: str, psid: str, action: SenderAction) -> None:
         self._sender.submit(SendJob(account_id, psid, sender_action_request(psid, action)))
 
-    def _locale_lookup(self, now: float) -> LocaleLookup | None:
+    def _locale_lookup(self, user_fields: Collection[str], now: float) -> LocaleLookup | None:
         """A stranger's profile locale, for a pairing reply or an approval confirmation
         written by locale (no turn runs for them, so nothing else asks their profile; the
-        lookup keeps it in the store, where `runtime pair approve` reads it)."""
+        lookup keeps it in the store, where `runtime pair approve` reads it). It asks for the
+        fields the flows use too (`user_fields`): one call, and their first turn once
+        approved finds them kept."""
         profiles = self._profiles
         if profiles is None:
             return None
-        return lambda account, psid: profiles.locale(account, psid, now=now)
+        wanted = frozenset(user_fields) | {"locale"}
+
+        async def locale_of(account: Account, psid: str) -> object:
+            return (await profiles.fields(account, psid, wanted, now=now)).get("locale")
+
+        return locale_of
 
     async def _change_hands(
         self, event: InboundEvent, account: Account, envelope: Envelope, now: float

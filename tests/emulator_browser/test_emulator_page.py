@@ -124,10 +124,10 @@ def test_a_second_person_keeps_their_own_conversation_and_unread_badge(
     page.add_person("Grace Hopper", "fr_FR")
     greeting = page.driver.find_element("css selector", ".thread:not([hidden]) .intro-greeting")
     assert greeting.text.startswith("Bonjour Grace !")
-    page.tap("Get Started")
-    page.wait_bot_text("Your pairing code is")
+    page.tap("Get Started")  # her pairing code and her confirmation come in French
+    page.wait_bot_text("Votre code est")
     page.tap("Approve (as the page owner)")
-    page.wait_bot_text("You're approved!")
+    page.wait_bot_text("C'est bon, vous êtes accepté !")
     page.type("bonjour")
     page.wait_bot_text("Bonjour Grace ! De quoi avez-vous besoin ?")
     assert page.own_texts() == ["Get Started", "bonjour"]

@@ -29,13 +29,16 @@ async def send(
     return (await graph.wait_for(before + replies, psid=psid))[before:]
 
 
-async def admitted(server: RunningApp, graph: FakeGraphAPI, config: Path, psid: str) -> None:
+async def admitted(
+    server: RunningApp, graph: FakeGraphAPI, config: Path, psid: str
+) -> tuple[str, str]:
     """The quickstart's dmPolicy is "pairing": a stranger gets a code, the owner approves it
-    with `runtime pair approve`, and the server sends the confirmation."""
+    with `runtime pair approve`, and the server sends the confirmation. Both texts."""
     [pairing] = await send(server, graph, "bonjour", psid, 1)
     approved = await pair(config, "approve", "messenger", code_in(pairing.text))
     assert approved.returncode == 0, approved.stderr
-    await graph.wait_for(2, psid=psid)
+    confirmation = (await graph.wait_for(2, psid=psid))[1]
+    return pairing.text, confirmation.text
 
 
 def quick_replies(message: Recorded) -> list[str]:
@@ -59,11 +62,16 @@ async def test_a_person_whose_facebook_speaks_french_is_answered_in_french(
     graph.people[AMELIE] = {"first_name": "Amélie", "locale": "fr_FR"}
     graph.people[BOB] = {"first_name": "Bob", "locale": "en_US"}
     async with running(config, env=env) as server:
-        await admitted(server, graph, config, AMELIE)
-        await admitted(server, graph, config, BOB)
+        amelie_pairing, amelie_approved = await admitted(server, graph, config, AMELIE)
+        bob_pairing, bob_approved = await admitted(server, graph, config, BOB)
         [french] = await send(server, graph, "bonjour", AMELIE, 1)
         [english] = await send(server, graph, "hi", BOB, 1)
         fallback, _ = await send(server, graph, "n'importe quoi", AMELIE, 2)
+    # a stranger's pairing reply and the owner's confirmation are in their language too
+    assert amelie_pairing.startswith("Bonjour ! Ce bot ne parle qu'aux personnes")
+    assert amelie_approved == "C'est bon, vous êtes accepté ! Dites bonjour pour commencer."
+    assert bob_pairing.startswith("Hi! This bot only talks to people its owner has approved.")
+    assert bob_approved == "You're approved! Say hi to start."
     assert french.text == "Bonjour Amélie ! De quoi avez-vous besoin ?"
     assert quick_replies(french) == MENU_FR
     assert english.text == "Hi Bob! What do you need?"
