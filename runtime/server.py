@@ -13,6 +13,7 @@ import gc
 import hmac
 import logging
 import os
+import signal
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from runtime.errors import StoreError, WebhookError
 from runtime.http_calls import HttpCaller
 from runtime.leases import LEASE_SECONDS, LeaseKeeper, lease_from_now
 from runtime.logs import setup_logging
+from runtime.loop_signals import LoopSignal
 from runtime.messenger.graph import GraphClient
 from runtime.messenger.sender import RetryPolicy, SenderPool
 from runtime.messenger.signature import HEADER, matching_secret, refusal
@@ -49,7 +51,6 @@ from runtime.people import UserProfiles
 from runtime.profile_keeper import ProfileKeeper
 from runtime.reload import Reloader
 from runtime.session import session_key
-from runtime.sighup import SighupReload
 from runtime.store.base import NewInbound, Store
 from runtime.store.factory import open_store
 from runtime.validation.problems import Problem
@@ -89,7 +90,7 @@ class Runtime:
     reloader: Reloader | None = None
     announce: bool = True  # log warnings and accounts at start (`runtime serve` does it once)
     warnings: tuple[Problem, ...] = ()  # the config's and flows' warnings, as built
-    sighup: SighupReload | None = None  # SIGHUP reloads while the worker serves
+    sighup: LoopSignal | None = None  # SIGHUP reloads while the worker serves
     parent_watch: ParentWatch | None = None  # a worker of several: stop when the main ends
     page_profiles: ProfileKeeper | None = None  # in one worker of the server only
     observer: Observer = NULL_OBSERVER  # what the pipeline reports, for /metrics
@@ -166,6 +167,7 @@ def create_app(
     )
     app.before_server_start(_start)
     app.after_server_start(_watch_files)
+    app.after_server_start(_take_stop_signals)
     app.before_server_stop(_stop)
     app.add_route(_verify, WEBHOOK_PATH, methods=["GET"], name="verify")
     app.add_route(_verify, f"{WEBHOOK_PATH}/<account_id>", methods=["GET"], name="verify_account")
@@ -239,7 +241,7 @@ async def _start(app: Sanic[Any, Any]) -> None:
         state.builder, current=lambda: state.bot, swap=state.swap, observer=state.observer
     )
     state.observer.version(bot.version)
-    state.sighup = SighupReload(state.reloader.request)
+    state.sighup = LoopSignal(signal.SIGHUP, state.reloader.request)
     state.sighup.take()
     if os.environ.get("SANIC_WORKER_NAME"):  # a worker Sanic's main process started
         state.parent_watch = ParentWatch(partial(app.stop, terminate=False))
@@ -262,6 +264,17 @@ async def _watch_files(app: Sanic[Any, Any]) -> None:
     state = runtime_of(app)
     if state.reloader is not None:
         state.reloader.start(watch=state.reload)
+
+
+async def _take_stop_signals(app: Sanic[Any, Any]) -> None:
+    """In a worker Sanic's main process started, SIGTERM and SIGINT stop it as Sanic's own
+    handlers do, through a handler that outlives the moments its loop is not running
+    (runtime/loop_signals.py): Sanic sets its handlers just before this runs, on uvloop,
+    which lost a stop that came as the worker told the main process it serves."""
+    if not os.environ.get("SANIC_WORKER_NAME"):
+        return  # the only process: `runtime serve` and Sanic handle its signals
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        LoopSignal(signum, partial(app.stop, terminate=False)).take()
 
 
 def is_first_worker() -> bool:
