@@ -141,9 +141,20 @@ def test_redis_going_away_is_answered_503_and_nothing_kept_is_lost(
         assert host.process.poll() is None, host.log.read_text()
         assert used < took / 2, f"{used:.2f} s of CPU in {took:.2f} s without Redis"
         own_redis.start()
+
+        def delivered(mid: str, psid: str) -> int:
+            """As Meta does: a 503 is delivered again (a pooled connection Redis cut while it
+            was away may fail one request after it is back), a few seconds at most."""
+            for _ in range(5):
+                status = balancer.post(client, mid, psid, host=0)
+                if status != 503:
+                    return status
+                time.sleep(0.5)
+            return status
+
         for psid in OUTAGE_PEOPLE:  # Meta delivers what got no 200 again, then the next
-            assert balancer.post(client, f"{psid}-1", psid, host=0) == 200
-            assert balancer.post(client, f"{psid}-2", psid, host=0) == 200
+            assert delivered(f"{psid}-1", psid) == 200
+            assert delivered(f"{psid}-2", psid) == 200
     wanted = {f"You said: {psid}-{n}" for psid in OUTAGE_PEOPLE for n in range(3)}
     deadline = time.monotonic() + 30
     while not wanted <= {m.text for m in graph.messages()}:
