@@ -14,12 +14,12 @@ lease another worker took over.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Collection
 from typing import Final, Protocol
 
+from runtime.background import cancel_and_wait
 from runtime.errors import StoreError
 from runtime.store.base import Lease, Store
 
@@ -72,11 +72,8 @@ class LeaseKeeper:
         self._task = asyncio.create_task(self._run(), name="lease-keeper")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def _run(self) -> None:
         while True:

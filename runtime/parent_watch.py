@@ -11,11 +11,12 @@ the senders drain, the leases are given back, and the next server takes over.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 from collections.abc import Callable
 from typing import Final
+
+from runtime.background import cancel_and_wait
 
 logger = logging.getLogger("runtime.server")
 
@@ -34,11 +35,8 @@ class ParentWatch:
         self._task = asyncio.create_task(self._run(os.getppid()), name="parent-watch")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def _run(self, parent: int) -> None:
         # no event says it: an orphan is given another parent (init, or a subreaper), so

@@ -11,11 +11,11 @@ a page).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from typing import Final
 
+from runtime.background import cancel_and_wait
 from runtime.config.model import Account
 from runtime.messenger.graph import GraphClient
 from runtime.messenger.profile import SYNC_KEY
@@ -74,11 +74,8 @@ class ProfileKeeper:
         for handle in self._retries:
             handle.cancel()
         self._retries.clear()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     def _ask(self, account_ids: list[str]) -> None:
         accounts = self._accounts()

@@ -13,7 +13,6 @@ logged as "restart required for <key>" and keeps its old value until a restart.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import glob
 import logging
 import time
@@ -25,6 +24,7 @@ from typing import Final
 
 import watchfiles
 
+from runtime.background import cancel_and_wait
 from runtime.bot import Bot
 from runtime.build import BotBuilder, BuiltBot
 from runtime.config.model import Config
@@ -162,11 +162,8 @@ class Reloader:
 
     async def stop(self) -> None:
         self._stop.set()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     def request(self) -> None:
         self._requested.set()
